@@ -1,0 +1,245 @@
+//! Column encodings inside a block. Each column is compressed on its own so a query that reads
+//! one field never decompresses `@rawstring`, and vice versa.
+//!
+//! - time (id 0): per event, zigzag varint of the delta to the previous `@timestamp`, then a
+//!   varint of the sub-millisecond nanoseconds.
+//! - ingest (id 1): zigzag varint deltas of the ingest timestamp.
+//! - id (id 2): per event varint partition, zigzag varint offset delta, varint index.
+//! - raw (id 3): `count` varint lengths, then the strings back to back.
+//! - field (id 16 + n, n indexes the segment's field-name table): `count` varints of
+//!   `length + 1` (0 = the event lacks the field), then the present values back to back.
+
+use crate::codec::{put_varint, unzigzag, zigzag, Dec};
+use crate::event::{Event, EventId};
+
+pub(crate) const COL_TIME: u32 = 0;
+pub(crate) const COL_INGEST: u32 = 1;
+pub(crate) const COL_ID: u32 = 2;
+pub(crate) const COL_RAW: u32 = 3;
+pub(crate) const COL_FIELD_BASE: u32 = 16;
+
+pub(crate) fn encode_time(events: &[Event]) -> Vec<u8> {
+    let mut b = Vec::with_capacity(events.len() * 4);
+    let mut prev = 0i64;
+    for e in events {
+        put_varint(&mut b, zigzag(e.timestamp.wrapping_sub(prev)));
+        put_varint(&mut b, u64::from(e.timestamp_nanos));
+        prev = e.timestamp;
+    }
+    b
+}
+
+pub(crate) fn encode_ingest(events: &[Event]) -> Vec<u8> {
+    let mut b = Vec::with_capacity(events.len() * 2);
+    let mut prev = 0i64;
+    for e in events {
+        put_varint(&mut b, zigzag(e.ingest_timestamp.wrapping_sub(prev)));
+        prev = e.ingest_timestamp;
+    }
+    b
+}
+
+pub(crate) fn encode_id(events: &[Event]) -> Vec<u8> {
+    let mut b = Vec::with_capacity(events.len() * 4);
+    let mut prev = 0u64;
+    for e in events {
+        put_varint(&mut b, u64::from(e.id.partition));
+        put_varint(&mut b, zigzag(e.id.offset.wrapping_sub(prev) as i64));
+        put_varint(&mut b, u64::from(e.id.index));
+        prev = e.id.offset;
+    }
+    b
+}
+
+pub(crate) fn encode_strings<'a>(values: impl Iterator<Item = Option<&'a str>> + Clone) -> Vec<u8> {
+    let mut b = Vec::new();
+    let mut total = 0usize;
+    for v in values.clone() {
+        match v {
+            Some(s) => {
+                put_varint(&mut b, s.len() as u64 + 1);
+                total += s.len();
+            }
+            None => put_varint(&mut b, 0),
+        }
+    }
+    b.reserve(total);
+    for s in values.flatten() {
+        b.extend_from_slice(s.as_bytes());
+    }
+    b
+}
+
+pub(crate) fn encode_raw(events: &[Event]) -> Vec<u8> {
+    let mut b = Vec::new();
+    let mut total = 0;
+    for e in events {
+        put_varint(&mut b, e.raw.len() as u64);
+        total += e.raw.len();
+    }
+    b.reserve(total);
+    for e in events {
+        b.extend_from_slice(e.raw.as_bytes());
+    }
+    b
+}
+
+/// A decoded column of strings (`@rawstring` or a field): values back to back plus offsets.
+#[derive(Debug, Clone, Default)]
+pub struct StrColumn {
+    /// All present values concatenated (valid UTF-8, every offset on a char boundary).
+    pub data: String,
+    /// `offsets[i]..offsets[i + 1]` is row i's value; absent rows have an empty range.
+    pub offsets: Vec<u32>,
+    /// Per row: does the event have this field. `None` means every row does.
+    pub present: Option<Vec<bool>>,
+}
+
+impl StrColumn {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    /// True when the column has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Row `row`'s value, `None` when the event lacks the field or the row is out of range.
+    #[inline]
+    pub fn get(&self, row: usize) -> Option<&str> {
+        if let Some(p) = &self.present {
+            if !*p.get(row)? {
+                return None;
+            }
+        }
+        let a = *self.offsets.get(row)? as usize;
+        let b = *self.offsets.get(row + 1)? as usize;
+        self.data.get(a..b)
+    }
+
+    /// Row index that byte position `pos` of `data` belongs to (the data must be non-empty).
+    #[inline]
+    pub fn row_of(&self, pos: usize) -> usize {
+        // offsets is sorted; the row is the last offset <= pos (skipping empty rows).
+        self.offsets.partition_point(|&o| o as usize <= pos) - 1
+    }
+
+    pub(crate) fn decode(
+        bytes: Vec<u8>,
+        count: usize,
+        optional: bool,
+    ) -> Result<StrColumn, String> {
+        let mut d = Dec::new(&bytes);
+        let mut offsets = Vec::with_capacity(count + 1);
+        let mut present = if optional {
+            Some(Vec::with_capacity(count))
+        } else {
+            None
+        };
+        let mut total: u64 = 0;
+        offsets.push(0u32);
+        for row in 0..count {
+            let v = d.varint("string length")?;
+            let len = match &mut present {
+                Some(p) => {
+                    p.push(v != 0);
+                    v.saturating_sub(1)
+                }
+                None => v,
+            };
+            total += len;
+            if total > u32::MAX as u64 {
+                return Err(format!("string lengths overflow at row {row}"));
+            }
+            offsets.push(total as u32);
+        }
+        let start = d.pos;
+        if (bytes.len() - start) as u64 != total {
+            return Err(format!(
+                "string data is {} bytes, the lengths add up to {total}",
+                bytes.len() - start
+            ));
+        }
+        let mut bytes = bytes;
+        bytes.drain(..start);
+        let data = String::from_utf8(bytes).map_err(|e| {
+            format!(
+                "string data is not valid UTF-8 at byte {}",
+                e.utf8_error().valid_up_to()
+            )
+        })?;
+        if let Some(bad) = offsets
+            .iter()
+            .find(|&&o| !data.is_char_boundary(o as usize))
+        {
+            return Err(format!("string boundary {bad} splits a UTF-8 character"));
+        }
+        Ok(StrColumn {
+            data,
+            offsets,
+            present,
+        })
+    }
+}
+
+pub(crate) fn decode_time(bytes: &[u8], count: usize) -> Result<Vec<(i64, u32)>, String> {
+    let mut d = Dec::new(bytes);
+    let mut out = Vec::with_capacity(count);
+    let mut prev = 0i64;
+    for _ in 0..count {
+        let ts = prev.wrapping_add(unzigzag(d.varint("timestamp delta")?));
+        let nanos = d.varint("timestamp nanos")?;
+        if nanos >= 1_000_000 {
+            return Err(format!("sub-millisecond nanos {nanos} out of range"));
+        }
+        out.push((ts, nanos as u32));
+        prev = ts;
+    }
+    trailing(&d, "time")?;
+    Ok(out)
+}
+
+pub(crate) fn decode_ingest(bytes: &[u8], count: usize) -> Result<Vec<i64>, String> {
+    let mut d = Dec::new(bytes);
+    let mut out = Vec::with_capacity(count);
+    let mut prev = 0i64;
+    for _ in 0..count {
+        prev = prev.wrapping_add(unzigzag(d.varint("ingest delta")?));
+        out.push(prev);
+    }
+    trailing(&d, "ingest")?;
+    Ok(out)
+}
+
+pub(crate) fn decode_id(bytes: &[u8], count: usize) -> Result<Vec<EventId>, String> {
+    let mut d = Dec::new(bytes);
+    let mut out = Vec::with_capacity(count);
+    let mut prev = 0u64;
+    for _ in 0..count {
+        let partition = u32::try_from(d.varint("id partition")?)
+            .map_err(|_| "id partition exceeds 32 bits".to_string())?;
+        let offset = prev.wrapping_add(unzigzag(d.varint("id offset")?) as u64);
+        let index = u32::try_from(d.varint("id index")?)
+            .map_err(|_| "id index exceeds 32 bits".to_string())?;
+        out.push(EventId {
+            partition,
+            offset,
+            index,
+        });
+        prev = offset;
+    }
+    trailing(&d, "id")?;
+    Ok(out)
+}
+
+fn trailing(d: &Dec<'_>, what: &str) -> Result<(), String> {
+    if d.remaining() != 0 {
+        return Err(format!(
+            "{what} column has {} trailing bytes",
+            d.remaining()
+        ));
+    }
+    Ok(())
+}

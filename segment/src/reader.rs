@@ -1,0 +1,382 @@
+//! Segment reader: opens a file (or bytes), verifies the trailer and footer checksum, and reads
+//! block columns lazily, verifying each chunk's crc32 before decompressing it.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::codec::Codec;
+use crate::column::{self, StrColumn, COL_FIELD_BASE, COL_ID, COL_INGEST, COL_RAW, COL_TIME};
+use crate::error::{Result, SegmentError};
+use crate::event::{Event, EventId};
+use crate::filter::FilterQuery;
+use crate::footer::{
+    self, BlockMeta, ColumnMeta, SegmentMeta, FORMAT_VERSION, HEADER_LEN, MAGIC, TRAILER_LEN,
+    TRAILER_MAGIC,
+};
+
+enum Source {
+    File(File),
+    Memory(Arc<[u8]>),
+}
+
+/// An open segment. Cheap to share behind an `Arc`; reads use positional I/O.
+pub struct SegmentReader {
+    path: PathBuf,
+    source: Source,
+    meta: SegmentMeta,
+    field_lookup: std::collections::HashMap<String, u32>,
+}
+
+impl SegmentReader {
+    /// Opens and validates the segment at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let file = File::open(&path).map_err(|e| SegmentError::io(&path, e))?;
+        let len = file
+            .metadata()
+            .map_err(|e| SegmentError::io(&path, e))?
+            .len();
+        Self::from_source(path, Source::File(file), len)
+    }
+
+    /// Reads a segment held in memory (used for downloaded copies and by the fuzzer).
+    pub fn from_bytes(name: impl Into<PathBuf>, bytes: impl Into<Arc<[u8]>>) -> Result<Self> {
+        let bytes: Arc<[u8]> = bytes.into();
+        let len = bytes.len() as u64;
+        Self::from_source(name.into(), Source::Memory(bytes), len)
+    }
+
+    fn from_source(path: PathBuf, source: Source, len: u64) -> Result<Self> {
+        let corrupt = |what: String| SegmentError::Corrupt {
+            path: path.clone(),
+            block: None,
+            what,
+        };
+        if len < HEADER_LEN + TRAILER_LEN {
+            return Err(corrupt(format!(
+                "file is {len} bytes, too short for a segment"
+            )));
+        }
+        let mut header = [0u8; HEADER_LEN as usize];
+        read_at(&source, &path, &mut header, 0)?;
+        if &header[..8] != MAGIC {
+            return Err(corrupt("bad magic bytes at the start".into()));
+        }
+        let version = u16::from_le_bytes([header[8], header[9]]);
+        if version == 0 || version > FORMAT_VERSION {
+            return Err(SegmentError::UnsupportedVersion {
+                path,
+                version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        let codec = Codec::from_id(header[10])
+            .ok_or_else(|| corrupt(format!("unknown codec id {}", header[10])))?;
+        let mut trailer = [0u8; TRAILER_LEN as usize];
+        read_at(&source, &path, &mut trailer, len - TRAILER_LEN)?;
+        if &trailer[16..24] != TRAILER_MAGIC {
+            return Err(corrupt(
+                "bad trailer magic (truncated or incomplete file?)".into(),
+            ));
+        }
+        let footer_offset = u64::from_le_bytes(trailer[0..8].try_into().unwrap_or_default());
+        let footer_len = u32::from_le_bytes(trailer[8..12].try_into().unwrap_or_default());
+        let footer_crc = u32::from_le_bytes(trailer[12..16].try_into().unwrap_or_default());
+        if footer_offset < HEADER_LEN
+            || footer_offset.checked_add(u64::from(footer_len)) != Some(len - TRAILER_LEN)
+        {
+            return Err(corrupt(format!(
+                "footer at {footer_offset} of {footer_len} bytes does not end where the trailer starts"
+            )));
+        }
+        let mut fbytes = vec![0u8; footer_len as usize];
+        read_at(&source, &path, &mut fbytes, footer_offset)?;
+        if crc32fast::hash(&fbytes) != footer_crc {
+            return Err(corrupt("footer checksum mismatch".into()));
+        }
+        let meta = footer::decode_footer(&fbytes, codec, footer_offset).map_err(corrupt)?;
+        let field_lookup = meta
+            .field_names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i as u32))
+            .collect();
+        Ok(SegmentReader {
+            path,
+            source,
+            meta,
+            field_lookup,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn meta(&self) -> &SegmentMeta {
+        &self.meta
+    }
+
+    pub fn blocks(&self) -> &[BlockMeta] {
+        &self.meta.blocks
+    }
+
+    /// Indexes of the blocks whose time range overlaps `[start, end)` and whose filter does
+    /// not rule out `q`, in time order.
+    pub fn candidate_blocks(&self, start: i64, end: i64, q: &FilterQuery) -> Vec<usize> {
+        self.meta
+            .blocks
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.max_ts >= start && b.min_ts < end && q.may_match(&b.filter))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// True when some block may hold a match for `q` (the segment-level filter check).
+    pub fn may_match(&self, q: &FilterQuery) -> bool {
+        q.is_empty() || self.meta.blocks.iter().any(|b| q.may_match(&b.filter))
+    }
+
+    fn corrupt(&self, block: usize, what: String) -> SegmentError {
+        SegmentError::Corrupt {
+            path: self.path.clone(),
+            block: Some(block),
+            what,
+        }
+    }
+
+    fn block_meta(&self, block: usize) -> Result<&BlockMeta> {
+        self.meta.blocks.get(block).ok_or_else(|| {
+            SegmentError::Invalid(format!(
+                "block {block} requested from {} which has {} blocks",
+                self.path.display(),
+                self.meta.blocks.len()
+            ))
+        })
+    }
+
+    /// Reads, verifies and decompresses one column chunk.
+    fn read_column(&self, block: usize, c: &ColumnMeta) -> Result<Vec<u8>> {
+        let mut buf = vec![0u8; c.compressed_len as usize];
+        read_at(&self.source, &self.path, &mut buf, c.offset)?;
+        if crc32fast::hash(&buf) != c.crc {
+            return Err(self.corrupt(block, format!("column {} checksum mismatch", c.id)));
+        }
+        self.meta
+            .codec
+            .decompress(&buf, c.uncompressed_len as usize)
+            .map_err(|e| self.corrupt(block, format!("column {}: {e}", c.id)))
+    }
+
+    fn required(&self, block: usize, id: u32) -> Result<Vec<u8>> {
+        let b = self.block_meta(block)?;
+        let c = b
+            .column(id)
+            .ok_or_else(|| self.corrupt(block, format!("column {id} missing")))?;
+        self.read_column(block, c)
+    }
+
+    /// `@rawstring` of every event in the block.
+    pub fn raw_column(&self, block: usize) -> Result<StrColumn> {
+        let count = self.block_meta(block)?.count as usize;
+        let bytes = self.required(block, COL_RAW)?;
+        StrColumn::decode(bytes, count, false)
+            .map_err(|e| self.corrupt(block, format!("raw column: {e}")))
+    }
+
+    /// One field's column; `None` when no event in the block has the field.
+    pub fn field_column(&self, block: usize, name: &str) -> Result<Option<StrColumn>> {
+        let b = self.block_meta(block)?;
+        let Some(&idx) = self.field_lookup.get(name) else {
+            return Ok(None);
+        };
+        let Some(c) = b.column(COL_FIELD_BASE + idx) else {
+            return Ok(None);
+        };
+        let bytes = self.read_column(block, c)?;
+        StrColumn::decode(bytes, b.count as usize, true)
+            .map(Some)
+            .map_err(|e| self.corrupt(block, format!("field {name:?}: {e}")))
+    }
+
+    /// `(@timestamp ms, sub-ms nanos)` of every event in the block.
+    pub fn time_column(&self, block: usize) -> Result<Vec<(i64, u32)>> {
+        let count = self.block_meta(block)?.count as usize;
+        let bytes = self.required(block, COL_TIME)?;
+        column::decode_time(&bytes, count).map_err(|e| self.corrupt(block, e))
+    }
+
+    /// `@id` of every event in the block.
+    pub fn id_column(&self, block: usize) -> Result<Vec<EventId>> {
+        let count = self.block_meta(block)?.count as usize;
+        let bytes = self.required(block, COL_ID)?;
+        column::decode_id(&bytes, count).map_err(|e| self.corrupt(block, e))
+    }
+
+    /// Decodes every column of a block.
+    pub fn read_block(&self, block: usize) -> Result<DecodedBlock> {
+        let b = self.block_meta(block)?;
+        let count = b.count as usize;
+        let time = self.time_column(block)?;
+        let ingest = column::decode_ingest(&self.required(block, COL_INGEST)?, count)
+            .map_err(|e| self.corrupt(block, e))?;
+        let ids = self.id_column(block)?;
+        let raw = self.raw_column(block)?;
+        let mut fields = Vec::new();
+        for c in &b.columns {
+            if c.id >= COL_FIELD_BASE {
+                let name = &self.meta.field_names[(c.id - COL_FIELD_BASE) as usize];
+                let bytes = self.read_column(block, c)?;
+                let col = StrColumn::decode(bytes, count, true)
+                    .map_err(|e| self.corrupt(block, format!("field {name:?}: {e}")))?;
+                fields.push((name.clone(), col));
+            }
+        }
+        if let Some(pos) = time.windows(2).position(|w| w[1].0 < w[0].0) {
+            return Err(self.corrupt(block, format!("timestamps out of order at row {}", pos + 1)));
+        }
+        if time.first().map(|t| t.0) != Some(b.min_ts) || time.last().map(|t| t.0) != Some(b.max_ts)
+        {
+            return Err(self.corrupt(block, "timestamps disagree with the block summary".into()));
+        }
+        Ok(DecodedBlock {
+            time,
+            ingest,
+            ids,
+            raw,
+            fields,
+        })
+    }
+
+    /// All events in time order (oldest first). Reads one block at a time.
+    pub fn events(&self) -> impl Iterator<Item = Result<Event>> + '_ {
+        BlockEvents::new(self, false)
+    }
+
+    /// All events newest first, as searches return them.
+    pub fn events_rev(&self) -> impl Iterator<Item = Result<Event>> + '_ {
+        BlockEvents::new(self, true)
+    }
+}
+
+fn read_at(source: &Source, path: &Path, buf: &mut [u8], offset: u64) -> Result<()> {
+    match source {
+        Source::File(f) => f
+            .read_exact_at(buf, offset)
+            .map_err(|e| SegmentError::io(path, e)),
+        Source::Memory(m) => {
+            let start = usize::try_from(offset).unwrap_or(usize::MAX);
+            let slice = start
+                .checked_add(buf.len())
+                .and_then(|end| m.get(start..end))
+                .ok_or_else(|| SegmentError::Corrupt {
+                    path: path.to_path_buf(),
+                    block: None,
+                    what: format!("read of {} bytes at {offset} runs past the end", buf.len()),
+                })?;
+            buf.copy_from_slice(slice);
+            Ok(())
+        }
+    }
+}
+
+/// Every column of one block, decoded.
+#[derive(Debug, Clone)]
+pub struct DecodedBlock {
+    pub time: Vec<(i64, u32)>,
+    pub ingest: Vec<i64>,
+    pub ids: Vec<EventId>,
+    pub raw: StrColumn,
+    pub fields: Vec<(String, StrColumn)>,
+}
+
+impl DecodedBlock {
+    pub fn len(&self) -> usize {
+        self.time.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.time.is_empty()
+    }
+
+    /// Materialises row `row` as an event.
+    pub fn event(&self, row: usize) -> Event {
+        let (timestamp, timestamp_nanos) = self.time[row];
+        Event {
+            timestamp,
+            timestamp_nanos,
+            ingest_timestamp: self.ingest[row],
+            id: self.ids[row],
+            raw: self.raw.get(row).unwrap_or_default().to_string(),
+            fields: self
+                .fields
+                .iter()
+                .filter_map(|(n, c)| c.get(row).map(|v| (n.clone(), v.to_string())))
+                .collect(),
+        }
+    }
+}
+
+struct BlockEvents<'r> {
+    reader: &'r SegmentReader,
+    reverse: bool,
+    next_block: usize,
+    current: Option<(DecodedBlock, std::ops::Range<usize>)>,
+    failed: bool,
+}
+
+impl<'r> BlockEvents<'r> {
+    fn new(reader: &'r SegmentReader, reverse: bool) -> Self {
+        BlockEvents {
+            reader,
+            reverse,
+            next_block: 0,
+            current: None,
+            failed: false,
+        }
+    }
+}
+
+impl Iterator for BlockEvents<'_> {
+    type Item = Result<Event>;
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.failed {
+                return None;
+            }
+            if let Some((block, rows)) = &mut self.current {
+                let row = if self.reverse {
+                    rows.next_back()
+                } else {
+                    rows.next()
+                };
+                if let Some(row) = row {
+                    return Some(Ok(block.event(row)));
+                }
+            }
+            let n = self.reader.meta.blocks.len();
+            if self.next_block >= n {
+                return None;
+            }
+            let idx = if self.reverse {
+                n - 1 - self.next_block
+            } else {
+                self.next_block
+            };
+            self.next_block += 1;
+            match self.reader.read_block(idx) {
+                Ok(b) => {
+                    let len = b.len();
+                    self.current = Some((b, 0..len));
+                }
+                Err(e) => {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}

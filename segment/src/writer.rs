@@ -1,0 +1,346 @@
+//! Streaming segment writer. Events must arrive in segment order ([`Event::sort_key`]); they
+//! are buffered one block at a time, so memory stays bounded by the block size whatever the
+//! segment's total size. The file appears at its final path only when complete and fsynced.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use crate::codec::Codec;
+use crate::column::{self, COL_FIELD_BASE, COL_ID, COL_INGEST, COL_RAW, COL_TIME};
+use crate::error::{Result, SegmentError};
+use crate::event::{Datasource, Event, EventId, OffsetRange};
+use crate::filter::FilterBuilder;
+use crate::footer::{self, BlockMeta, ColumnMeta, SegmentMeta, HEADER_LEN, TRAILER_MAGIC};
+
+/// Tuning of a writer.
+#[derive(Clone, Copy, Debug)]
+pub struct WriterOptions {
+    pub codec: Codec,
+    /// Close a block once its uncompressed raw + field bytes reach this.
+    pub block_bytes: usize,
+    /// Close a block once it holds this many events.
+    pub max_block_events: usize,
+}
+
+impl WriterOptions {
+    /// Mini segments written during digest: LZ4, 512 KiB blocks.
+    pub fn mini() -> Self {
+        WriterOptions {
+            codec: Codec::Lz4,
+            block_bytes: 512 << 10,
+            max_block_events: 32 << 10,
+        }
+    }
+
+    /// Merged segments: zstd level 9, 1 MiB blocks.
+    pub fn merged() -> Self {
+        WriterOptions {
+            codec: Codec::Zstd { level: 9 },
+            block_bytes: 1 << 20,
+            max_block_events: 64 << 10,
+        }
+    }
+}
+
+/// What a finished segment looks like, for recording in Global.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SegmentSummary {
+    pub path: PathBuf,
+    pub event_count: u64,
+    pub min_ts: i64,
+    pub max_ts: i64,
+    pub raw_bytes: u64,
+    pub file_bytes: u64,
+    /// crc32 of the whole file, for verifying copies (bucket, replicas).
+    pub file_crc: u32,
+    pub offsets: Vec<OffsetRange>,
+    pub codec: Codec,
+}
+
+/// Writes one segment file. A writer dropped before `finish` leaves a `*.partial` file, which
+/// is never read as a segment; owners delete such leftovers when they start.
+pub struct SegmentWriter {
+    path: PathBuf,
+    tmp: PathBuf,
+    out: BufWriter<File>,
+    pos: u64,
+    opts: WriterOptions,
+    datasource: Datasource,
+    pending: Vec<Event>,
+    pending_bytes: usize,
+    last_key: Option<(i64, u32, EventId)>,
+    blocks: Vec<BlockMeta>,
+    field_names: Vec<String>,
+    field_index: BTreeMap<String, u32>,
+    offsets: BTreeMap<u32, (u64, u64)>,
+    raw_bytes: u64,
+    count: u64,
+    filter: FilterBuilder,
+    crc: crc32fast::Hasher,
+}
+
+impl SegmentWriter {
+    /// Starts a segment at `path` (written as `path.partial` until [`finish`](Self::finish)).
+    pub fn create(
+        path: impl AsRef<Path>,
+        datasource: Datasource,
+        opts: WriterOptions,
+    ) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let mut tmp = path.clone().into_os_string();
+        tmp.push(".partial");
+        let tmp = PathBuf::from(tmp);
+        let file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(&tmp)
+            .map_err(|e| SegmentError::io(&tmp, e))?;
+        let mut w = SegmentWriter {
+            path,
+            tmp,
+            out: BufWriter::with_capacity(256 << 10, file),
+            pos: 0,
+            opts,
+            datasource,
+            pending: Vec::new(),
+            pending_bytes: 0,
+            last_key: None,
+            blocks: Vec::new(),
+            field_names: Vec::new(),
+            field_index: BTreeMap::new(),
+            offsets: BTreeMap::new(),
+            raw_bytes: 0,
+            count: 0,
+            filter: FilterBuilder::new(),
+            crc: crc32fast::Hasher::new(),
+        };
+        w.write_all(&footer::encode_header(opts.codec))?;
+        debug_assert_eq!(w.pos, HEADER_LEN);
+        Ok(w)
+    }
+
+    fn write_all(&mut self, b: &[u8]) -> Result<()> {
+        self.out
+            .write_all(b)
+            .map_err(|e| SegmentError::io(&self.tmp, e))?;
+        self.crc.update(b);
+        self.pos += b.len() as u64;
+        Ok(())
+    }
+
+    /// Adds one event; it must not sort before the previous one.
+    pub fn push(&mut self, event: Event) -> Result<()> {
+        let key = event.sort_key();
+        if let Some(last) = self.last_key {
+            if key < last {
+                return Err(SegmentError::Invalid(format!(
+                    "event {} at {} arrives after {} at {}: segments are written in time order",
+                    event.id, event.timestamp, last.2, last.0
+                )));
+            }
+        }
+        if event.timestamp_nanos >= 1_000_000 {
+            return Err(SegmentError::Invalid(format!(
+                "event {} has sub-millisecond part {} ns, must be below 1000000",
+                event.id, event.timestamp_nanos
+            )));
+        }
+        if event.raw.len() > u32::MAX as usize / 2 {
+            return Err(SegmentError::Invalid(format!(
+                "event {} is too large",
+                event.id
+            )));
+        }
+        self.last_key = Some(key);
+        let size = event.raw.len()
+            + event
+                .fields
+                .iter()
+                .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>()
+            + 24;
+        let r = self
+            .offsets
+            .entry(event.id.partition)
+            .or_insert((event.id.offset, event.id.offset));
+        r.0 = r.0.min(event.id.offset);
+        r.1 = r.1.max(event.id.offset);
+        self.pending_bytes += size;
+        self.pending.push(event);
+        if self.pending_bytes >= self.opts.block_bytes
+            || self.pending.len() >= self.opts.max_block_events
+        {
+            self.flush_block()?;
+        }
+        Ok(())
+    }
+
+    fn flush_block(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let events = std::mem::take(&mut self.pending);
+        self.pending_bytes = 0;
+        let mut columns = Vec::new();
+        let mut raw_bytes = 0u64;
+        for e in &events {
+            self.filter.add_raw(e.raw.as_bytes());
+            raw_bytes += e.raw.len() as u64;
+            for (k, v) in &e.fields {
+                self.filter.add_field(k, v);
+                if !self.field_index.contains_key(k) {
+                    self.field_index
+                        .insert(k.clone(), self.field_names.len() as u32);
+                    self.field_names.push(k.clone());
+                }
+            }
+        }
+        columns.push(self.write_column(COL_TIME, &column::encode_time(&events))?);
+        columns.push(self.write_column(COL_INGEST, &column::encode_ingest(&events))?);
+        columns.push(self.write_column(COL_ID, &column::encode_id(&events))?);
+        columns.push(self.write_column(COL_RAW, &column::encode_raw(&events))?);
+        // Field columns in field-table order, only for fields this block has.
+        let mut present: Vec<(u32, &str)> = Vec::new();
+        for e in &events {
+            for k in e.fields.keys() {
+                let idx = self.field_index[k];
+                if !present.iter().any(|(i, _)| *i == idx) {
+                    present.push((idx, k.as_str()));
+                }
+            }
+        }
+        present.sort_unstable();
+        for (idx, name) in present {
+            let bytes = column::encode_strings(
+                events
+                    .iter()
+                    .map(|e| e.fields.get(name).map(String::as_str)),
+            );
+            columns.push(self.write_column(COL_FIELD_BASE + idx, &bytes)?);
+        }
+        let filter = self.filter.finish();
+        let min_ts = events.first().map(|e| e.timestamp).unwrap_or_default();
+        let max_ts = events.last().map(|e| e.timestamp).unwrap_or_default();
+        self.count += events.len() as u64;
+        self.raw_bytes += raw_bytes;
+        self.blocks.push(BlockMeta {
+            min_ts,
+            max_ts,
+            count: events.len() as u32,
+            raw_bytes,
+            filter,
+            columns,
+        });
+        Ok(())
+    }
+
+    fn write_column(&mut self, id: u32, data: &[u8]) -> Result<ColumnMeta> {
+        if data.len() > footer::MAX_COLUMN_BYTES as usize {
+            return Err(SegmentError::Invalid(format!(
+                "column {id} of a block would be {} bytes; lower block_bytes",
+                data.len()
+            )));
+        }
+        let compressed = self.opts.codec.compress(data);
+        let meta = ColumnMeta {
+            id,
+            offset: self.pos,
+            compressed_len: compressed.len() as u32,
+            uncompressed_len: data.len() as u32,
+            crc: crc32fast::hash(&compressed),
+        };
+        self.write_all(&compressed)?;
+        Ok(meta)
+    }
+
+    /// Number of events pushed so far.
+    pub fn event_count(&self) -> u64 {
+        self.count + self.pending.len() as u64
+    }
+
+    /// Writes the footer, fsyncs, and moves the file to its final path (then fsyncs the
+    /// directory), so a crash leaves either no segment or a complete one.
+    pub fn finish(mut self) -> Result<SegmentSummary> {
+        self.flush_block()?;
+        if self.count == 0 {
+            let _ = std::fs::remove_file(&self.tmp);
+            return Err(SegmentError::Invalid(
+                "a segment needs at least one event".into(),
+            ));
+        }
+        let offsets = footer::normalize_offsets(
+            self.offsets
+                .iter()
+                .map(|(&partition, &(first, last))| OffsetRange {
+                    partition,
+                    first,
+                    last,
+                })
+                .collect(),
+        );
+        let meta = SegmentMeta {
+            codec: self.opts.codec,
+            datasource: std::mem::take(&mut self.datasource),
+            event_count: self.count,
+            min_ts: self
+                .blocks
+                .iter()
+                .map(|b| b.min_ts)
+                .min()
+                .unwrap_or_default(),
+            max_ts: self
+                .blocks
+                .iter()
+                .map(|b| b.max_ts)
+                .max()
+                .unwrap_or_default(),
+            raw_bytes: self.raw_bytes,
+            offsets: offsets.clone(),
+            field_names: std::mem::take(&mut self.field_names),
+            blocks: std::mem::take(&mut self.blocks),
+        };
+        let footer_bytes = footer::encode_footer(&meta);
+        let footer_offset = self.pos;
+        let mut trailer = Vec::with_capacity(24);
+        trailer.extend_from_slice(&footer_offset.to_le_bytes());
+        trailer.extend_from_slice(&(footer_bytes.len() as u32).to_le_bytes());
+        trailer.extend_from_slice(&crc32fast::hash(&footer_bytes).to_le_bytes());
+        trailer.extend_from_slice(TRAILER_MAGIC);
+        self.write_all(&footer_bytes)?;
+        self.write_all(&trailer)?;
+        let tmp = self.tmp.clone();
+        let file = self
+            .out
+            .into_inner()
+            .map_err(|e| SegmentError::io(&tmp, e.into_error()))?;
+        file.sync_all().map_err(|e| SegmentError::io(&tmp, e))?;
+        drop(file);
+        std::fs::rename(&tmp, &self.path).map_err(|e| SegmentError::io(&self.path, e))?;
+        sync_dir(&self.path)?;
+        Ok(SegmentSummary {
+            path: self.path,
+            event_count: meta.event_count,
+            min_ts: meta.min_ts,
+            max_ts: meta.max_ts,
+            raw_bytes: meta.raw_bytes,
+            file_bytes: self.pos,
+            file_crc: self.crc.finalize(),
+            offsets,
+            codec: meta.codec,
+        })
+    }
+}
+
+/// fsyncs the directory holding `path`, making a rename into it durable.
+pub fn sync_dir(path: &Path) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| SegmentError::io(dir, e))
+}
