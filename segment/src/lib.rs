@@ -31,3 +31,28 @@ pub use footer::{BlockMeta, ColumnMeta, SegmentMeta, FORMAT_VERSION};
 pub use merge::merge_segments;
 pub use reader::{DecodedBlock, SegmentReader};
 pub use writer::{sync_dir, SegmentSummary, SegmentWriter, WriterOptions};
+
+/// Opens `data` as a segment and reads every block and event, discarding the results. The
+/// fuzz target and its smoke test call this: for any bytes it must return, never panic.
+pub fn fuzz_read(data: &[u8]) {
+    let Ok(r) = SegmentReader::from_bytes("fuzz", data.to_vec()) else {
+        return;
+    };
+    let q = FilterQuery::for_substring("error 42");
+    let _ = r.candidate_blocks(i64::MIN, i64::MAX, &q);
+    for b in 0..r.blocks().len() {
+        if let Ok(col) = r.raw_column(b) {
+            let mut rows = Vec::new();
+            scan::SubstringMatcher::new("a", true).matching_rows(&col, &mut rows);
+        }
+        let _ = r.read_block(b);
+        for name in r.meta().field_names.clone() {
+            let _ = r.field_column(b, &name);
+        }
+    }
+    for e in r.events_rev() {
+        if e.is_err() {
+            break;
+        }
+    }
+}

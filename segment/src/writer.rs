@@ -2,7 +2,7 @@
 //! are buffered one block at a time, so memory stays bounded by the block size whatever the
 //! segment's total size. The file appears at its final path only when complete and fsynced.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -73,7 +73,7 @@ pub struct SegmentWriter {
     last_key: Option<(i64, u32, EventId)>,
     blocks: Vec<BlockMeta>,
     field_names: Vec<String>,
-    field_index: BTreeMap<String, u32>,
+    field_index: HashMap<String, u32>,
     offsets: BTreeMap<u32, (u64, u64)>,
     raw_bytes: u64,
     count: u64,
@@ -110,7 +110,7 @@ impl SegmentWriter {
             last_key: None,
             blocks: Vec::new(),
             field_names: Vec::new(),
-            field_index: BTreeMap::new(),
+            field_index: HashMap::new(),
             offsets: BTreeMap::new(),
             raw_bytes: 0,
             count: 0,
@@ -203,23 +203,19 @@ impl SegmentWriter {
         columns.push(self.write_column(COL_ID, &column::encode_id(&events))?);
         columns.push(self.write_column(COL_RAW, &column::encode_raw(&events))?);
         // Field columns in field-table order, only for fields this block has.
-        let mut present: Vec<(u32, &str)> = Vec::new();
-        for e in &events {
-            for k in e.fields.keys() {
-                let idx = self.field_index[k];
-                if !present.iter().any(|(i, _)| *i == idx) {
-                    present.push((idx, k.as_str()));
-                }
+        let mut by_field: Vec<Option<Vec<Option<&str>>>> = vec![None; self.field_names.len()];
+        for (row, e) in events.iter().enumerate() {
+            for (k, v) in &e.fields {
+                let idx = self.field_index[k] as usize;
+                let col = by_field[idx].get_or_insert_with(|| vec![None; events.len()]);
+                col[row] = Some(v.as_str());
             }
         }
-        present.sort_unstable();
-        for (idx, name) in present {
-            let bytes = column::encode_strings(
-                events
-                    .iter()
-                    .map(|e| e.fields.get(name).map(String::as_str)),
-            );
-            columns.push(self.write_column(COL_FIELD_BASE + idx, &bytes)?);
+        for (idx, col) in by_field.iter().enumerate() {
+            if let Some(col) = col {
+                let bytes = column::encode_strings(col.iter().copied());
+                columns.push(self.write_column(COL_FIELD_BASE + idx as u32, &bytes)?);
+            }
         }
         let filter = self.filter.finish();
         let min_ts = events.first().map(|e| e.timestamp).unwrap_or_default();

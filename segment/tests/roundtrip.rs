@@ -285,7 +285,12 @@ fn field_kernels_and_block_skipping() {
     let mut fq = FilterQuery::default();
     fq.add_field("marker", "xyzzy");
     let hit = r.candidate_blocks(i64::MIN, i64::MAX, &fq);
-    assert!(hit.len() <= 2);
+    assert!(
+        hit.len() <= 1 + r.blocks().len() / 20,
+        "{} of {}",
+        hit.len(),
+        r.blocks().len()
+    );
     let mut found = 0;
     for b in hit {
         if let Some(col) = r.field_column(b, "marker").unwrap() {
