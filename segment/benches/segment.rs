@@ -7,6 +7,10 @@
 //! Run with: `cargo bench -p strata-segment --bench segment`
 //! (`STRATA_BENCH_MB=400` for a larger data set; default 200 MB of raw events.)
 
+// The server binary uses mimalloc; measure with the allocator it runs with.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::hint::black_box;
 use std::time::Instant;
 

@@ -1,0 +1,230 @@
+//! The events of the `global-events` log and their wire encoding. Every change to metadata is
+//! one of these; nothing else changes Global's state.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{GlobalError, Result};
+
+/// Version byte that starts every record on the log.
+pub const RECORD_VERSION: u8 = 1;
+
+/// Retention settings of a repository; `None` keeps forever.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retention {
+    pub max_age_days: Option<u64>,
+    pub max_compressed_bytes: Option<u64>,
+    pub max_uncompressed_bytes: Option<u64>,
+}
+
+/// Metadata of one segment file (never its events).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentInfo {
+    pub id: String,
+    pub repo: String,
+    pub tags: BTreeMap<String, String>,
+    pub min_ts: i64,
+    pub max_ts: i64,
+    pub event_count: u64,
+    pub raw_bytes: u64,
+    pub file_bytes: u64,
+    /// crc32 of the whole file, to verify copies.
+    pub file_crc: u32,
+    /// `lz4` or `zstd`.
+    pub codec: String,
+    pub partition: u32,
+    pub first_offset: u64,
+    pub last_offset: u64,
+    /// Node ids that hold a verified local copy.
+    pub nodes: BTreeSet<u32>,
+    /// Object key in the bucket, once uploaded and verified.
+    #[serde(default)]
+    pub bucket_key: Option<String>,
+    pub merged: bool,
+    /// The merge target this mini belongs to (minis of one target merge into one segment).
+    #[serde(default)]
+    pub merge_target: Option<String>,
+    /// Offset of the event that last changed this segment (set by apply).
+    #[serde(default)]
+    pub version: u64,
+}
+
+/// What kind of object a generic named item is (saved queries, dashboards, alerts, actions).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum ItemKind {
+    SavedQuery,
+    Dashboard,
+    Alert,
+    Action,
+}
+
+/// One change to Global. Events that change an existing object carry the version they
+/// expect (optimistic concurrency); `apply` rejects them when it no longer holds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum GlobalEvent {
+    CreateRepository {
+        name: String,
+        description: String,
+    },
+    UpdateRepository {
+        name: String,
+        expected_version: u64,
+        description: String,
+        retention: Retention,
+    },
+    DeleteRepository {
+        name: String,
+        expected_version: u64,
+    },
+    CreateUser {
+        username: String,
+        is_root: bool,
+    },
+    /// `token_hash` is the hex SHA-256 of the token; the clear token is never on the log.
+    AddApiToken {
+        username: String,
+        token_id: String,
+        token_hash: String,
+    },
+    RemoveApiToken {
+        token_id: String,
+    },
+    CreateIngestToken {
+        repo: String,
+        name: String,
+        token_hash: String,
+        parser: Option<String>,
+    },
+    SetIngestTokenParser {
+        repo: String,
+        name: String,
+        parser: Option<String>,
+        expected_version: u64,
+    },
+    DeleteIngestToken {
+        repo: String,
+        name: String,
+    },
+    /// Create (expected_version `None`) or replace a parser.
+    PutParser {
+        repo: String,
+        name: String,
+        script: String,
+        expected_version: Option<u64>,
+    },
+    DeleteParser {
+        repo: String,
+        name: String,
+    },
+    /// Create (expected_version `None`) or replace a saved query, dashboard, alert or action.
+    PutItem {
+        repo: String,
+        kind: ItemKind,
+        id: String,
+        name: String,
+        body: String,
+        expected_version: Option<u64>,
+    },
+    DeleteItem {
+        repo: String,
+        kind: ItemKind,
+        id: String,
+    },
+    RegisterNode {
+        id: u32,
+        url: String,
+        zone: Option<String>,
+    },
+    SetNodeState {
+        id: u32,
+        state: NodeState,
+    },
+    /// Ordered node list (primary first) for an ingest partition.
+    SetPartitionNodes {
+        partition: u32,
+        nodes: Vec<u32>,
+        expected_version: u64,
+    },
+    SetReplicationFactor {
+        factor: u32,
+    },
+    /// A new segment, with the digest state that makes it exactly-once: the partition's new
+    /// safe offset and the datasource's high-water offset on that partition.
+    AddSegment {
+        segment: SegmentInfo,
+        safe_offset: Option<u64>,
+    },
+    /// Merge swap: `remove` must all exist, then `add` replaces them.
+    ReplaceSegments {
+        remove: Vec<String>,
+        add: SegmentInfo,
+    },
+    AddSegmentHolder {
+        id: String,
+        node: u32,
+    },
+    RemoveSegmentHolder {
+        id: String,
+        node: u32,
+    },
+    SetSegmentInBucket {
+        id: String,
+        key: String,
+    },
+    DeleteSegments {
+        ids: Vec<String>,
+    },
+    /// Advances the offset below which a partition's events are all in durable segments.
+    SetSafeOffset {
+        partition: u32,
+        offset: u64,
+    },
+    /// Records that the queue was truncated below `offset`.
+    SetTruncatedOffset {
+        partition: u32,
+        offset: u64,
+    },
+}
+
+/// Liveness of a node as last published.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NodeState {
+    Running,
+    Offline,
+    Draining,
+}
+
+fn config() -> bincode::config::Configuration {
+    bincode::config::standard()
+}
+
+/// Encodes an event as a `global-events` record: version byte, then bincode.
+pub fn encode(event: &GlobalEvent) -> Vec<u8> {
+    let mut out = vec![RECORD_VERSION];
+    // Serialising plain data into a Vec cannot fail.
+    if let Ok(b) = bincode::serde::encode_to_vec(event, config()) {
+        out.extend_from_slice(&b);
+    }
+    out
+}
+
+/// Decodes a record read at `offset`; errors name the offset.
+pub fn decode(offset: u64, record: &[u8]) -> Result<GlobalEvent> {
+    let err = |reason: String| GlobalError::Decode { offset, reason };
+    let (&version, body) = record
+        .split_first()
+        .ok_or_else(|| err("empty record".into()))?;
+    if version != RECORD_VERSION {
+        return Err(err(format!(
+            "unknown record version {version} (this build reads {RECORD_VERSION})"
+        )));
+    }
+    let cfg = config().with_limit::<{ 64 << 20 }>();
+    let (ev, used) = bincode::serde::decode_from_slice::<GlobalEvent, _>(body, cfg)
+        .map_err(|e| err(e.to_string()))?;
+    if used != body.len() {
+        return Err(err(format!("{} trailing bytes", body.len() - used)));
+    }
+    Ok(ev)
+}
