@@ -36,6 +36,7 @@ fn seg(i: u64) -> SegmentInfo {
         bucket_key: Some(format!("segments/{i}")),
         merged: true,
         merge_target: None,
+        created_ms: 0,
         version: 0,
     }
 }

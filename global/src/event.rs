@@ -45,6 +45,9 @@ pub struct SegmentInfo {
     /// The merge target this mini belongs to (minis of one target merge into one segment).
     #[serde(default)]
     pub merge_target: Option<String>,
+    /// Wall-clock time the segment file was written (epoch ms), set by its writer.
+    #[serde(default)]
+    pub created_ms: i64,
     /// Offset of the event that last changed this segment (set by apply).
     #[serde(default)]
     pub version: u64,

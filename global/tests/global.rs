@@ -27,6 +27,7 @@ fn seg(id: &str, repo: &str, partition: u32, last: u64) -> SegmentInfo {
         bucket_key: None,
         merged: false,
         merge_target: None,
+        created_ms: 0,
         version: 0,
     }
 }

@@ -1,0 +1,200 @@
+//! The HTTP API (axum): LogScale-compatible ingest and query endpoints, status, metrics and
+//! GraphQL. Authentication is checked here, once per request; errors map to status codes in
+//! one place ([`ApiError`]).
+
+pub mod graphql;
+pub mod ingest;
+pub mod query;
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::node::NodeCtx;
+
+/// An error answered to a client: status plus a message naming what was wrong.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+    pub fn bad_request(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, m)
+    }
+    pub fn unauthorized(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, m)
+    }
+    pub fn forbidden(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, m)
+    }
+    pub fn not_found(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, m)
+    }
+    pub fn unavailable(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, m)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::warn!(status = %self.status, message = %self.message, "request failed");
+        }
+        (
+            self.status,
+            [("content-type", "text/plain; charset=utf-8")],
+            self.message + "\n",
+        )
+            .into_response()
+    }
+}
+
+impl From<crate::queue::QueueError> for ApiError {
+    fn from(e: crate::queue::QueueError) -> Self {
+        ApiError::unavailable(format!("the ingest queue could not store the events: {e}"))
+    }
+}
+
+/// Who is calling.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// An API token's user (root: every permission).
+    User { username: String, is_root: bool },
+    /// An ingest token: may ingest into one repository.
+    Ingest {
+        repo: String,
+        name: String,
+        parser: Option<String>,
+    },
+}
+
+/// Extracts a token from `Authorization: Bearer|Splunk <t>` or basic auth (the password).
+pub fn token_from_headers(h: &HeaderMap) -> Option<String> {
+    let v = h.get("authorization")?.to_str().ok()?.trim();
+    let (scheme, rest) = v.split_once(' ')?;
+    let rest = rest.trim();
+    match scheme.to_ascii_lowercase().as_str() {
+        "bearer" | "splunk" => Some(rest.to_string()),
+        "basic" => {
+            use base64::Engine;
+            let dec = base64::engine::general_purpose::STANDARD
+                .decode(rest)
+                .ok()?;
+            let s = String::from_utf8(dec).ok()?;
+            let (_, pass) = s.split_once(':')?;
+            Some(pass.to_string())
+        }
+        _ => None,
+    }
+}
+
+impl NodeCtx {
+    /// Resolves the caller of a request; 401 when the token is missing or unknown.
+    pub fn authenticate(&self, h: &HeaderMap) -> Result<Caller, ApiError> {
+        let token = token_from_headers(h).ok_or_else(|| {
+            ApiError::unauthorized("missing token: send Authorization: Bearer <token>")
+        })?;
+        let hash = strata_global::hash_token(&token);
+        if self.root_token_hash.as_deref() == Some(hash.as_str()) {
+            return Ok(Caller::User {
+                username: "root".into(),
+                is_root: true,
+            });
+        }
+        let found = self.global.read(|s| {
+            if let Some(u) = s.user_by_api_token_hash(&hash) {
+                return Some(Caller::User {
+                    username: u.username.clone(),
+                    is_root: u.is_root,
+                });
+            }
+            s.ingest_token_by_hash(&hash).map(|t| Caller::Ingest {
+                repo: t.repo.clone(),
+                name: t.name.clone(),
+                parser: t.parser.clone(),
+            })
+        });
+        found.ok_or_else(|| ApiError::unauthorized("the token is not valid"))
+    }
+
+    /// An API user allowed to read `repo` (root users may read every repository).
+    pub fn authorize_read(&self, h: &HeaderMap, repo: &str) -> Result<(), ApiError> {
+        match self.authenticate(h)? {
+            Caller::User { is_root: true, .. } => {}
+            Caller::User { username, .. } => {
+                return Err(ApiError::forbidden(format!(
+                    "user {username} may not search {repo:?}"
+                )))
+            }
+            Caller::Ingest { .. } => {
+                return Err(ApiError::forbidden("an ingest token cannot run searches"))
+            }
+        }
+        if !self.global.read(|s| s.repositories.contains_key(repo)) {
+            return Err(ApiError::not_found(format!(
+                "repository {repo:?} does not exist"
+            )));
+        }
+        Ok(())
+    }
+}
+
+async fn status(State(node): State<Arc<NodeCtx>>) -> impl IntoResponse {
+    axum::Json(serde_json::json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "nodeId": node.cfg.node_id,
+    }))
+}
+
+async fn metrics(State(node): State<Arc<NodeCtx>>) -> impl IntoResponse {
+    let (segments, bytes, wip_partitions) = node.global.read(|s| {
+        let segs = s.segments.len() as f64;
+        let bytes = s.segments.values().map(|x| x.file_bytes).sum::<u64>() as f64;
+        (segs, bytes, s.partitions.len() as f64)
+    });
+    let body = crate::metrics::render(&[
+        ("strata_global_segments", "Segments in Global", segments),
+        (
+            "strata_global_segment_bytes",
+            "Bytes of segment files in Global",
+            bytes,
+        ),
+        (
+            "strata_global_partitions",
+            "Ingest partitions known to Global",
+            wip_partitions,
+        ),
+        (
+            "strata_global_offset",
+            "Next global-events offset applied here",
+            node.global.next_offset() as f64,
+        ),
+    ]);
+    ([("content-type", "text/plain; version=0.0.4")], body)
+}
+
+/// Builds the router.
+pub fn router(node: Arc<NodeCtx>) -> Router {
+    let limit = node.cfg.max_body_bytes;
+    Router::new()
+        .route("/api/v1/status", get(status))
+        .route("/metrics", get(metrics))
+        .merge(ingest::routes())
+        .merge(query::routes())
+        .route("/graphql", post(graphql::handler).get(graphql::playground))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(node)
+}

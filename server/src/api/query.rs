@@ -1,0 +1,355 @@
+//! Query endpoints: query jobs (create, poll with LogScale's response shape, cancel; a job not
+//! polled for 30 s expires), the streaming `/query` endpoint (NDJSON, JSON, plain text), and
+//! the older `/api/v1/dataspaces/{repo}/...` aliases.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::ApiError;
+use crate::node::NodeCtx;
+use crate::query;
+use crate::search::{SearchRange, SearchResult};
+
+/// Jobs not polled for this long are cancelled and removed (LogScale: 30 s for the UI).
+pub const JOB_EXPIRY: Duration = Duration::from_secs(30);
+
+pub fn routes() -> Router<Arc<NodeCtx>> {
+    Router::new()
+        .route("/api/v1/repositories/{repo}/queryjobs", post(create_job))
+        .route(
+            "/api/v1/repositories/{repo}/queryjobs/{id}",
+            get(poll_job).delete(delete_job),
+        )
+        .route("/api/v1/repositories/{repo}/query", post(stream_query))
+        .route("/api/v1/dataspaces/{repo}/queryjobs", post(create_job))
+        .route(
+            "/api/v1/dataspaces/{repo}/queryjobs/{id}",
+            get(poll_job).delete(delete_job),
+        )
+        .route("/api/v1/dataspaces/{repo}/query", post(stream_query))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct QueryInput {
+    query_string: Option<String>,
+    start: Option<Value>,
+    end: Option<Value>,
+    #[serde(default)]
+    is_live: bool,
+}
+
+/// A running or finished query job.
+pub struct Job {
+    repo: String,
+    cancelled: AtomicBool,
+    last_poll: Mutex<Instant>,
+    state: Mutex<JobState>,
+}
+
+enum JobState {
+    Running,
+    Done(SearchResult),
+    Failed(String),
+}
+
+/// The node's query jobs.
+#[derive(Default)]
+pub struct Jobs {
+    jobs: Mutex<HashMap<String, Arc<Job>>>,
+}
+
+impl Jobs {
+    /// Drops jobs nobody polled recently.
+    pub fn expire(&self) {
+        if let Ok(mut m) = self.jobs.lock() {
+            m.retain(|_, j| {
+                let alive = j
+                    .last_poll
+                    .lock()
+                    .map(|t| t.elapsed() < JOB_EXPIRY)
+                    .unwrap_or(false);
+                if !alive {
+                    j.cancelled.store(true, Ordering::Relaxed);
+                }
+                alive
+            });
+        }
+    }
+}
+
+/// Parses LogScale time specs: epoch ms numbers, `now`, or relative (`15m`, `1h`, `24hours`, `7d`).
+pub fn parse_time(v: Option<&Value>, default: &str, now: i64) -> Result<i64, ApiError> {
+    let s = match v {
+        None | Some(Value::Null) => default.to_string(),
+        Some(Value::Number(n)) => {
+            return n.as_i64().ok_or_else(|| {
+                ApiError::bad_request(format!("time {n} is not an integer epoch ms"))
+            })
+        }
+        Some(Value::String(s)) => s.trim().to_string(),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "time {other} must be epoch ms or a relative time like 1h"
+            )))
+        }
+    };
+    if s == "now" {
+        return Ok(now);
+    }
+    if let Ok(ms) = s.parse::<i64>() {
+        return Ok(ms);
+    }
+    let digits: String = s.chars().take_while(|c| c.is_ascii_digit()).collect();
+    let unit = s[digits.len()..].trim().to_ascii_lowercase();
+    let n: i64 = digits.parse().map_err(|_| {
+        ApiError::bad_request(format!(
+            "time {s:?} is not epoch ms, now, or a relative time like 1h"
+        ))
+    })?;
+    let ms = match unit.as_str() {
+        "ms" | "millis" | "milliseconds" => 1,
+        "s" | "sec" | "secs" | "second" | "seconds" => 1000,
+        "m" | "min" | "mins" | "minute" | "minutes" => 60_000,
+        "h" | "hr" | "hrs" | "hour" | "hours" => 3_600_000,
+        "d" | "day" | "days" => 86_400_000,
+        "w" | "week" | "weeks" => 7 * 86_400_000,
+        "y" | "year" | "years" => 365 * 86_400_000,
+        _ => {
+            return Err(ApiError::bad_request(format!(
+                "time {s:?} has an unknown unit {unit:?}"
+            )))
+        }
+    };
+    Ok(now - n.saturating_mul(ms))
+}
+
+fn plan(input: &QueryInput) -> Result<(query::Query, i64, i64), ApiError> {
+    let qs = input.query_string.clone().unwrap_or_default();
+    let q =
+        query::parse(&qs).map_err(|e| ApiError::bad_request(format!("query parse error: {e}")))?;
+    let now = crate::ingest::now_ms();
+    let start = parse_time(input.start.as_ref(), "24hours", now)?;
+    // The end is inclusive of "now": events stamped this very millisecond count.
+    let end = parse_time(input.end.as_ref(), "now", now)?.saturating_add(1);
+    if end <= start {
+        return Err(ApiError::bad_request(
+            "the time range is empty: end must be after start",
+        ));
+    }
+    Ok((q, start, end))
+}
+
+fn parse_input(body: &[u8]) -> Result<QueryInput, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid query request: {e}")))
+}
+
+async fn create_job(
+    State(node): State<Arc<NodeCtx>>,
+    Path(repo): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    node.authorize_read(&headers, &repo)?;
+    let input = parse_input(&body)?;
+    if input.is_live {
+        return Err(ApiError::bad_request(
+            "live query jobs are not supported yet; poll a query with a time range",
+        ));
+    }
+    let (q, start, end) = plan(&input)?;
+    let id = format!("P{}-{:032x}", node.cfg.node_id, rand::random::<u128>());
+    let job = Arc::new(Job {
+        repo: repo.clone(),
+        cancelled: AtomicBool::new(false),
+        last_poll: Mutex::new(Instant::now()),
+        state: Mutex::new(JobState::Running),
+    });
+    if let Ok(mut m) = node.jobs.jobs.lock() {
+        m.insert(id.clone(), job.clone());
+    }
+    let n = node.clone();
+    tokio::spawn(async move {
+        let range = SearchRange {
+            start,
+            end,
+            default_limit: 200,
+        };
+        let j = job.clone();
+        let cancelled = move || j.cancelled.load(Ordering::Relaxed);
+        let r = n.searcher.search(&repo, &q, range, &cancelled).await;
+        if let Ok(mut s) = job.state.lock() {
+            *s = match r {
+                Ok(res) => JobState::Done(res),
+                Err(e) => JobState::Failed(e.to_string()),
+            };
+        }
+    });
+    Ok((
+        StatusCode::OK,
+        Json(json!({"id": id, "hashedQueryOnView": ""})),
+    )
+        .into_response())
+}
+
+fn job_of(node: &NodeCtx, repo: &str, id: &str) -> Result<Arc<Job>, ApiError> {
+    node.jobs
+        .jobs
+        .lock()
+        .ok()
+        .and_then(|m| m.get(id).cloned())
+        .filter(|j| j.repo == repo)
+        .ok_or_else(|| ApiError::not_found(format!("no query job {id:?} in {repo:?} (expired after {} s without polling, or never existed)", JOB_EXPIRY.as_secs())))
+}
+
+async fn poll_job(
+    State(node): State<Arc<NodeCtx>>,
+    Path((repo, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    node.authorize_read(&headers, &repo)?;
+    let job = job_of(&node, &repo, &id)?;
+    if let Ok(mut t) = job.last_poll.lock() {
+        *t = Instant::now();
+    }
+    let cancelled = job.cancelled.load(Ordering::Relaxed);
+    let state = job
+        .state
+        .lock()
+        .map_err(|_| ApiError::unavailable("job state poisoned"))?;
+    let body = match &*state {
+        JobState::Running => json!({
+            "done": false, "cancelled": cancelled, "events": [],
+            "metaData": {"eventCount": 0, "processedEvents": 0, "processedBytes": 0, "isAggregate": false,
+                "pollAfter": 100, "totalWork": 1, "workDone": 0, "extraData": {"hasMoreEvents": "false"}, "fieldOrder": []}
+        }),
+        JobState::Done(r) => json!({
+            "done": true, "cancelled": cancelled, "events": r.rows,
+            "metaData": {
+                "eventCount": r.rows.len(), "processedEvents": r.processed_events, "processedBytes": r.processed_bytes,
+                "isAggregate": r.is_aggregate, "pollAfter": 0, "totalWork": r.segments_total + 1, "workDone": r.segments_total + 1,
+                "extraData": {"hasMoreEvents": if !r.is_aggregate && (r.matched as usize) > r.rows.len() { "true" } else { "false" }},
+                "fieldOrder": r.field_order,
+            }
+        }),
+        JobState::Failed(e) => {
+            return Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("query failed: {e}"),
+            ))
+        }
+    };
+    Ok((StatusCode::OK, Json(body)).into_response())
+}
+
+async fn delete_job(
+    State(node): State<Arc<NodeCtx>>,
+    Path((repo, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    node.authorize_read(&headers, &repo)?;
+    let job = job_of(&node, &repo, &id)?;
+    job.cancelled.store(true, Ordering::Relaxed);
+    if let Ok(mut m) = node.jobs.jobs.lock() {
+        m.remove(&id);
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Runs a query to completion and streams every result, in the format `Accept` asks for.
+async fn stream_query(
+    State(node): State<Arc<NodeCtx>>,
+    Path(repo): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    node.authorize_read(&headers, &repo)?;
+    let input = parse_input(&body)?;
+    let (q, start, end) = plan(&input)?;
+    let range = SearchRange {
+        start,
+        end,
+        default_limit: usize::MAX,
+    };
+    let r = node
+        .searcher
+        .search(&repo, &q, range, &|| false)
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("query failed: {e}"),
+            )
+        })?;
+    let accept = headers
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json");
+    if accept.contains("ndjson") {
+        let mut out = String::new();
+        for row in &r.rows {
+            out.push_str(&Value::Object(row.clone()).to_string());
+            out.push('\n');
+        }
+        Ok(([("content-type", "application/x-ndjson")], out).into_response())
+    } else if accept.contains("text/plain") {
+        let mut out = String::new();
+        for row in &r.rows {
+            match row.get("@rawstring").and_then(Value::as_str) {
+                Some(raw) if !r.is_aggregate => out.push_str(raw),
+                _ => out.push_str(
+                    &row.iter()
+                        .map(|(k, v)| {
+                            format!(
+                                "{k}={}",
+                                v.as_str()
+                                    .map(str::to_string)
+                                    .unwrap_or_else(|| v.to_string())
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ),
+            }
+            out.push('\n');
+        }
+        Ok(([("content-type", "text/plain; charset=utf-8")], out).into_response())
+    } else {
+        Ok(Json(Value::Array(
+            r.rows.into_iter().map(Value::Object).collect(),
+        ))
+        .into_response())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_times() {
+        let now = 10_000_000_000;
+        assert_eq!(
+            parse_time(Some(&json!("1h")), "", now).unwrap(),
+            now - 3_600_000
+        );
+        assert_eq!(
+            parse_time(Some(&json!("24hours")), "", now).unwrap(),
+            now - 86_400_000
+        );
+        assert_eq!(parse_time(Some(&json!(5)), "", now).unwrap(), 5);
+        assert_eq!(parse_time(None, "now", now).unwrap(), now);
+        assert!(parse_time(Some(&json!("3 fortnights")), "", now).is_err());
+    }
+}

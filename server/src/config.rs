@@ -1,0 +1,202 @@
+//! Node configuration: command-line flags, each also settable as `STRATA_<FLAG>` in the
+//! environment and in an optional TOML config file (`--config`). Precedence: flag, then
+//! environment, then file, then default. Unknown keys in the file are errors naming the key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+
+/// `strata serve` flags. Every field is optional here so a config file can fill it in.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ServeArgs {
+    /// TOML file with any of the settings below (snake_case keys).
+    #[arg(long, env = "STRATA_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Where segments, the embedded queue and Global snapshots live [default: ./strata-data].
+    #[arg(long, env = "STRATA_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address of the HTTP API and UI [default: 127.0.0.1:8080].
+    #[arg(long, env = "STRATA_HTTP_ADDR")]
+    pub http_addr: Option<String>,
+    /// Kafka bootstrap servers; absent means the embedded queue.
+    #[arg(long, env = "STRATA_KAFKA_BROKERS")]
+    pub kafka_brokers: Option<String>,
+    /// This node's id in the cluster [default: 1].
+    #[arg(long, env = "STRATA_NODE_ID")]
+    pub node_id: Option<u32>,
+    /// Shared secret of the internal API.
+    #[arg(long, env = "STRATA_CLUSTER_SECRET")]
+    pub cluster_secret: Option<String>,
+    /// Bucket URL (file:///path, s3://bucket/prefix, gs://, az://).
+    #[arg(long, env = "STRATA_BUCKET")]
+    pub bucket: Option<String>,
+    /// Endpoint of an S3-compatible server.
+    #[arg(long, env = "STRATA_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// URL other nodes use to reach this one [default: http://<http-addr>].
+    #[arg(long, env = "STRATA_ADVERTISE_URL")]
+    pub advertise_url: Option<String>,
+    /// Partitions of humio-ingest [default: kafka-topics.yaml's, 24; embedded queue: 4].
+    #[arg(long, env = "STRATA_INGEST_PARTITIONS")]
+    pub ingest_partitions: Option<u32>,
+    /// Close a work-in-progress buffer into a mini segment at this age [default: 1800].
+    #[arg(long, env = "STRATA_MINI_MAX_AGE_SECS")]
+    pub mini_max_age_secs: Option<u64>,
+    /// Close a work-in-progress buffer at this many raw bytes [default: 32 MiB].
+    #[arg(long, env = "STRATA_MINI_MAX_BYTES")]
+    pub mini_max_bytes: Option<u64>,
+    /// Merge a target's minis once it has this many [default: 8].
+    #[arg(long, env = "STRATA_MINIS_PER_MERGE")]
+    pub minis_per_merge: Option<u32>,
+    /// Merge a target's minis once its newest is this old [default: 3600].
+    #[arg(long, env = "STRATA_MERGE_AFTER_SECS")]
+    pub merge_after_secs: Option<u64>,
+    /// Largest accepted request body [default: 32 MiB].
+    #[arg(long, env = "STRATA_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Create missing Kafka topics at start [default: true].
+    #[arg(long, env = "STRATA_CREATE_TOPICS")]
+    pub create_topics: Option<bool>,
+    /// Write a Global snapshot this often [default: 300].
+    #[arg(long, env = "STRATA_SNAPSHOT_INTERVAL_SECS")]
+    pub snapshot_interval_secs: Option<u64>,
+}
+
+/// The config file: same keys as the flags, nothing else.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    http_addr: Option<String>,
+    kafka_brokers: Option<String>,
+    node_id: Option<u32>,
+    cluster_secret: Option<String>,
+    bucket: Option<String>,
+    s3_endpoint: Option<String>,
+    advertise_url: Option<String>,
+    ingest_partitions: Option<u32>,
+    mini_max_age_secs: Option<u64>,
+    mini_max_bytes: Option<u64>,
+    minis_per_merge: Option<u32>,
+    merge_after_secs: Option<u64>,
+    max_body_bytes: Option<usize>,
+    create_topics: Option<bool>,
+    snapshot_interval_secs: Option<u64>,
+}
+
+/// Fully resolved settings of a node.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub http_addr: SocketAddr,
+    pub kafka_brokers: Option<String>,
+    pub node_id: u32,
+    pub cluster_secret: Option<String>,
+    pub bucket: Option<String>,
+    pub s3_endpoint: Option<String>,
+    pub advertise_url: String,
+    pub ingest_partitions: u32,
+    pub mini_max_age_secs: u64,
+    pub mini_max_bytes: u64,
+    pub minis_per_merge: u32,
+    pub merge_after_secs: u64,
+    pub max_body_bytes: usize,
+    pub create_topics: bool,
+    pub snapshot_interval_secs: u64,
+    /// `STRATA_ROOT_TOKEN`: an API token with every permission.
+    pub root_token: Option<String>,
+}
+
+impl Config {
+    /// Resolves flags/env over the config file over defaults.
+    pub fn resolve(args: ServeArgs) -> Result<Config> {
+        let file: FileConfig = match &args.config {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading config file {}", p.display()))?;
+                toml::from_str(&text)
+                    .map_err(|e| anyhow::anyhow!("config file {}: {}", p.display(), e.message()))?
+            }
+            None => FileConfig::default(),
+        };
+        let http_addr_s = args
+            .http_addr
+            .or(file.http_addr)
+            .unwrap_or_else(|| "127.0.0.1:8080".into());
+        let http_addr: SocketAddr = http_addr_s
+            .parse()
+            .with_context(|| format!("http_addr {http_addr_s:?} is not HOST:PORT"))?;
+        let kafka_brokers = args
+            .kafka_brokers
+            .or(file.kafka_brokers)
+            .filter(|s| !s.is_empty());
+        let default_partitions = if kafka_brokers.is_some() {
+            kafka_topics_partitions().unwrap_or(24)
+        } else {
+            4
+        };
+        let ingest_partitions = args
+            .ingest_partitions
+            .or(file.ingest_partitions)
+            .unwrap_or(default_partitions);
+        if ingest_partitions == 0 || ingest_partitions > 1024 {
+            anyhow::bail!("ingest_partitions must be between 1 and 1024, got {ingest_partitions}");
+        }
+        let advertise_url = args
+            .advertise_url
+            .or(file.advertise_url)
+            .unwrap_or_else(|| format!("http://{http_addr}"));
+        Ok(Config {
+            data_dir: args
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("./strata-data")),
+            http_addr,
+            kafka_brokers,
+            node_id: args.node_id.or(file.node_id).unwrap_or(1),
+            cluster_secret: args.cluster_secret.or(file.cluster_secret),
+            bucket: args.bucket.or(file.bucket),
+            s3_endpoint: args.s3_endpoint.or(file.s3_endpoint),
+            advertise_url,
+            ingest_partitions,
+            mini_max_age_secs: args
+                .mini_max_age_secs
+                .or(file.mini_max_age_secs)
+                .unwrap_or(1800),
+            mini_max_bytes: args
+                .mini_max_bytes
+                .or(file.mini_max_bytes)
+                .unwrap_or(32 << 20),
+            minis_per_merge: args
+                .minis_per_merge
+                .or(file.minis_per_merge)
+                .unwrap_or(8)
+                .max(1),
+            merge_after_secs: args
+                .merge_after_secs
+                .or(file.merge_after_secs)
+                .unwrap_or(3600),
+            max_body_bytes: args
+                .max_body_bytes
+                .or(file.max_body_bytes)
+                .unwrap_or(32 << 20),
+            create_topics: args.create_topics.or(file.create_topics).unwrap_or(true),
+            snapshot_interval_secs: args
+                .snapshot_interval_secs
+                .or(file.snapshot_interval_secs)
+                .unwrap_or(300)
+                .max(1),
+            root_token: std::env::var("STRATA_ROOT_TOKEN")
+                .ok()
+                .filter(|t| !t.is_empty()),
+        })
+    }
+}
+
+/// `humio-ingest` partitions from `kafka-topics.yaml` next to the binary's working dir.
+fn kafka_topics_partitions() -> Option<u32> {
+    let topics = crate::queue::kafka::TopicsFile::load(Path::new("kafka-topics.yaml")).ok()?;
+    topics.topic("humio-ingest").map(|t| t.partitions)
+}

@@ -1,0 +1,377 @@
+//! Digest: turns `humio-ingest` partitions into mini segments. Guarantee: no acknowledged
+//! event is lost and none is stored twice. Events wait in per-datasource work-in-progress
+//! (WIP) buffers, which searches see at once; a buffer is closed into an LZ4 mini segment at a
+//! size or age limit. The segment is fsynced first, then announced in Global together with the
+//! partition's new safe offset (the lowest offset still only in a WIP buffer) and the
+//! datasource's high-water offset. After a crash digest resumes from the safe offset and skips
+//! events at or below their datasource's high-water mark, so re-read events land exactly once.
+//!
+//! The WIP buffer stays visible to searches until Global holds the segment; searches take the
+//! partition's WIP read lock before reading Global's segment list, and the flush publishes to
+//! Global under the write lock, so a search sees an event in exactly one of the two places.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use strata_global::{datasource_key, Global, GlobalEvent, SegmentInfo};
+use strata_segment::{Datasource, Event, EventId, SegmentWriter, WriterOptions};
+use tokio::sync::{watch, RwLock};
+
+use crate::ingest::IngestRecord;
+use crate::queue::{Queue, QueueError, INGEST_TOPIC};
+
+/// One datasource's events not yet in a segment.
+pub struct WipBuffer {
+    pub datasource: Datasource,
+    pub events: Vec<Event>,
+    pub first_offset: u64,
+    pub last_offset: u64,
+    pub bytes: u64,
+    opened: Instant,
+}
+
+/// Work in progress of one partition.
+#[derive(Default)]
+pub struct PartitionWip {
+    pub buffers: HashMap<String, WipBuffer>,
+}
+
+/// WIP of every partition this node digests, shared with search.
+pub struct WipRegistry {
+    pub partitions: Vec<RwLock<PartitionWip>>,
+}
+
+impl WipRegistry {
+    pub fn new(partitions: u32) -> Self {
+        WipRegistry {
+            partitions: (0..partitions)
+                .map(|_| RwLock::new(PartitionWip::default()))
+                .collect(),
+        }
+    }
+}
+
+/// Settings of the digest.
+#[derive(Clone)]
+pub struct DigestConfig {
+    pub node_id: u32,
+    pub segments_dir: PathBuf,
+    pub mini_max_bytes: u64,
+    pub mini_max_age: Duration,
+}
+
+struct PartitionDigest {
+    partition: u32,
+    cfg: DigestConfig,
+    queue: Arc<dyn Queue>,
+    global: Global,
+    wip: Arc<WipRegistry>,
+    next: u64,
+    /// Highest offset per datasource already in a segment (from Global at start).
+    high_water: HashMap<String, u64>,
+    published_safe: u64,
+}
+
+/// Runs the digest of `partition` until `shutdown` turns true, then closes every WIP buffer
+/// into a segment.
+pub async fn run_partition(
+    partition: u32,
+    cfg: DigestConfig,
+    queue: Arc<dyn Queue>,
+    global: Global,
+    wip: Arc<WipRegistry>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let (safe, high_water) = global.read(|s| {
+        let safe = s
+            .partitions
+            .get(&partition)
+            .map(|p| p.safe_offset)
+            .unwrap_or(0);
+        let hw = s
+            .datasources
+            .iter()
+            .filter_map(|(k, d)| d.high_water.get(&partition).map(|h| (k.clone(), *h)))
+            .collect();
+        (safe, hw)
+    });
+    let start = queue
+        .start_offset(INGEST_TOPIC, partition)
+        .await
+        .unwrap_or(0);
+    if start > safe {
+        tracing::error!(
+            partition,
+            safe,
+            start,
+            "queue was truncated above the safe offset; events in between are lost"
+        );
+    }
+    let mut d = PartitionDigest {
+        partition,
+        cfg,
+        queue,
+        global,
+        wip,
+        next: safe.max(start),
+        high_water,
+        published_safe: safe,
+    };
+    tracing::info!(partition, from = d.next, "digest starting");
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        tokio::select! {
+            _ = shutdown.changed() => {}
+            _ = tick.tick() => d.flush_aged().await,
+            r = d.queue.read(INGEST_TOPIC, partition, d.next, 512) => match r {
+                Ok(records) => d.process(records).await,
+                Err(QueueError::Truncated { start, .. }) => {
+                    tracing::error!(partition, from = d.next, start, "digest position was truncated away; skipping ahead");
+                    d.next = start.max(d.next + 1);
+                }
+                Err(e) => {
+                    tracing::warn!(partition, error = %e, "reading the ingest queue failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            },
+        }
+    }
+    let keys: Vec<String> = d.wip.partitions[partition as usize]
+        .read()
+        .await
+        .buffers
+        .keys()
+        .cloned()
+        .collect();
+    for k in keys {
+        d.flush(&k).await;
+    }
+    tracing::info!(partition, "digest stopped");
+}
+
+impl PartitionDigest {
+    async fn process(&mut self, records: Vec<(u64, Vec<u8>)>) {
+        if records.is_empty() {
+            return;
+        }
+        let mut full = Vec::new();
+        {
+            let mut wip = self.wip.partitions[self.partition as usize].write().await;
+            for (offset, bytes) in records {
+                self.next = offset + 1;
+                let rec = match IngestRecord::decode(&bytes) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        crate::metrics::DIGEST_BAD_RECORDS.inc();
+                        tracing::error!(partition = self.partition, offset, error = %e, "skipping undecodable ingest record");
+                        continue;
+                    }
+                };
+                let key = datasource_key(&rec.repo, &rec.tags);
+                if self.high_water.get(&key).is_some_and(|hw| offset <= *hw) {
+                    continue; // already in a segment: re-read after a restart
+                }
+                let buf = wip.buffers.entry(key.clone()).or_insert_with(|| WipBuffer {
+                    datasource: Datasource {
+                        repo: rec.repo.clone(),
+                        tags: rec.tags.clone(),
+                    },
+                    events: Vec::new(),
+                    first_offset: offset,
+                    last_offset: offset,
+                    bytes: 0,
+                    opened: Instant::now(),
+                });
+                buf.last_offset = offset;
+                for (index, e) in rec.events.into_iter().enumerate() {
+                    buf.bytes += e.raw.len() as u64;
+                    buf.events.push(Event {
+                        timestamp: e.timestamp,
+                        timestamp_nanos: e.nanos.min(999_999),
+                        ingest_timestamp: rec.ingest_timestamp,
+                        id: EventId {
+                            partition: self.partition,
+                            offset,
+                            index: index as u32,
+                        },
+                        raw: e.raw,
+                        fields: e.fields.into_iter().collect(),
+                    });
+                }
+                crate::metrics::DIGEST_EVENTS.inc_by(buf.events.len() as u64);
+                if buf.bytes >= self.cfg.mini_max_bytes && !full.contains(&key) {
+                    full.push(key);
+                }
+            }
+        }
+        for k in full {
+            self.flush(&k).await;
+        }
+        self.maybe_advance_safe().await;
+    }
+
+    /// With no WIP open, everything read so far is in segments: move the safe offset up.
+    async fn maybe_advance_safe(&mut self) {
+        let empty = self.wip.partitions[self.partition as usize]
+            .read()
+            .await
+            .buffers
+            .is_empty();
+        if empty && self.next > self.published_safe {
+            let ev = GlobalEvent::SetSafeOffset {
+                partition: self.partition,
+                offset: self.next,
+            };
+            if let Ok((_, o)) = self.global.publish(ev).await {
+                if o.is_applied() {
+                    self.published_safe = self.next;
+                }
+            }
+        }
+    }
+
+    async fn flush_aged(&mut self) {
+        let aged: Vec<String> = {
+            let wip = self.wip.partitions[self.partition as usize].read().await;
+            wip.buffers
+                .iter()
+                .filter(|(_, b)| b.opened.elapsed() >= self.cfg.mini_max_age)
+                .map(|(k, _)| k.clone())
+                .collect()
+        };
+        for k in aged {
+            self.flush(&k).await;
+        }
+        self.maybe_advance_safe().await;
+    }
+
+    /// Closes one WIP buffer into a mini segment and announces it. On failure the buffer stays
+    /// (the events are still in the queue and in WIP) and the next tick retries.
+    async fn flush(&mut self, key: &str) {
+        let (ds, mut events, last_offset, first_offset) = {
+            let wip = self.wip.partitions[self.partition as usize].read().await;
+            let Some(b) = wip.buffers.get(key) else {
+                return;
+            };
+            (
+                b.datasource.clone(),
+                b.events.clone(),
+                b.last_offset,
+                b.first_offset,
+            )
+        };
+        let id = format!(
+            "{}-p{}-{:016x}",
+            self.cfg.node_id,
+            self.partition,
+            rand::random::<u64>()
+        );
+        let path = self.cfg.segments_dir.join(format!("{id}.seg"));
+        let write_ds = ds.clone();
+        let write_path = path.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            events.sort_by_key(Event::sort_key);
+            let mut w = SegmentWriter::create(&write_path, write_ds, WriterOptions::mini())?;
+            for e in events {
+                w.push(e)?;
+            }
+            w.finish()
+        })
+        .await;
+        let summary = match written {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                tracing::error!(partition = self.partition, error = %e, "writing mini segment failed; will retry");
+                return;
+            }
+            Err(e) => {
+                tracing::error!(partition = self.partition, error = %e, "mini segment writer panicked");
+                return;
+            }
+        };
+        let target = format!(
+            "{:016x}-p{}",
+            strata_segment::hash64(key.as_bytes()),
+            self.partition
+        );
+        let info = SegmentInfo {
+            id: id.clone(),
+            repo: ds.repo.clone(),
+            tags: ds.tags.clone(),
+            min_ts: summary.min_ts,
+            max_ts: summary.max_ts,
+            event_count: summary.event_count,
+            raw_bytes: summary.raw_bytes,
+            file_bytes: summary.file_bytes,
+            file_crc: summary.file_crc,
+            codec: summary.codec.name().into(),
+            partition: self.partition,
+            first_offset,
+            last_offset,
+            nodes: [self.cfg.node_id].into(),
+            bucket_key: None,
+            merged: false,
+            merge_target: Some(target),
+            created_ms: crate::ingest::now_ms(),
+            version: 0,
+        };
+        let mut wip = self.wip.partitions[self.partition as usize].write().await;
+        let safe = wip
+            .buffers
+            .iter()
+            .filter(|(k, _)| k.as_str() != key)
+            .map(|(_, b)| b.first_offset)
+            .min()
+            .unwrap_or(self.next)
+            .min(self.next);
+        match self
+            .global
+            .publish(GlobalEvent::AddSegment {
+                segment: info,
+                safe_offset: Some(safe),
+            })
+            .await
+        {
+            Ok((_, o)) if o.is_applied() => {
+                // Events pushed while the file was written stay in WIP for the next segment.
+                if let Some(b) = wip.buffers.get_mut(key) {
+                    if b.last_offset == last_offset {
+                        wip.buffers.remove(key);
+                    } else {
+                        b.events.retain(|e| e.id.offset > last_offset);
+                        b.first_offset = b
+                            .events
+                            .first()
+                            .map(|e| e.id.offset)
+                            .unwrap_or(last_offset + 1);
+                        b.bytes = b.events.iter().map(|e| e.raw.len() as u64).sum();
+                    }
+                }
+                self.high_water.insert(key.to_string(), last_offset);
+                self.published_safe = self.published_safe.max(safe);
+                crate::metrics::DIGEST_SEGMENTS.inc();
+            }
+            Ok((_, o)) => {
+                tracing::error!(partition = self.partition, outcome = ?o, "global rejected the new segment");
+                let _ = std::fs::remove_file(&path);
+            }
+            Err(e) => {
+                tracing::error!(partition = self.partition, error = %e, "announcing segment failed; will retry");
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    }
+}
+
+/// Groups a list of tags for display (used by status pages).
+pub fn describe(tags: &BTreeMap<String, String>) -> String {
+    tags.iter()
+        .map(|(k, v)| format!("#{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}

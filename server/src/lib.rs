@@ -1,0 +1,15 @@
+//! The Strata server: one node's data flow (ingest → queue → digest → segments → merge →
+//! search) and its HTTP API. `main.rs` only parses flags and calls [`node::run`] or
+//! [`loadgen::run`]; tests drive the built binary.
+
+pub mod api;
+pub mod config;
+pub mod digest;
+pub mod ingest;
+pub mod loadgen;
+pub mod merge;
+pub mod metrics;
+pub mod node;
+pub mod query;
+pub mod queue;
+pub mod search;

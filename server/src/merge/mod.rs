@@ -1,0 +1,145 @@
+//! Merger: once a merge target has enough mini segments (or its newest is old enough), merges
+//! them into one zstd segment, swaps them in Global (`ReplaceSegments`, which fails if any mini
+//! vanished meanwhile), and deletes the minis' files after a grace period so searches that
+//! planned with them can finish.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use strata_global::{Global, GlobalEvent, SegmentInfo};
+use strata_segment::{merge_segments, SegmentReader, WriterOptions};
+use tokio::sync::watch;
+
+/// Settings of the merger.
+#[derive(Clone)]
+pub struct MergeConfig {
+    pub node_id: u32,
+    pub segments_dir: PathBuf,
+    pub minis_per_merge: u32,
+    pub merge_after: Duration,
+    /// How long replaced minis stay on disk for searches already running.
+    pub delete_grace: Duration,
+}
+
+/// Path of a segment's local file.
+pub fn segment_path(dir: &std::path::Path, id: &str) -> PathBuf {
+    dir.join(format!("{id}.seg"))
+}
+
+/// Runs until `shutdown`.
+pub async fn run(cfg: MergeConfig, global: Global, mut shutdown: watch::Receiver<bool>) {
+    let mut pending_deletes: Vec<(tokio::time::Instant, Vec<String>)> = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tick.tick() => {}
+        }
+        let now = tokio::time::Instant::now();
+        pending_deletes.retain(|(at, ids)| {
+            if *at > now {
+                return true;
+            }
+            for id in ids {
+                let _ = std::fs::remove_file(segment_path(&cfg.segments_dir, id));
+            }
+            false
+        });
+        let now_ms = crate::ingest::now_ms();
+        let groups: Vec<Vec<SegmentInfo>> = global.read(|s| {
+            let mut by_target: BTreeMap<&str, Vec<&SegmentInfo>> = BTreeMap::new();
+            for seg in s.segments.values() {
+                if !seg.merged && seg.nodes.contains(&cfg.node_id) {
+                    if let Some(t) = &seg.merge_target {
+                        by_target.entry(t.as_str()).or_default().push(seg);
+                    }
+                }
+            }
+            by_target
+                .into_values()
+                .filter(|g| {
+                    let newest = g.iter().map(|s| s.created_ms).max().unwrap_or(0);
+                    g.len() >= cfg.minis_per_merge as usize
+                        || now_ms - newest >= cfg.merge_after.as_millis() as i64
+                })
+                .map(|g| g.into_iter().cloned().collect())
+                .collect()
+        });
+        for group in groups {
+            if *shutdown.borrow() {
+                return;
+            }
+            match merge_group(&cfg, &global, group).await {
+                Ok(Some(removed)) => {
+                    pending_deletes.push((tokio::time::Instant::now() + cfg.delete_grace, removed))
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "merge failed; will retry"),
+            }
+        }
+    }
+}
+
+async fn merge_group(
+    cfg: &MergeConfig,
+    global: &Global,
+    mut group: Vec<SegmentInfo>,
+) -> anyhow::Result<Option<Vec<String>>> {
+    group.sort_by(|a, b| a.id.cmp(&b.id));
+    let id = format!("{}-m-{:016x}", cfg.node_id, rand::random::<u64>());
+    let out = segment_path(&cfg.segments_dir, &id);
+    let paths: Vec<PathBuf> = group
+        .iter()
+        .map(|s| segment_path(&cfg.segments_dir, &s.id))
+        .collect();
+    let out2 = out.clone();
+    let summary =
+        tokio::task::spawn_blocking(move || -> anyhow::Result<strata_segment::SegmentSummary> {
+            let readers = paths
+                .iter()
+                .map(SegmentReader::open)
+                .collect::<Result<Vec<_>, _>>()?;
+            let refs: Vec<&SegmentReader> = readers.iter().collect();
+            Ok(merge_segments(&refs, &out2, WriterOptions::merged())?)
+        })
+        .await??;
+    let first = &group[0];
+    let info = SegmentInfo {
+        id: id.clone(),
+        repo: first.repo.clone(),
+        tags: first.tags.clone(),
+        min_ts: summary.min_ts,
+        max_ts: summary.max_ts,
+        event_count: summary.event_count,
+        raw_bytes: summary.raw_bytes,
+        file_bytes: summary.file_bytes,
+        file_crc: summary.file_crc,
+        codec: summary.codec.name().into(),
+        partition: first.partition,
+        first_offset: group.iter().map(|s| s.first_offset).min().unwrap_or(0),
+        last_offset: group.iter().map(|s| s.last_offset).max().unwrap_or(0),
+        nodes: [cfg.node_id].into(),
+        bucket_key: None,
+        merged: true,
+        merge_target: None,
+        created_ms: crate::ingest::now_ms(),
+        version: 0,
+    };
+    let removed: Vec<String> = group.iter().map(|s| s.id.clone()).collect();
+    let (_, outcome) = global
+        .publish(GlobalEvent::ReplaceSegments {
+            remove: removed.clone(),
+            add: info,
+        })
+        .await?;
+    if outcome.is_applied() {
+        crate::metrics::MERGE_SEGMENTS.inc();
+        tracing::info!(merged = %id, minis = removed.len(), events = summary.event_count, "merged mini segments");
+        Ok(Some(removed))
+    } else {
+        let _ = std::fs::remove_file(&out);
+        tracing::info!(?outcome, "merge swap rejected; discarding merged file");
+        Ok(None)
+    }
+}

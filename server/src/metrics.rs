@@ -1,0 +1,96 @@
+//! Process-wide counters exposed at `/metrics` in the Prometheus text format. Names follow
+//! `strata_<component>_<name>`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A monotonically increasing counter.
+pub struct Counter {
+    name: &'static str,
+    help: &'static str,
+    value: AtomicU64,
+}
+
+impl Counter {
+    const fn new(name: &'static str, help: &'static str) -> Self {
+        Counter {
+            name,
+            help,
+            value: AtomicU64::new(0),
+        }
+    }
+    pub fn inc(&self) {
+        self.inc_by(1);
+    }
+    pub fn inc_by(&self, n: u64) {
+        self.value.fetch_add(n, Ordering::Relaxed);
+    }
+    pub fn get(&self) -> u64 {
+        self.value.load(Ordering::Relaxed)
+    }
+}
+
+pub static INGEST_EVENTS: Counter = Counter::new(
+    "strata_ingest_events_total",
+    "Events acknowledged by the ingest API",
+);
+pub static INGEST_REQUESTS: Counter = Counter::new(
+    "strata_ingest_requests_total",
+    "Ingest requests answered 200",
+);
+pub static INGEST_REJECTED: Counter = Counter::new(
+    "strata_ingest_rejected_total",
+    "Ingest requests answered 4xx or 5xx",
+);
+pub static DIGEST_EVENTS: Counter = Counter::new(
+    "strata_digest_events_total",
+    "Events placed in work-in-progress buffers",
+);
+pub static DIGEST_SEGMENTS: Counter =
+    Counter::new("strata_digest_segments_total", "Mini segments written");
+pub static DIGEST_BAD_RECORDS: Counter = Counter::new(
+    "strata_digest_bad_records_total",
+    "Undecodable ingest queue records skipped",
+);
+pub static MERGE_SEGMENTS: Counter =
+    Counter::new("strata_merge_segments_total", "Merged segments written");
+pub static SEARCH_QUERIES: Counter = Counter::new("strata_search_queries_total", "Queries run");
+pub static SEARCH_BLOCKS_READ: Counter =
+    Counter::new("strata_search_blocks_read_total", "Segment blocks scanned");
+pub static SEARCH_BLOCKS_SKIPPED: Counter = Counter::new(
+    "strata_search_blocks_skipped_total",
+    "Segment blocks skipped by filters or time",
+);
+
+const ALL: &[&Counter] = &[
+    &INGEST_EVENTS,
+    &INGEST_REQUESTS,
+    &INGEST_REJECTED,
+    &DIGEST_EVENTS,
+    &DIGEST_SEGMENTS,
+    &DIGEST_BAD_RECORDS,
+    &MERGE_SEGMENTS,
+    &SEARCH_QUERIES,
+    &SEARCH_BLOCKS_READ,
+    &SEARCH_BLOCKS_SKIPPED,
+];
+
+/// Renders the counters plus `gauges` (name, help, value) in the Prometheus text format.
+pub fn render(gauges: &[(&str, &str, f64)]) -> String {
+    let mut out = String::new();
+    for c in ALL {
+        out.push_str(&format!(
+            "# HELP {} {}\n# TYPE {} counter\n{} {}\n",
+            c.name,
+            c.help,
+            c.name,
+            c.name,
+            c.get()
+        ));
+    }
+    for (name, help, v) in gauges {
+        out.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}\n"
+        ));
+    }
+    out
+}

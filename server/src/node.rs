@@ -1,0 +1,229 @@
+//! Wires one node together: queue, Global, digest, merger, HTTP API, and graceful shutdown.
+//! SIGTERM/SIGINT: stop accepting requests, close every WIP buffer into segments, write a
+//! Global snapshot, exit 0. SIGKILL at any moment loses nothing acknowledged (see ingest and
+//! digest).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use strata_global::{Global, GlobalEvent};
+use tokio::sync::watch;
+
+use crate::api;
+use crate::config::Config;
+use crate::digest::{self, DigestConfig, WipRegistry};
+use crate::ingest::Ingester;
+use crate::merge::{self, MergeConfig};
+use crate::queue::embedded::EmbeddedQueue;
+use crate::queue::kafka::{KafkaQueue, TopicsFile};
+use crate::queue::{Queue, QueueGlobalLog, CHATTER_TOPIC, GLOBAL_TOPIC, INGEST_TOPIC};
+use crate::search::Searcher;
+
+/// Everything request handlers need.
+pub struct NodeCtx {
+    pub cfg: Config,
+    pub global: Global,
+    pub queue: Arc<dyn Queue>,
+    pub ingester: Ingester,
+    pub searcher: Searcher,
+    pub jobs: api::query::Jobs,
+    pub schema: api::graphql::StrataSchema,
+    pub root_token_hash: Option<String>,
+}
+
+async fn open_queue(cfg: &Config) -> Result<Arc<dyn Queue>> {
+    match &cfg.kafka_brokers {
+        None => {
+            let dir = cfg.data_dir.join("queue");
+            let q = EmbeddedQueue::open(
+                &dir,
+                &[
+                    (GLOBAL_TOPIC, 1),
+                    (INGEST_TOPIC, cfg.ingest_partitions),
+                    (CHATTER_TOPIC, 1),
+                ],
+            )
+            .with_context(|| format!("opening the embedded queue in {}", dir.display()))?;
+            Ok(Arc::new(q))
+        }
+        Some(brokers) => {
+            let file = TopicsFile::load(std::path::Path::new("kafka-topics.yaml"))
+                .unwrap_or_else(|_| TopicsFile::builtin());
+            let mut topics = file.topics.clone();
+            if let Some(t) = topics.iter_mut().find(|t| t.name == INGEST_TOPIC) {
+                t.partitions = cfg.ingest_partitions;
+            }
+            let q = KafkaQueue::connect(brokers, &topics, cfg.create_topics, cfg.node_id).await?;
+            Ok(Arc::new(q))
+        }
+    }
+}
+
+/// Runs a node until SIGTERM/SIGINT.
+pub async fn run(cfg: Config) -> Result<()> {
+    let segments_dir = cfg.data_dir.join("segments");
+    std::fs::create_dir_all(&segments_dir)
+        .with_context(|| format!("creating {}", segments_dir.display()))?;
+    remove_partial_files(&segments_dir);
+    let queue = open_queue(&cfg).await?;
+    let global = Global::open(
+        Arc::new(QueueGlobalLog {
+            queue: queue.clone(),
+        }),
+        &cfg.data_dir,
+    );
+    global.catch_up().await.context("replaying global-events")?;
+    let partitions = queue.partitions(INGEST_TOPIC);
+    tracing::info!(
+        node = cfg.node_id,
+        partitions,
+        offset = global.next_offset(),
+        "global replayed"
+    );
+
+    // Register this node and take every partition nobody digests yet.
+    global
+        .publish(GlobalEvent::RegisterNode {
+            id: cfg.node_id,
+            url: cfg.advertise_url.clone(),
+            zone: None,
+        })
+        .await?;
+    for p in 0..partitions {
+        let (nodes, version) = global.read(|s| {
+            s.partitions
+                .get(&p)
+                .map(|x| (x.nodes.clone(), x.version))
+                .unwrap_or_default()
+        });
+        if nodes.is_empty() {
+            global
+                .publish(GlobalEvent::SetPartitionNodes {
+                    partition: p,
+                    nodes: vec![cfg.node_id],
+                    expected_version: version,
+                })
+                .await?;
+        }
+    }
+    let owned: Vec<u32> = global.read(|s| {
+        (0..partitions)
+            .filter(|p| s.partitions.get(p).and_then(|x| x.nodes.first()) == Some(&cfg.node_id))
+            .collect()
+    });
+
+    let wip = Arc::new(WipRegistry::new(partitions));
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let dcfg = DigestConfig {
+        node_id: cfg.node_id,
+        segments_dir: segments_dir.clone(),
+        mini_max_bytes: cfg.mini_max_bytes,
+        mini_max_age: Duration::from_secs(cfg.mini_max_age_secs),
+    };
+    let mut digests = Vec::new();
+    for p in owned {
+        digests.push(tokio::spawn(digest::run_partition(
+            p,
+            dcfg.clone(),
+            queue.clone(),
+            global.clone(),
+            wip.clone(),
+            shutdown_rx.clone(),
+        )));
+    }
+    let merger = tokio::spawn(merge::run(
+        MergeConfig {
+            node_id: cfg.node_id,
+            segments_dir: segments_dir.clone(),
+            minis_per_merge: cfg.minis_per_merge,
+            merge_after: Duration::from_secs(cfg.merge_after_secs),
+            delete_grace: Duration::from_secs(60),
+        },
+        global.clone(),
+        shutdown_rx.clone(),
+    ));
+
+    let ctx = Arc::new(NodeCtx {
+        root_token_hash: cfg.root_token.as_deref().map(strata_global::hash_token),
+        ingester: Ingester {
+            queue: queue.clone(),
+        },
+        searcher: Searcher::new(global.clone(), wip.clone(), segments_dir.clone()),
+        jobs: api::query::Jobs::default(),
+        schema: api::graphql::schema(),
+        cfg: cfg.clone(),
+        global: global.clone(),
+        queue: queue.clone(),
+    });
+
+    // Housekeeping: expire query jobs, write periodic snapshots.
+    let hk_ctx = ctx.clone();
+    let mut hk_shutdown = shutdown_rx.clone();
+    let housekeeping = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut last_snapshot = tokio::time::Instant::now();
+        loop {
+            tokio::select! {
+                _ = hk_shutdown.changed() => return,
+                _ = tick.tick() => {}
+            }
+            hk_ctx.jobs.expire();
+            if last_snapshot.elapsed() >= Duration::from_secs(hk_ctx.cfg.snapshot_interval_secs) {
+                last_snapshot = tokio::time::Instant::now();
+                write_snapshot(&hk_ctx.global, &hk_ctx.cfg.data_dir).await;
+            }
+        }
+    });
+
+    let listener = tokio::net::TcpListener::bind(cfg.http_addr)
+        .await
+        .with_context(|| format!("binding {}", cfg.http_addr))?;
+    tracing::info!(addr = %cfg.http_addr, "strata is serving");
+    axum::serve(listener, api::router(ctx.clone()))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+
+    tracing::info!("shutting down: closing work in progress into segments");
+    let _ = shutdown_tx.send(true);
+    for d in digests {
+        let _ = d.await;
+    }
+    let _ = merger.await;
+    let _ = housekeeping.await;
+    write_snapshot(&global, &cfg.data_dir).await;
+    tracing::info!("shutdown complete");
+    Ok(())
+}
+
+async fn write_snapshot(global: &Global, dir: &std::path::Path) {
+    let g = global.clone();
+    let dir = dir.to_path_buf();
+    match tokio::task::spawn_blocking(move || g.write_snapshot(&dir)).await {
+        Ok(Ok(off)) => tracing::info!(offset = off, "wrote global snapshot"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "writing global snapshot failed"),
+        Err(e) => tracing::warn!(error = %e, "snapshot task failed"),
+    }
+}
+
+fn remove_partial_files(dir: &std::path::Path) {
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.file_name().to_string_lossy().ends_with(".partial") {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

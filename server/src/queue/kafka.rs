@@ -1,0 +1,382 @@
+//! The Kafka queue (rdkafka). Guarantee: `append` resolves only when the broker acknowledged
+//! the record with `acks=all` (idempotent producer), so an acknowledged event survives a node
+//! crash and, with broker replication, a broker restart. Reading uses one manually assigned
+//! consumer per topic-partition (no group rebalancing: digest ownership comes from Global).
+//! Topics come from `kafka-topics.yaml`; missing ones are created when allowed, otherwise a
+//! clear error names them. Brokers without DeleteRecords (e.g. Tansu) are detected on the
+//! first truncation, logged once, and truncation is then skipped.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+use serde::Deserialize;
+use strata_global::BoxFuture;
+
+use super::{Queue, QueueError, QueueResult, Records, Truncation};
+
+/// `kafka-topics.yaml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopicsFile {
+    pub topics: Vec<TopicSpec>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct TopicSpec {
+    pub name: String,
+    pub partitions: u32,
+    #[serde(default = "one")]
+    pub replication_factor: i32,
+    #[serde(default)]
+    pub config: HashMap<String, String>,
+}
+
+fn one() -> i32 {
+    1
+}
+
+impl TopicsFile {
+    pub fn load(path: &Path) -> anyhow::Result<TopicsFile> {
+        let text = std::fs::read_to_string(path)?;
+        Ok(serde_yaml::from_str(&text)?)
+    }
+
+    /// The built-in defaults, identical to the repository's `kafka-topics.yaml`.
+    pub fn builtin() -> TopicsFile {
+        serde_yaml::from_str(include_str!("../../../kafka-topics.yaml"))
+            .unwrap_or(TopicsFile { topics: Vec::new() })
+    }
+
+    pub fn topic(&self, name: &str) -> Option<&TopicSpec> {
+        self.topics.iter().find(|t| t.name == name)
+    }
+}
+
+struct Reader {
+    consumer: BaseConsumer,
+    next: Option<u64>,
+}
+
+pub struct KafkaQueue {
+    producer: FutureProducer,
+    client_config: ClientConfig,
+    partitions: HashMap<String, u32>,
+    readers: Mutex<HashMap<(String, u32), Arc<Mutex<Reader>>>>,
+    admin: AdminClient<DefaultClientContext>,
+    delete_unsupported: AtomicBool,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> QueueError {
+    QueueError::Unavailable(e.to_string())
+}
+
+impl KafkaQueue {
+    /// Connects, creates or verifies the topics, and returns the queue.
+    pub async fn connect(
+        brokers: &str,
+        topics: &[TopicSpec],
+        create: bool,
+        node_id: u32,
+    ) -> anyhow::Result<KafkaQueue> {
+        let mut base = ClientConfig::new();
+        base.set("bootstrap.servers", brokers)
+            .set("client.id", format!("strata-node-{node_id}"));
+        let producer: FutureProducer = base
+            .clone()
+            .set("acks", "all")
+            .set("enable.idempotence", "true")
+            .set("linger.ms", "2")
+            .set("message.timeout.ms", "30000")
+            .create()?;
+        let admin: AdminClient<DefaultClientContext> = base.create()?;
+        if create {
+            let new: Vec<NewTopic<'_>> = topics
+                .iter()
+                .map(|t| {
+                    let mut n = NewTopic::new(
+                        &t.name,
+                        t.partitions as i32,
+                        TopicReplication::Fixed(t.replication_factor),
+                    );
+                    for (k, v) in &t.config {
+                        n = n.set(k, v);
+                    }
+                    n
+                })
+                .collect();
+            let results = admin
+                .create_topics(
+                    new.iter(),
+                    &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+                )
+                .await?;
+            for r in results {
+                match r {
+                    Ok(t) => tracing::info!(topic = %t, "created kafka topic"),
+                    Err((t, RDKafkaErrorCode::TopicAlreadyExists)) => {
+                        tracing::debug!(topic = %t, "kafka topic exists")
+                    }
+                    Err((t, code)) => {
+                        tracing::warn!(topic = %t, ?code, "creating kafka topic failed; verifying it exists")
+                    }
+                }
+            }
+        }
+        let mut consumer_cfg = base.clone();
+        consumer_cfg
+            .set("group.id", format!("strata-node-{node_id}"))
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "error")
+            .set("fetch.wait.max.ms", "50");
+        let probe: BaseConsumer = consumer_cfg.create()?;
+        let mut partitions = HashMap::new();
+        let mut missing = Vec::new();
+        for t in topics {
+            let found = tokio::task::block_in_place(|| {
+                probe.fetch_metadata(Some(&t.name), Duration::from_secs(10))
+            });
+            let n = found
+                .ok()
+                .and_then(|md| {
+                    md.topics()
+                        .first()
+                        .filter(|mt| mt.error().is_none())
+                        .map(|mt| mt.partitions().len() as u32)
+                })
+                .unwrap_or(0);
+            if n == 0 {
+                missing.push(t.name.clone());
+            } else {
+                partitions.insert(t.name.clone(), n);
+            }
+        }
+        if !missing.is_empty() {
+            anyhow::bail!(
+                "kafka at {brokers} lacks topic(s) {} (see kafka-topics.yaml; start with --create-topics=true or create them)",
+                missing.join(", ")
+            );
+        }
+        Ok(KafkaQueue {
+            producer,
+            client_config: consumer_cfg,
+            partitions,
+            readers: Mutex::new(HashMap::new()),
+            admin,
+            delete_unsupported: AtomicBool::new(false),
+        })
+    }
+
+    fn reader(&self, topic: &str, partition: u32) -> QueueResult<Arc<Mutex<Reader>>> {
+        let mut map = self
+            .readers
+            .lock()
+            .map_err(|_| unavailable("reader map poisoned"))?;
+        if let Some(r) = map.get(&(topic.to_string(), partition)) {
+            return Ok(r.clone());
+        }
+        let consumer: BaseConsumer = self.client_config.create().map_err(unavailable)?;
+        let r = Arc::new(Mutex::new(Reader {
+            consumer,
+            next: None,
+        }));
+        map.insert((topic.to_string(), partition), r.clone());
+        Ok(r)
+    }
+
+    fn check(&self, topic: &str, partition: u32) -> QueueResult<()> {
+        match self.partitions.get(topic) {
+            Some(n) if partition < *n => Ok(()),
+            _ => Err(QueueError::UnknownPartition {
+                topic: topic.into(),
+                partition,
+            }),
+        }
+    }
+}
+
+impl Queue for KafkaQueue {
+    fn partitions(&self, topic: &str) -> u32 {
+        self.partitions.get(topic).copied().unwrap_or(0)
+    }
+
+    fn append(
+        &self,
+        topic: &str,
+        partition: u32,
+        records: Vec<Vec<u8>>,
+    ) -> BoxFuture<'_, QueueResult<u64>> {
+        let topic = topic.to_string();
+        Box::pin(async move {
+            self.check(&topic, partition)?;
+            let sends = records.iter().map(|r| {
+                self.producer.send(
+                    FutureRecord::<(), [u8]>::to(&topic)
+                        .partition(partition as i32)
+                        .payload(r.as_slice()),
+                    Duration::from_secs(30),
+                )
+            });
+            let results = futures::future::join_all(sends).await;
+            let mut first = None;
+            for r in results {
+                let d = r.map_err(|(e, _)| {
+                    unavailable(format!("kafka produce to {topic}/{partition}: {e}"))
+                })?;
+                first = Some(first.map_or(d.offset as u64, |f: u64| f.min(d.offset as u64)));
+            }
+            first.ok_or_else(|| unavailable("empty append"))
+        })
+    }
+
+    fn read(
+        &self,
+        topic: &str,
+        partition: u32,
+        from: u64,
+        max: usize,
+    ) -> BoxFuture<'_, QueueResult<Records>> {
+        let topic = topic.to_string();
+        Box::pin(async move {
+            self.check(&topic, partition)?;
+            let reader = self.reader(&topic, partition)?;
+            tokio::task::spawn_blocking(move || {
+                let mut r = reader.lock().map_err(|_| unavailable("reader poisoned"))?;
+                if r.next != Some(from) {
+                    let mut tpl = TopicPartitionList::new();
+                    tpl.add_partition_offset(&topic, partition as i32, Offset::Offset(from as i64))
+                        .map_err(unavailable)?;
+                    r.consumer.assign(&tpl).map_err(unavailable)?;
+                    r.next = Some(from);
+                }
+                let mut out: Records = Vec::new();
+                let deadline = std::time::Instant::now() + Duration::from_millis(100);
+                while out.len() < max {
+                    let wait = if out.is_empty() {
+                        deadline.saturating_duration_since(std::time::Instant::now())
+                    } else {
+                        Duration::ZERO
+                    };
+                    match r.consumer.poll(wait) {
+                        None => break,
+                        Some(Ok(m)) => {
+                            let off = m.offset() as u64;
+                            if off < from {
+                                continue;
+                            }
+                            out.push((off, m.payload().unwrap_or_default().to_vec()));
+                        }
+                        Some(Err(KafkaError::PartitionEOF(_))) => break,
+                        Some(Err(e)) => {
+                            r.next = None;
+                            if let KafkaError::MessageConsumption(
+                                RDKafkaErrorCode::OffsetOutOfRange,
+                            ) = e
+                            {
+                                return Err(QueueError::Truncated {
+                                    topic: topic.clone(),
+                                    partition,
+                                    offset: from,
+                                    start: 0,
+                                });
+                            }
+                            return Err(unavailable(format!(
+                                "kafka read {topic}/{partition}: {e}"
+                            )));
+                        }
+                    }
+                }
+                if let Some((last, _)) = out.last() {
+                    r.next = Some(last + 1);
+                }
+                Ok(out)
+            })
+            .await
+            .map_err(unavailable)?
+        })
+    }
+
+    fn end_offset(&self, topic: &str, partition: u32) -> BoxFuture<'_, QueueResult<u64>> {
+        let topic = topic.to_string();
+        Box::pin(async move {
+            self.check(&topic, partition)?;
+            let reader = self.reader(&topic, partition)?;
+            tokio::task::spawn_blocking(move || {
+                let r = reader.lock().map_err(|_| unavailable("reader poisoned"))?;
+                let (_, high) = r
+                    .consumer
+                    .fetch_watermarks(&topic, partition as i32, Duration::from_secs(10))
+                    .map_err(unavailable)?;
+                Ok(high.max(0) as u64)
+            })
+            .await
+            .map_err(unavailable)?
+        })
+    }
+
+    fn start_offset(&self, topic: &str, partition: u32) -> BoxFuture<'_, QueueResult<u64>> {
+        let topic = topic.to_string();
+        Box::pin(async move {
+            self.check(&topic, partition)?;
+            let reader = self.reader(&topic, partition)?;
+            tokio::task::spawn_blocking(move || {
+                let r = reader.lock().map_err(|_| unavailable("reader poisoned"))?;
+                let (low, _) = r
+                    .consumer
+                    .fetch_watermarks(&topic, partition as i32, Duration::from_secs(10))
+                    .map_err(unavailable)?;
+                Ok(low.max(0) as u64)
+            })
+            .await
+            .map_err(unavailable)?
+        })
+    }
+
+    fn truncate(
+        &self,
+        topic: &str,
+        partition: u32,
+        below: u64,
+    ) -> BoxFuture<'_, QueueResult<Truncation>> {
+        let topic = topic.to_string();
+        Box::pin(async move {
+            self.check(&topic, partition)?;
+            if self.delete_unsupported.load(Ordering::Relaxed) {
+                return Ok(Truncation::Unsupported);
+            }
+            let mut tpl = TopicPartitionList::new();
+            tpl.add_partition_offset(&topic, partition as i32, Offset::Offset(below as i64))
+                .map_err(unavailable)?;
+            let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+            let result = self.admin.delete_records(&tpl, &opts).await;
+            let err = match result {
+                Ok(list) => match list.elements().first().map(|e| e.error()) {
+                    Some(Err(e)) => Some(e.to_string()),
+                    _ => None,
+                },
+                Err(e) => Some(e.to_string()),
+            };
+            match err {
+                None => Ok(Truncation::Done { start: below }),
+                Some(e) => {
+                    if !self.delete_unsupported.swap(true, Ordering::Relaxed) {
+                        tracing::warn!(error = %e, "kafka broker does not support DeleteRecords; queue truncation disabled (records expire by retention instead)");
+                    }
+                    Ok(Truncation::Unsupported)
+                }
+            }
+        })
+    }
+}
