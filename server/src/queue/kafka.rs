@@ -76,6 +76,7 @@ pub struct KafkaQueue {
     readers: Mutex<HashMap<(String, u32), Arc<Mutex<Reader>>>>,
     admin: AdminClient<DefaultClientContext>,
     delete_unsupported: AtomicBool,
+    watermark_lag_logged: AtomicBool,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> QueueError {
@@ -176,6 +177,7 @@ impl KafkaQueue {
             readers: Mutex::new(HashMap::new()),
             admin,
             delete_unsupported: AtomicBool::new(false),
+            watermark_lag_logged: AtomicBool::new(false),
         })
     }
 
@@ -313,16 +315,31 @@ impl Queue for KafkaQueue {
         Box::pin(async move {
             self.check(&topic, partition)?;
             let reader = self.reader(&topic, partition)?;
-            tokio::task::spawn_blocking(move || {
+            let t2 = topic.clone();
+            let high = tokio::task::spawn_blocking(move || {
                 let r = reader.lock().map_err(|_| unavailable("reader poisoned"))?;
                 let (_, high) = r
                     .consumer
-                    .fetch_watermarks(&topic, partition as i32, Duration::from_secs(10))
+                    .fetch_watermarks(&t2, partition as i32, Duration::from_secs(10))
                     .map_err(unavailable)?;
-                Ok(high.max(0) as u64)
+                Ok::<u64, QueueError>(high.max(0) as u64)
             })
             .await
-            .map_err(unavailable)?
+            .map_err(unavailable)??;
+            // Some brokers (Tansu) report the base offset of the last batch as the high
+            // watermark. Records at or past it are acknowledged data: read on to the true end.
+            let mut end = high;
+            loop {
+                let more = self.read(&topic, partition, end, 10_000).await?;
+                match more.last() {
+                    Some((off, _)) => end = off + 1,
+                    None => break,
+                }
+            }
+            if end != high && !self.watermark_lag_logged.swap(true, Ordering::Relaxed) {
+                tracing::warn!(topic, partition, reported = high, actual = end, "kafka broker reports a high watermark below its last record; reading to the true end instead");
+            }
+            Ok(end)
         })
     }
 

@@ -1,0 +1,348 @@
+//! Bad input never crashes the node and never changes stored data: each malformed request
+//! gets its documented status and a message naming the problem, and the node keeps serving.
+
+mod common;
+
+use std::io::Write;
+
+use common::{Node, ROOT};
+use serde_json::json;
+
+#[test]
+fn malformed_requests_get_clear_errors_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(&dir.path().join("n"), &["--max-body-bytes", "1000000"]);
+    let tok = node.repo_with_token("b", "json");
+    node.repo_with_token("other", "none");
+    let (s, _) = node.post("/api/v1/ingest/raw", &tok, "{\"msg\": \"baseline-marker\"}");
+    assert_eq!(s, 200);
+
+    let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+    let deep_obj = format!("{}1{}", "{\"a\":".repeat(3000), "}".repeat(3000));
+    let mut gz_bad = Vec::new();
+    gz_bad.extend_from_slice(b"\x1f\x8b\x08\x00garbage");
+    let cases: Vec<(&str, Option<&str>, Vec<u8>, &[(&str, &str)], u16, &str)> = vec![
+        (
+            "/api/v1/ingest/humio-structured",
+            Some(&tok),
+            b"not json".to_vec(),
+            &[],
+            400,
+            "invalid JSON",
+        ),
+        (
+            "/api/v1/ingest/humio-structured",
+            Some(&tok),
+            b"{}".to_vec(),
+            &[],
+            400,
+            "must be a JSON array",
+        ),
+        (
+            "/api/v1/ingest/humio-structured",
+            Some(&tok),
+            br#"[{"events": 5}]"#.to_vec(),
+            &[],
+            400,
+            "events must be an array",
+        ),
+        (
+            "/api/v1/ingest/humio-structured",
+            Some(&tok),
+            br#"[{"events": [{"timestamp": "yesterday"}]}]"#.to_vec(),
+            &[],
+            400,
+            "element 0 event 0: timestamp",
+        ),
+        (
+            "/api/v1/ingest/humio-structured",
+            Some(&tok),
+            br#"[{"tags": [1], "events": []}]"#.to_vec(),
+            &[],
+            400,
+            "tags must be an object",
+        ),
+        (
+            "/api/v1/ingest/humio-structured",
+            Some(&tok),
+            deep.clone().into_bytes(),
+            &[],
+            400,
+            "recursion limit",
+        ),
+        (
+            "/api/v1/ingest/json",
+            Some(&tok),
+            deep_obj.into_bytes(),
+            &[],
+            400,
+            "recursion limit",
+        ),
+        (
+            "/api/v1/ingest/humio-unstructured",
+            Some(&tok),
+            br#"[{"messages": [1]}]"#.to_vec(),
+            &[],
+            400,
+            "messages must be an array of strings",
+        ),
+        (
+            "/api/v1/ingest/humio-unstructured",
+            Some(&tok),
+            br#"[{"messages": ["x"], "type": "nosuch"}]"#.to_vec(),
+            &[],
+            400,
+            "unknown parser",
+        ),
+        (
+            "/api/v1/ingest/raw",
+            Some(&tok),
+            b"ok line\n\xff\xfe bad utf8".to_vec(),
+            &[],
+            400,
+            "not valid UTF-8 at byte 8",
+        ),
+        (
+            "/api/v1/ingest/raw",
+            Some(&tok),
+            b"{\"json\": broken".to_vec(),
+            &[],
+            400,
+            "line 1: invalid JSON",
+        ),
+        (
+            "/api/v1/ingest/raw?parser=bogus",
+            Some(&tok),
+            b"x".to_vec(),
+            &[],
+            400,
+            "unknown parser",
+        ),
+        (
+            "/api/v1/ingest/json",
+            Some(&tok),
+            b"42".to_vec(),
+            &[],
+            400,
+            "JSON object or an array",
+        ),
+        (
+            "/api/v1/ingest/hec",
+            Some(&tok),
+            br#"{"no_event": 1}"#.to_vec(),
+            &[],
+            400,
+            "missing \"event\"",
+        ),
+        (
+            "/api/v1/ingest/hec",
+            Some(&tok),
+            br#"{"event": "a"} {broken"#.to_vec(),
+            &[],
+            400,
+            "event 1: invalid JSON",
+        ),
+        (
+            "/api/v1/ingest/elastic-bulk",
+            Some(&tok),
+            b"{\"delete\":{}}\n{}\n".to_vec(),
+            &[],
+            400,
+            "unsupported bulk action",
+        ),
+        (
+            "/api/v1/ingest/elastic-bulk",
+            Some(&tok),
+            b"{\"index\":{}}\n".to_vec(),
+            &[],
+            400,
+            "action without a document",
+        ),
+        (
+            "/api/v1/ingest/raw",
+            Some(&tok),
+            gz_bad,
+            &[("content-encoding", "gzip")],
+            400,
+            "not valid gzip",
+        ),
+        (
+            "/api/v1/ingest/raw",
+            Some(&tok),
+            vec![b'a'; 1_500_000],
+            &[],
+            413,
+            "",
+        ),
+        (
+            "/api/v1/ingest/raw",
+            None,
+            b"x".to_vec(),
+            &[],
+            401,
+            "missing token",
+        ),
+        (
+            "/api/v1/ingest/raw",
+            Some("wrong-token"),
+            b"x".to_vec(),
+            &[],
+            401,
+            "not valid",
+        ),
+        (
+            "/api/v1/dataspaces/other/ingest",
+            Some(&tok),
+            b"[]".to_vec(),
+            &[],
+            403,
+            "not \"other\"",
+        ),
+        (
+            "/api/v1/repositories/b/query",
+            Some(&tok),
+            br#"{"queryString": "x"}"#.to_vec(),
+            &[],
+            403,
+            "ingest token cannot",
+        ),
+        (
+            "/api/v1/repositories/b/query",
+            Some(ROOT),
+            br#"{"queryString": "status="}"#.to_vec(),
+            &[],
+            400,
+            "position 7",
+        ),
+        (
+            "/api/v1/repositories/b/query",
+            Some(ROOT),
+            br#"{"queryString": "x | nosuch()"}"#.to_vec(),
+            &[],
+            400,
+            "unknown function nosuch()",
+        ),
+        (
+            "/api/v1/repositories/b/query",
+            Some(ROOT),
+            br#"{"queryString": "x", "start": "3 fortnights"}"#.to_vec(),
+            &[],
+            400,
+            "unknown unit",
+        ),
+        (
+            "/api/v1/repositories/b/query",
+            Some(ROOT),
+            br#"{"queryString": "x", "start": "1h", "end": "2h"}"#.to_vec(),
+            &[],
+            400,
+            "time range is empty",
+        ),
+        (
+            "/api/v1/repositories/b/query",
+            Some(ROOT),
+            b"{".to_vec(),
+            &[],
+            400,
+            "invalid query request",
+        ),
+        (
+            "/api/v1/repositories/nope/query",
+            Some(ROOT),
+            br#"{"queryString": ""}"#.to_vec(),
+            &[],
+            404,
+            "does not exist",
+        ),
+        (
+            "/api/v1/repositories/b/queryjobs",
+            Some(ROOT),
+            br#"{"queryString": "(a"}"#.to_vec(),
+            &[],
+            400,
+            "expected )",
+        ),
+        (
+            "/graphql",
+            Some(&tok),
+            br#"{"query": "{ repositories { name } }"}"#.to_vec(),
+            &[("content-type", "application/json")],
+            403,
+            "ingest token cannot",
+        ),
+        (
+            "/graphql",
+            None,
+            br#"{"query": "{ repositories { name } }"}"#.to_vec(),
+            &[("content-type", "application/json")],
+            401,
+            "missing token",
+        ),
+    ];
+    for (path, token, body, headers, status, needle) in cases {
+        let mut req = node.client.post(node.url(path)).body(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let r = req.send().unwrap();
+        let got = r.status().as_u16();
+        let text = r.text().unwrap_or_default();
+        assert_eq!(got, status, "{path} with {needle:?}: got {got} {text}");
+        assert!(
+            text.contains(needle),
+            "{path}: message {text:?} should mention {needle:?}"
+        );
+    }
+    // GraphQL errors are reported in the response, not as crashes.
+    let r: serde_json::Value = node
+        .client
+        .post(node.url("/graphql"))
+        .bearer_auth(ROOT)
+        .json(&json!({"query": r#"mutation { createRepository(name: "b") { repository { name } } }"#}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(
+        r["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already exists"),
+        "{r}"
+    );
+    let r: serde_json::Value = node
+        .client
+        .post(node.url("/graphql"))
+        .bearer_auth(ROOT)
+        .json(&json!({"query": "{ nonsense }"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(r["errors"].is_array());
+
+    // A valid gzip body works.
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(b"{\"msg\": \"gzip-marker\"}\n").unwrap();
+    let r = node
+        .client
+        .post(node.url("/api/v1/ingest/raw"))
+        .bearer_auth(&tok)
+        .header("content-encoding", "gzip")
+        .body(enc.finish().unwrap())
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // Nothing malformed was stored, the node still serves.
+    node.wait_until(10, "the node to answer", || {
+        node.client.get(node.url("/api/v1/status")).send().is_ok()
+    });
+    let total = node.count("b", "");
+    assert_eq!(total, 2, "only the two valid requests stored events");
+    assert_eq!(node.count("b", "baseline-marker"), 1);
+    assert_eq!(node.count("b", "msg=gzip-marker"), 1);
+}
