@@ -8,6 +8,9 @@ use std::io::Write;
 use common::{Node, ROOT};
 use serde_json::json;
 
+/// Path, token, body, extra headers, expected status, text the message must contain.
+type Case<'a> = (&'a str, Option<&'a str>, Vec<u8>, &'a [(&'a str, &'a str)], u16, &'a str);
+
 #[test]
 fn malformed_requests_get_clear_errors_and_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -21,7 +24,7 @@ fn malformed_requests_get_clear_errors_and_change_nothing() {
     let deep_obj = format!("{}1{}", "{\"a\":".repeat(3000), "}".repeat(3000));
     let mut gz_bad = Vec::new();
     gz_bad.extend_from_slice(b"\x1f\x8b\x08\x00garbage");
-    let cases: Vec<(&str, Option<&str>, Vec<u8>, &[(&str, &str)], u16, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "/api/v1/ingest/humio-structured",
             Some(&tok),

@@ -17,6 +17,7 @@ pub const BUILTIN: &[&str] = &["json", "kv", "accesslog", "none"];
 pub struct ParseError(pub String);
 
 /// Fields and timestamp extracted from one line.
+#[derive(Debug)]
 pub struct Parsed {
     pub fields: BTreeMap<String, String>,
     pub tags: BTreeMap<String, String>,

@@ -89,7 +89,7 @@ pub fn parse_iso8601(s: &str) -> Option<(i64, u32)> {
 
 /// Epoch number: values below 10^11 are seconds (fractions allowed), above are milliseconds.
 pub fn parse_epoch(v: f64) -> Option<(i64, u32)> {
-    if !v.is_finite() || v < 0.0 || v > 1e16 {
+    if !v.is_finite() || !(0.0..=1e16).contains(&v) {
         return None;
     }
     let ms = if v < 1e11 { v * 1000.0 } else { v };

@@ -64,6 +64,9 @@ impl TopicsFile {
     }
 }
 
+/// One manually assigned consumer per topic-partition.
+type ReaderMap = HashMap<(String, u32), Arc<Mutex<Reader>>>;
+
 struct Reader {
     consumer: BaseConsumer,
     next: Option<u64>,
@@ -73,7 +76,7 @@ pub struct KafkaQueue {
     producer: FutureProducer,
     client_config: ClientConfig,
     partitions: HashMap<String, u32>,
-    readers: Mutex<HashMap<(String, u32), Arc<Mutex<Reader>>>>,
+    readers: Mutex<ReaderMap>,
     admin: AdminClient<DefaultClientContext>,
     delete_unsupported: AtomicBool,
     watermark_lag_logged: AtomicBool,

