@@ -9,7 +9,14 @@ use common::{Node, ROOT};
 use serde_json::json;
 
 /// Path, token, body, extra headers, expected status, text the message must contain.
-type Case<'a> = (&'a str, Option<&'a str>, Vec<u8>, &'a [(&'a str, &'a str)], u16, &'a str);
+type Case<'a> = (
+    &'a str,
+    Option<&'a str>,
+    Vec<u8>,
+    &'a [(&'a str, &'a str)],
+    u16,
+    &'a str,
+);
 
 #[test]
 fn malformed_requests_get_clear_errors_and_change_nothing() {
