@@ -6,8 +6,14 @@
 //! - ingest (id 1): zigzag varint deltas of the ingest timestamp.
 //! - id (id 2): per event varint partition, zigzag varint offset delta, varint index.
 //! - raw (id 3): `count` varint lengths, then the strings back to back.
-//! - field (id 16 + n, n indexes the segment's field-name table): `count` varints of
-//!   `length + 1` (0 = the event lacks the field), then the present values back to back.
+//! - field (id 16 + n, n indexes the segment's field-name table), a mode byte then:
+//!   - mode 0, inline: `count` varints of `length + 1` (0 = the event lacks the field), then the
+//!     present values back to back;
+//!   - mode 1, references into `@rawstring`: per row a varint `t` — 0 absent, 1 inline (a varint
+//!     length, the bytes go to the tail), `t >= 2` the value is the row's raw string at byte
+//!     `t - 2` with a varint length following — then the tail. Used for high-cardinality
+//!     fields whose values appear verbatim in the raw string (JSON, kv), so they are not stored
+//!     twice; low-cardinality fields stay inline so `groupBy(status)` never reads the raw column.
 
 use crate::codec::{put_varint, unzigzag, zigzag, Dec};
 use crate::event::{Event, EventId};
@@ -48,6 +54,52 @@ pub(crate) fn encode_id(events: &[Event]) -> Vec<u8> {
         put_varint(&mut b, u64::from(e.id.index));
         prev = e.id.offset;
     }
+    b
+}
+
+pub(crate) const FIELD_INLINE: u8 = 0;
+pub(crate) const FIELD_RAW_REFS: u8 = 1;
+
+/// Encodes a field column, choosing reference mode when it pays (see the module docs).
+pub(crate) fn encode_field(values: &[Option<&str>], raws: &[&str]) -> Vec<u8> {
+    let present: Vec<&str> = values.iter().flatten().copied().collect();
+    let total: usize = present.iter().map(|v| v.len()).sum();
+    let worth_trying = present.len() >= 8 && total >= present.len() * 4 && {
+        let distinct: std::collections::HashSet<&str> = present.iter().copied().collect();
+        distinct.len() * 4 > present.len()
+    };
+    if worth_trying {
+        let mut head = vec![FIELD_RAW_REFS];
+        let mut tail = Vec::new();
+        let mut found = 0usize;
+        for (v, raw) in values.iter().zip(raws) {
+            match v {
+                None => put_varint(&mut head, 0),
+                Some(v) if v.is_empty() => {
+                    put_varint(&mut head, 1);
+                    put_varint(&mut head, 0);
+                }
+                Some(v) => match memchr::memmem::find(raw.as_bytes(), v.as_bytes()) {
+                    Some(at) => {
+                        found += 1;
+                        put_varint(&mut head, at as u64 + 2);
+                        put_varint(&mut head, v.len() as u64);
+                    }
+                    None => {
+                        put_varint(&mut head, 1);
+                        put_varint(&mut head, v.len() as u64);
+                        tail.extend_from_slice(v.as_bytes());
+                    }
+                },
+            }
+        }
+        if found * 10 >= present.len() * 9 {
+            head.extend_from_slice(&tail);
+            return head;
+        }
+    }
+    let mut b = vec![FIELD_INLINE];
+    b.extend_from_slice(&encode_strings(values.iter().copied()));
     b
 }
 
@@ -126,6 +178,100 @@ impl StrColumn {
         self.offsets.partition_point(|&o| o as usize <= pos) - 1
     }
 
+    /// Decodes a field column of either mode; `raw` (the block's raw column) is needed for
+    /// mode 1 — see [`field_needs_raw`].
+    pub(crate) fn decode_field(
+        mut bytes: Vec<u8>,
+        count: usize,
+        raw: Option<&StrColumn>,
+    ) -> Result<StrColumn, String> {
+        let Some(&mode) = bytes.first() else {
+            return Err("field column is empty".into());
+        };
+        match mode {
+            FIELD_INLINE => {
+                bytes.remove(0);
+                StrColumn::decode(bytes, count, true)
+            }
+            FIELD_RAW_REFS => {
+                let raw = raw.ok_or_else(|| {
+                    "reference-mode field decoded without its raw column".to_string()
+                })?;
+                let mut d = Dec::new(&bytes[1..]);
+                // Per row: None absent, Ok(range in the row's raw string), Err(inline length).
+                let mut refs: Vec<Option<Result<(usize, usize), usize>>> =
+                    Vec::with_capacity(count);
+                for row in 0..count {
+                    let t = d.varint("field reference")?;
+                    refs.push(match t {
+                        0 => None,
+                        1 => Some(Err(d.varint("inline length")? as usize)),
+                        _ => {
+                            let start = (t - 2) as usize;
+                            let len = d.varint("reference length")? as usize;
+                            let row_raw = raw
+                                .get(row)
+                                .ok_or_else(|| format!("row {row} has no raw string"))?;
+                            if start.checked_add(len).is_none_or(|e| e > row_raw.len())
+                                || !row_raw.is_char_boundary(start)
+                                || !row_raw.is_char_boundary(start + len)
+                            {
+                                return Err(format!(
+                                    "row {row}: reference {start}+{len} is outside its raw string"
+                                ));
+                            }
+                            Some(Ok((start, len)))
+                        }
+                    });
+                }
+                let tail = std::str::from_utf8(&bytes[1 + d.pos..])
+                    .map_err(|_| "inline field values are not valid UTF-8".to_string())?;
+                let mut data = String::new();
+                let mut offsets = Vec::with_capacity(count + 1);
+                let mut present = Vec::with_capacity(count);
+                let mut tail_pos = 0usize;
+                offsets.push(0u32);
+                for (row, r) in refs.into_iter().enumerate() {
+                    match r {
+                        None => present.push(false),
+                        Some(Ok((start, len))) => {
+                            present.push(true);
+                            data.push_str(
+                                raw.get(row)
+                                    .and_then(|s| s.get(start..start + len))
+                                    .unwrap_or_default(),
+                            );
+                        }
+                        Some(Err(len)) => {
+                            present.push(true);
+                            let v = tail.get(tail_pos..tail_pos + len).ok_or_else(|| {
+                                format!("row {row}: inline value runs past the column")
+                            })?;
+                            data.push_str(v);
+                            tail_pos += len;
+                        }
+                    }
+                    offsets.push(
+                        u32::try_from(data.len())
+                            .map_err(|_| "field column too large".to_string())?,
+                    );
+                }
+                if tail_pos != tail.len() {
+                    return Err(format!(
+                        "field column has {} trailing bytes",
+                        tail.len() - tail_pos
+                    ));
+                }
+                Ok(StrColumn {
+                    data,
+                    offsets,
+                    present: Some(present),
+                })
+            }
+            other => Err(format!("unknown field column mode {other}")),
+        }
+    }
+
     pub(crate) fn decode(
         bytes: Vec<u8>,
         count: usize,
@@ -182,6 +328,11 @@ impl StrColumn {
             present,
         })
     }
+}
+
+/// True when a field column's bytes need the raw column to decode (reference mode).
+pub(crate) fn field_needs_raw(bytes: &[u8]) -> bool {
+    bytes.first() == Some(&FIELD_RAW_REFS)
 }
 
 pub(crate) fn decode_time(bytes: &[u8], count: usize) -> Result<Vec<(i64, u32)>, String> {
@@ -242,4 +393,33 @@ fn trailing(d: &Dec<'_>, what: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn high_cardinality_fields_found_in_raw_become_references() {
+        let raws: Vec<String> = (0..20)
+            .map(|i| format!(r#"{{"trace":"t{i:05}x","level":"INFO"}}"#))
+            .collect();
+        let raw_refs: Vec<&str> = raws.iter().map(String::as_str).collect();
+        let traces: Vec<String> = (0..20).map(|i| format!("t{i:05}x")).collect();
+        let mut values: Vec<Option<&str>> = traces.iter().map(|t| Some(t.as_str())).collect();
+        values[3] = None;
+        values[4] = Some("not-in-raw");
+        let enc = encode_field(&values, &raw_refs);
+        assert_eq!(enc[0], FIELD_RAW_REFS);
+        let raw_col =
+            StrColumn::decode(encode_strings(raw_refs.iter().map(|r| Some(*r))), 20, true).unwrap();
+        let dec = StrColumn::decode_field(enc, 20, Some(&raw_col)).unwrap();
+        for (i, v) in values.iter().enumerate() {
+            assert_eq!(dec.get(i), *v, "row {i}");
+        }
+        assert!(StrColumn::decode_field(encode_field(&values, &raw_refs), 20, None).is_err());
+        // Low-cardinality fields stay inline so reading them never needs the raw column.
+        let levels = vec![Some("INFO"); 20];
+        assert_eq!(encode_field(&levels, &raw_refs)[0], FIELD_INLINE);
+    }
 }

@@ -197,7 +197,12 @@ impl SegmentReader {
             return Ok(None);
         };
         let bytes = self.read_column(block, c)?;
-        StrColumn::decode(bytes, b.count as usize, true)
+        let raw = if column::field_needs_raw(&bytes) {
+            Some(self.raw_column(block)?)
+        } else {
+            None
+        };
+        StrColumn::decode_field(bytes, b.count as usize, raw.as_ref())
             .map(Some)
             .map_err(|e| self.corrupt(block, format!("field {name:?}: {e}")))
     }
@@ -230,7 +235,7 @@ impl SegmentReader {
             if c.id >= COL_FIELD_BASE {
                 let name = &self.meta.field_names[(c.id - COL_FIELD_BASE) as usize];
                 let bytes = self.read_column(block, c)?;
-                let col = StrColumn::decode(bytes, count, true)
+                let col = StrColumn::decode_field(bytes, count, Some(&raw))
                     .map_err(|e| self.corrupt(block, format!("field {name:?}: {e}")))?;
                 fields.push((name.clone(), col));
             }

@@ -211,9 +211,10 @@ impl SegmentWriter {
                 col[row] = Some(v.as_str());
             }
         }
+        let raws: Vec<&str> = events.iter().map(|e| e.raw.as_str()).collect();
         for (idx, col) in by_field.iter().enumerate() {
             if let Some(col) = col {
-                let bytes = column::encode_strings(col.iter().copied());
+                let bytes = column::encode_field(col, &raws);
                 columns.push(self.write_column(COL_FIELD_BASE + idx as u32, &bytes)?);
             }
         }

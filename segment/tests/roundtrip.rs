@@ -84,6 +84,26 @@ proptest! {
         prop_assert_eq!(r.meta().max_ts, expected[expected.len() - 1].timestamp);
     }
 
+    /// Fields whose values appear in the raw string are stored as references into it; they
+    /// must read back exactly, including empty values, absent fields and values not found.
+    #[test]
+    fn fields_stored_as_raw_references_round_trip(
+        rows in prop::collection::vec((prop::collection::btree_map("[a-c]", "[a-zé0-9]{0,10}", 0..3), any::<bool>()), 8..60),
+    ) {
+        let events: Vec<Event> = rows.iter().enumerate().map(|(i, (fields, in_raw))| {
+            let raw = if *in_raw {
+                fields.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+            } else {
+                format!("row {i}")
+            };
+            Event { timestamp: i as i64, raw, fields: fields.clone(), id: EventId { partition: 0, offset: i as u64, index: 0 }, ..Default::default() }
+        }).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let r = write(dir.path(), "s", events.clone(), WriterOptions::mini());
+        let got: Vec<Event> = r.events().collect::<Result<_>>().unwrap();
+        prop_assert_eq!(got, events);
+    }
+
     #[test]
     fn merge_holds_exactly_both_inputs_in_order(
         a in prop::collection::vec(arb_event(), 1..60),
