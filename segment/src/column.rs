@@ -75,7 +75,7 @@ pub(crate) fn encode_field(values: &[Option<&str>], raws: &[&str]) -> Vec<u8> {
         for (v, raw) in values.iter().zip(raws) {
             match v {
                 None => put_varint(&mut head, 0),
-                Some(v) if v.is_empty() => {
+                Some("") => {
                     put_varint(&mut head, 1);
                     put_varint(&mut head, 0);
                 }
