@@ -195,6 +195,9 @@ pub fn router(node: Arc<NodeCtx>) -> Router {
         .merge(ingest::routes())
         .merge(query::routes())
         .route("/graphql", post(graphql::handler).get(graphql::playground))
+        // Refuses an oversized Content-Length with 413 before reading the body; bodies without
+        // one are cut at the same limit while they are read.
         .layer(DefaultBodyLimit::max(limit))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))
         .with_state(node)
 }
