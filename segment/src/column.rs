@@ -66,7 +66,7 @@ pub(crate) fn encode_field(values: &[Option<&str>], raws: &[&str]) -> Vec<u8> {
     let total: usize = present.iter().map(|v| v.len()).sum();
     let worth_trying = present.len() >= 8 && total >= present.len() * 4 && {
         let distinct: std::collections::HashSet<&str> = present.iter().copied().collect();
-        distinct.len() * 4 > present.len()
+        distinct.len() * 8 > present.len()
     };
     if worth_trying {
         let mut head = vec![FIELD_RAW_REFS];

@@ -21,10 +21,10 @@ pub const MAX_INDEXED_VALUE: usize = 256;
 const TAG_TOKEN: u8 = 1;
 const TAG_TRIGRAM: u8 = 2;
 const TAG_FIELD: u8 = 3;
-/// Bits per distinct item and probes per item: about 1% false positives per item, and a
+/// Bits per distinct item and probes per item: about 2.4% false positives per item, and a
 /// query term tests several items, so the chance a block is read needlessly is far lower.
-const BITS_PER_ITEM: u64 = 10;
-const PROBES: u8 = 5;
+const BITS_PER_ITEM: u64 = 8;
+const PROBES: u8 = 4;
 
 /// True for bytes that belong to a token.
 #[inline]

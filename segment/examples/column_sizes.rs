@@ -1,0 +1,63 @@
+//! Prints how many compressed bytes each column and the filters take in a merged segment of
+//! generated app logs. Run with: `cargo run --release -p strata-segment --example column_sizes`
+use std::collections::BTreeMap;
+
+use strata_segment::datagen::AppLogs;
+use strata_segment::*;
+
+fn main() {
+    let path = std::env::temp_dir().join("strata-column-sizes.seg");
+    let mut w =
+        SegmentWriter::create(&path, Datasource::default(), WriterOptions::merged()).unwrap();
+    let mut raw = 0usize;
+    for (i, g) in AppLogs::new(1, 0).take(150_000).enumerate() {
+        raw += g.raw.len();
+        w.push(Event {
+            timestamp: g.timestamp,
+            raw: g.raw,
+            fields: g.fields,
+            id: EventId {
+                partition: 0,
+                offset: i as u64,
+                index: 0,
+            },
+            ..Default::default()
+        })
+        .unwrap();
+    }
+    let s = w.finish().unwrap();
+    let r = SegmentReader::open(&path).unwrap();
+    let mut by: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut filters = 0u64;
+    for b in r.blocks() {
+        filters += b.filter.encoded_len() as u64;
+        for c in &b.columns {
+            let name = match c.id {
+                0 => "time".to_string(),
+                1 => "ingest".into(),
+                2 => "id".into(),
+                3 => "raw".into(),
+                n => r.meta().field_names[(n - 16) as usize].clone(),
+            };
+            let e = by.entry(name).or_default();
+            e.0 += u64::from(c.compressed_len);
+            e.1 += u64::from(c.uncompressed_len);
+        }
+    }
+    println!(
+        "raw {raw} bytes, file {} bytes ({:.1}x), {} blocks",
+        s.file_bytes,
+        raw as f64 / s.file_bytes as f64,
+        r.blocks().len()
+    );
+    println!(
+        "filters: {filters} ({:.1}%)",
+        100.0 * filters as f64 / s.file_bytes as f64
+    );
+    for (k, (c, u)) in by {
+        println!(
+            "{k:>12}: {c:>9} compressed, {u:>10} uncompressed ({:.1}% of file)",
+            100.0 * c as f64 / s.file_bytes as f64
+        );
+    }
+}
