@@ -54,6 +54,17 @@ fn main() {
         "filters: {filters} ({:.1}%)",
         100.0 * filters as f64 / s.file_bytes as f64
     );
+    let mut fp = 0usize;
+    let trials = 2000;
+    for i in 0..trials {
+        let mut q = FilterQuery::default();
+        q.add_field("marker", &format!("absent-{i}"));
+        fp += r.candidate_blocks(i64::MIN, i64::MAX, &q).len();
+    }
+    println!(
+        "single field-pair false positive rate: {:.2}%",
+        100.0 * fp as f64 / (trials * r.blocks().len()) as f64
+    );
     for (k, (c, u)) in by {
         println!(
             "{k:>12}: {c:>9} compressed, {u:>10} uncompressed ({:.1}% of file)",

