@@ -44,7 +44,7 @@ pub struct ServeArgs {
     /// Close a work-in-progress buffer into a mini segment at this age [default: 1800].
     #[arg(long, env = "STRATA_MINI_MAX_AGE_SECS")]
     pub mini_max_age_secs: Option<u64>,
-    /// Close a work-in-progress buffer at this many raw bytes [default: 32 MiB].
+    /// Close a work-in-progress buffer at this many raw bytes [default: 8 MiB].
     #[arg(long, env = "STRATA_MINI_MAX_BYTES")]
     pub mini_max_bytes: Option<u64>,
     /// Merge a target's minis once it has this many [default: 8].
@@ -168,7 +168,7 @@ impl Config {
             mini_max_bytes: args
                 .mini_max_bytes
                 .or(file.mini_max_bytes)
-                .unwrap_or(32 << 20),
+                .unwrap_or(8 << 20),
             minis_per_merge: args
                 .minis_per_merge
                 .or(file.minis_per_merge)

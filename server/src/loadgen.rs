@@ -41,7 +41,10 @@ pub async fn run(args: LoadgenArgs) -> Result<()> {
         .build()?;
     // Pre-build request bodies so the generator does not compete for the CPU during the run.
     let mut bodies = Vec::new();
-    let mut gen = AppLogs::new(7, crate::ingest::now_ms());
+    // Bodies are reused round-robin, so stamp them in the recent past (64 bodies × batch
+    // events at ~1.5 ms apart) to keep every event inside a "last N minutes" search.
+    let span_ms = (64 * args.batch) as i64 * 2;
+    let mut gen = AppLogs::new(7, crate::ingest::now_ms() - span_ms - 1000);
     let mut raw_bytes_per_body = Vec::new();
     for b in 0..64 {
         let mut events = Vec::with_capacity(args.batch);

@@ -25,7 +25,9 @@ use crate::queue::{Queue, QueueError, INGEST_TOPIC};
 /// One datasource's events not yet in a segment.
 pub struct WipBuffer {
     pub datasource: Datasource,
-    pub events: Vec<Event>,
+    /// Events in queue order, one chunk per queue record: searches copy the chunk list (cheap)
+    /// under the lock and scan it after releasing the lock, so digest is never held up.
+    pub chunks: Vec<Arc<Vec<Event>>>,
     pub first_offset: u64,
     pub last_offset: u64,
     pub bytes: u64,
@@ -128,7 +130,7 @@ pub async fn run_partition(
         tokio::select! {
             _ = shutdown.changed() => {}
             _ = tick.tick() => d.flush_aged().await,
-            r = d.queue.read(INGEST_TOPIC, partition, d.next, 512) => match r {
+            r = d.queue.read(INGEST_TOPIC, partition, d.next, 64) => match r {
                 Ok(records) => d.process(records).await,
                 Err(QueueError::Truncated { start, .. }) => {
                     tracing::error!(partition, from = d.next, start, "digest position was truncated away; skipping ahead");
@@ -156,41 +158,32 @@ pub async fn run_partition(
 
 impl PartitionDigest {
     async fn process(&mut self, records: Vec<(u64, Vec<u8>)>) {
-        if records.is_empty() {
+        let Some(&(last, _)) = records.last() else {
             return;
-        }
-        let mut full = Vec::new();
-        {
-            let mut wip = self.wip.partitions[self.partition as usize].write().await;
-            for (offset, bytes) in records {
-                self.next = offset + 1;
-                let rec = match IngestRecord::decode(&bytes) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        crate::metrics::DIGEST_BAD_RECORDS.inc();
-                        tracing::error!(partition = self.partition, offset, error = %e, "skipping undecodable ingest record");
-                        continue;
-                    }
-                };
-                let key = datasource_key(&rec.repo, &rec.tags);
-                if self.high_water.get(&key).is_some_and(|hw| offset <= *hw) {
-                    continue; // already in a segment: re-read after a restart
+        };
+        // Decode outside the WIP lock so searches are never held up by decoding.
+        let mut decoded = Vec::with_capacity(records.len());
+        for (offset, bytes) in records {
+            let rec = match IngestRecord::decode(&bytes) {
+                Ok(r) => r,
+                Err(e) => {
+                    crate::metrics::DIGEST_BAD_RECORDS.inc();
+                    tracing::error!(partition = self.partition, offset, error = %e, "skipping undecodable ingest record");
+                    continue;
                 }
-                let buf = wip.buffers.entry(key.clone()).or_insert_with(|| WipBuffer {
-                    datasource: Datasource {
-                        repo: rec.repo.clone(),
-                        tags: rec.tags.clone(),
-                    },
-                    events: Vec::new(),
-                    first_offset: offset,
-                    last_offset: offset,
-                    bytes: 0,
-                    opened: Instant::now(),
-                });
-                buf.last_offset = offset;
-                for (index, e) in rec.events.into_iter().enumerate() {
-                    buf.bytes += e.raw.len() as u64;
-                    buf.events.push(Event {
+            };
+            let key = datasource_key(&rec.repo, &rec.tags);
+            if self.high_water.get(&key).is_some_and(|hw| offset <= *hw) {
+                continue; // already in a segment: re-read after a restart
+            }
+            let mut bytes = 0;
+            let chunk: Vec<Event> = rec
+                .events
+                .into_iter()
+                .enumerate()
+                .map(|(index, e)| {
+                    bytes += e.raw.len() as u64;
+                    Event {
                         timestamp: e.timestamp,
                         timestamp_nanos: e.nanos.min(999_999),
                         ingest_timestamp: rec.ingest_timestamp,
@@ -201,9 +194,37 @@ impl PartitionDigest {
                         },
                         raw: e.raw,
                         fields: e.fields.into_iter().collect(),
-                    });
-                }
-                crate::metrics::DIGEST_EVENTS.inc_by(buf.events.len() as u64);
+                    }
+                })
+                .collect();
+            crate::metrics::DIGEST_EVENTS.inc_by(chunk.len() as u64);
+            decoded.push((
+                offset,
+                key,
+                Datasource {
+                    repo: rec.repo,
+                    tags: rec.tags,
+                },
+                bytes,
+                Arc::new(chunk),
+            ));
+        }
+        self.next = last + 1;
+        let mut full = Vec::new();
+        {
+            let mut wip = self.wip.partitions[self.partition as usize].write().await;
+            for (offset, key, ds, bytes, chunk) in decoded {
+                let buf = wip.buffers.entry(key.clone()).or_insert_with(|| WipBuffer {
+                    datasource: ds,
+                    chunks: Vec::new(),
+                    first_offset: offset,
+                    last_offset: offset,
+                    bytes: 0,
+                    opened: Instant::now(),
+                });
+                buf.last_offset = offset;
+                buf.bytes += bytes;
+                buf.chunks.push(chunk);
                 if buf.bytes >= self.cfg.mini_max_bytes && !full.contains(&key) {
                     full.push(key);
                 }
@@ -260,7 +281,10 @@ impl PartitionDigest {
             };
             (
                 b.datasource.clone(),
-                b.events.clone(),
+                b.chunks
+                    .iter()
+                    .flat_map(|c| c.iter().cloned())
+                    .collect::<Vec<Event>>(),
                 b.last_offset,
                 b.first_offset,
             )
@@ -338,20 +362,9 @@ impl PartitionDigest {
             .await
         {
             Ok((_, o)) if o.is_applied() => {
-                // Events pushed while the file was written stay in WIP for the next segment.
-                if let Some(b) = wip.buffers.get_mut(key) {
-                    if b.last_offset == last_offset {
-                        wip.buffers.remove(key);
-                    } else {
-                        b.events.retain(|e| e.id.offset > last_offset);
-                        b.first_offset = b
-                            .events
-                            .first()
-                            .map(|e| e.id.offset)
-                            .unwrap_or(last_offset + 1);
-                        b.bytes = b.events.iter().map(|e| e.raw.len() as u64).sum();
-                    }
-                }
+                // Only this task adds to the buffer, so nothing arrived while the file was
+                // written: the whole buffer is now in the segment.
+                wip.buffers.remove(key);
                 self.high_water.insert(key.to_string(), last_offset);
                 self.published_safe = self.published_safe.max(safe);
                 crate::metrics::DIGEST_SEGMENTS.inc();

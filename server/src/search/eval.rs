@@ -48,28 +48,45 @@ fn tag_matches(field: &str, pattern: &str, tags: &BTreeMap<String, String>) -> b
     }
 }
 
-fn contains_ci(hay: &str, needle: &str) -> bool {
-    SubstringMatcher::new(needle, true).is_match(hay)
+/// A filter prepared for evaluating many single events: substring matchers are built once.
+pub enum Compiled {
+    And(Vec<Compiled>),
+    Or(Vec<Compiled>),
+    Not(Box<Compiled>),
+    FreeText(SubstringMatcher),
+    Field { field: String, pattern: String },
 }
 
-/// Evaluates `f` on one event.
-pub fn matches_event(f: &Filter, e: &Event, tags: &BTreeMap<String, String>) -> bool {
-    match f {
-        Filter::And(p) => p.iter().all(|f| matches_event(f, e, tags)),
-        Filter::Or(p) => p.iter().any(|f| matches_event(f, e, tags)),
-        Filter::Not(f) => !matches_event(f, e, tags),
-        Filter::FreeText(t) => contains_ci(&e.raw, t),
-        Filter::FieldMatch { field, pattern } => {
-            if field.starts_with('#') {
-                return tag_matches(field, pattern, tags);
-            }
-            let v = match field.as_str() {
-                "@rawstring" => Some(e.raw.as_str()),
-                _ => e.fields.get(field).map(String::as_str),
-            };
-            match v {
-                Some(v) => glob_match(pattern, v),
-                None => false,
+impl Compiled {
+    pub fn new(f: &Filter) -> Compiled {
+        match f {
+            Filter::And(p) => Compiled::And(p.iter().map(Compiled::new).collect()),
+            Filter::Or(p) => Compiled::Or(p.iter().map(Compiled::new).collect()),
+            Filter::Not(f) => Compiled::Not(Box::new(Compiled::new(f))),
+            Filter::FreeText(t) => Compiled::FreeText(SubstringMatcher::new(t, true)),
+            Filter::FieldMatch { field, pattern } => Compiled::Field {
+                field: field.clone(),
+                pattern: pattern.clone(),
+            },
+        }
+    }
+
+    /// Evaluates the filter on one event.
+    pub fn matches(&mut self, e: &Event, tags: &BTreeMap<String, String>) -> bool {
+        match self {
+            Compiled::And(p) => p.iter_mut().all(|f| f.matches(e, tags)),
+            Compiled::Or(p) => p.iter_mut().any(|f| f.matches(e, tags)),
+            Compiled::Not(f) => !f.matches(e, tags),
+            Compiled::FreeText(m) => m.is_match(&e.raw),
+            Compiled::Field { field, pattern } => {
+                if field.starts_with('#') {
+                    return tag_matches(field, pattern, tags);
+                }
+                let v = match field.as_str() {
+                    "@rawstring" => Some(e.raw.as_str()),
+                    _ => e.fields.get(field.as_str()).map(String::as_str),
+                };
+                v.is_some_and(|v| glob_match(pattern, v))
             }
         }
     }

@@ -17,7 +17,7 @@ use strata_segment::{Event, FilterQuery, SegmentReader};
 use crate::digest::WipRegistry;
 use crate::query::{Filter, Query, Stage};
 
-pub use eval::{filter_query_for, matches_event};
+pub use eval::{filter_query_for, Compiled};
 
 /// Why a search failed.
 #[derive(Debug, thiserror::Error)]
@@ -117,16 +117,24 @@ impl Searcher {
         crate::metrics::SEARCH_QUERIES.inc();
         let (leading, rest) = split_leading_filters(query);
         let fq = filter_query_for(&leading);
-        // Snapshot WIP and the segment list consistently (see digest's module docs).
+        // Snapshot WIP and the segment list consistently (see digest's module docs): copy the
+        // WIP chunk lists and read Global while holding every partition's WIP read lock.
         let mut guards = Vec::new();
         for p in &self.wip.partitions {
             guards.push(p.read().await);
+        }
+        let mut wip_chunks: Vec<(Arc<BTreeMap<String, String>>, Vec<Arc<Vec<Event>>>)> = Vec::new();
+        for g in &guards {
+            for buf in g.buffers.values().filter(|b| b.datasource.repo == repo) {
+                wip_chunks.push((Arc::new(buf.datasource.tags.clone()), buf.chunks.clone()));
+            }
         }
         let segments: Vec<SegmentInfo> = self.global.read(|s| {
             s.segments_in_range(repo, range.start, range.end)
                 .cloned()
                 .collect()
         });
+        drop(guards);
         let count_only =
             matches!(rest.first(), Some(Stage::Count { field: None, .. })) && rest.len() == 1;
         let mut result = SearchResult {
@@ -135,34 +143,31 @@ impl Searcher {
         };
         let mut hits: Vec<Hit> = Vec::new();
         let mut count: u64 = 0;
-        for g in &guards {
-            for buf in g.buffers.values() {
-                if buf.datasource.repo != repo {
+        let mut compiled = eval::Compiled::new(&leading);
+        for (tags, chunks) in &wip_chunks {
+            if !eval::tags_may_match(&leading, tags) {
+                continue;
+            }
+            for e in chunks.iter().flat_map(|c| c.iter()) {
+                if e.timestamp < range.start || e.timestamp >= range.end {
                     continue;
                 }
-                let tags = Arc::new(buf.datasource.tags.clone());
-                for e in &buf.events {
-                    if e.timestamp < range.start || e.timestamp >= range.end {
-                        continue;
-                    }
-                    result.processed_events += 1;
-                    result.processed_bytes += e.raw.len() as u64;
-                    if matches_event(&leading, e, &tags) {
-                        count += 1;
-                        if !count_only {
-                            hits.push(Hit {
-                                ts: e.timestamp,
-                                nanos: e.timestamp_nanos,
-                                id: e.id,
-                                event: e.clone(),
-                                tags: tags.clone(),
-                            });
-                        }
+                result.processed_events += 1;
+                result.processed_bytes += e.raw.len() as u64;
+                if compiled.matches(e, tags) {
+                    count += 1;
+                    if !count_only {
+                        hits.push(Hit {
+                            ts: e.timestamp,
+                            nanos: e.timestamp_nanos,
+                            id: e.id,
+                            event: e.clone(),
+                            tags: tags.clone(),
+                        });
                     }
                 }
             }
         }
-        drop(guards);
         // Segments, scanned on blocking threads.
         for seg in segments {
             if cancelled() {
@@ -319,7 +324,10 @@ fn apply_rest(
     let mut events: Vec<Hit> = hits;
     for stage in rest {
         match stage {
-            Stage::Filter(f) => events.retain(|h| matches_event(f, &h.event, &h.tags)),
+            Stage::Filter(f) => {
+                let mut c = Compiled::new(f);
+                events.retain(|h| c.matches(&h.event, &h.tags));
+            }
             Stage::Head { limit } => events.truncate(*limit),
             Stage::Count {
                 field,
