@@ -65,13 +65,16 @@ pub(crate) fn encode_field(values: &[Option<&str>], raws: &[&str]) -> Vec<u8> {
     let present: Vec<&str> = values.iter().flatten().copied().collect();
     let total: usize = present.iter().map(|v| v.len()).sum();
     let worth_trying = present.len() >= 8 && total >= present.len() * 4 && {
-        let distinct: std::collections::HashSet<&str> = present.iter().copied().collect();
+        let distinct: rustc_hash::FxHashSet<&str> = present.iter().copied().collect();
         distinct.len() * 8 > present.len()
     };
     if worth_trying {
         let mut head = vec![FIELD_RAW_REFS];
         let mut tail = Vec::new();
         let mut found = 0usize;
+        // Structured logs put a field at about the same place in every line: try the previous
+        // row's position before searching.
+        let mut hint = 0usize;
         for (v, raw) in values.iter().zip(raws) {
             match v {
                 None => put_varint(&mut head, 0),
@@ -79,8 +82,15 @@ pub(crate) fn encode_field(values: &[Option<&str>], raws: &[&str]) -> Vec<u8> {
                     put_varint(&mut head, 1);
                     put_varint(&mut head, 0);
                 }
-                Some(v) => match memchr::memmem::find(raw.as_bytes(), v.as_bytes()) {
+                Some(v) => match raw
+                    .as_bytes()
+                    .get(hint..hint + v.len())
+                    .filter(|s| *s == v.as_bytes())
+                    .map(|_| hint)
+                    .or_else(|| memchr::memmem::find(raw.as_bytes(), v.as_bytes()))
+                {
                     Some(at) => {
+                        hint = at;
                         found += 1;
                         put_varint(&mut head, at as u64 + 2);
                         put_varint(&mut head, v.len() as u64);

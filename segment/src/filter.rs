@@ -29,8 +29,23 @@ const PROBES: u8 = 4;
 /// True for bytes that belong to a token.
 #[inline]
 pub fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
+    TOKEN_TABLE[b as usize] != 0
 }
+
+/// Per byte: 0 for separators, else the ASCII-lowercased byte (non-ASCII bytes map to
+/// themselves), so tokenizing and lowercasing is one table lookup per byte.
+static TOKEN_TABLE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        if b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80 {
+            t[i] = b.to_ascii_lowercase();
+        }
+        i += 1;
+    }
+    t
+};
 
 /// Passes an already well-mixed u64 through unchanged: the filter items are hashes.
 #[derive(Default)]
@@ -99,25 +114,24 @@ impl FilterBuilder {
     }
 
     pub fn add_raw(&mut self, raw: &[u8]) {
-        let mut i = 0;
-        let n = raw.len();
-        while i < n {
-            while i < n && !is_token_byte(raw[i]) {
-                i += 1;
+        self.lower.clear();
+        for &b in raw {
+            let l = TOKEN_TABLE[b as usize];
+            if l != 0 {
+                self.lower.push(l);
+            } else if !self.lower.is_empty() {
+                self.add_lower_token();
+                self.lower.clear();
             }
-            let start = i;
-            while i < n && is_token_byte(raw[i]) {
-                i += 1;
-            }
-            if i > start {
-                self.add_token(&raw[start..i]);
-            }
+        }
+        if !self.lower.is_empty() {
+            self.add_lower_token();
+            self.lower.clear();
         }
     }
 
-    fn add_token(&mut self, tok: &[u8]) {
-        self.lower.clear();
-        self.lower.extend(tok.iter().map(u8::to_ascii_lowercase));
+    /// Adds the token held (lowercased) in `self.lower`.
+    fn add_lower_token(&mut self) {
         self.items.insert(token_hash(&self.lower));
         if self.lower.len() >= 3 {
             let mut code = (trigram_code(self.lower[0]) << 6) | trigram_code(self.lower[1]);
@@ -185,6 +199,14 @@ impl Filter {
         for i in 0..u64::from(self.probes) {
             let p = Self::position(m, h, i);
             self.words[p / 64] |= 1 << (p % 64);
+        }
+    }
+
+    /// A filter that rules nothing out (used when a writer builds no filters).
+    pub fn match_all() -> Filter {
+        Filter {
+            probes: 1,
+            words: vec![u64::MAX],
         }
     }
 

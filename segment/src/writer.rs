@@ -2,7 +2,7 @@
 //! are buffered one block at a time, so memory stays bounded by the block size whatever the
 //! segment's total size. The file appears at its final path only when complete and fsynced.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -22,6 +22,9 @@ pub struct WriterOptions {
     pub block_bytes: usize,
     /// Close a block once it holds this many events.
     pub max_block_events: usize,
+    /// Build Bloom filters. Without them every block reads as "may match" (an all-ones
+    /// filter): digest's minis skip the cost, since they are small, recent and soon merged.
+    pub build_filters: bool,
 }
 
 impl WriterOptions {
@@ -31,6 +34,7 @@ impl WriterOptions {
             codec: Codec::Lz4,
             block_bytes: 512 << 10,
             max_block_events: 32 << 10,
+            build_filters: false,
         }
     }
 
@@ -40,6 +44,7 @@ impl WriterOptions {
             codec: Codec::Zstd { level: 9 },
             block_bytes: 1 << 20,
             max_block_events: 64 << 10,
+            build_filters: true,
         }
     }
 }
@@ -73,7 +78,7 @@ pub struct SegmentWriter {
     last_key: Option<(i64, u32, EventId)>,
     blocks: Vec<BlockMeta>,
     field_names: Vec<String>,
-    field_index: HashMap<String, u32>,
+    field_index: rustc_hash::FxHashMap<String, u32>,
     offsets: BTreeMap<u32, (u64, u64)>,
     raw_bytes: u64,
     count: u64,
@@ -110,7 +115,7 @@ impl SegmentWriter {
             last_key: None,
             blocks: Vec::new(),
             field_names: Vec::new(),
-            field_index: HashMap::new(),
+            field_index: rustc_hash::FxHashMap::default(),
             offsets: BTreeMap::new(),
             raw_bytes: 0,
             count: 0,
@@ -182,11 +187,16 @@ impl SegmentWriter {
         self.pending_bytes = 0;
         let mut columns = Vec::new();
         let mut raw_bytes = 0u64;
+        let filters = self.opts.build_filters;
         for e in &events {
-            self.filter.add_raw(e.raw.as_bytes());
+            if filters {
+                self.filter.add_raw(e.raw.as_bytes());
+            }
             raw_bytes += e.raw.len() as u64;
             for (k, v) in &e.fields {
-                self.filter.add_field(k, v);
+                if filters {
+                    self.filter.add_field(k, v);
+                }
                 if !self.field_index.contains_key(k) {
                     self.field_index
                         .insert(k.clone(), self.field_names.len() as u32);
@@ -214,7 +224,11 @@ impl SegmentWriter {
                 columns.push(self.write_column(COL_FIELD_BASE + idx as u32, &bytes)?);
             }
         }
-        let filter = self.filter.finish();
+        let filter = if filters {
+            self.filter.finish()
+        } else {
+            crate::filter::Filter::match_all()
+        };
         let min_ts = events.first().map(|e| e.timestamp).unwrap_or_default();
         let max_ts = events.last().map(|e| e.timestamp).unwrap_or_default();
         self.count += events.len() as u64;

@@ -18,6 +18,7 @@ fn seed_segment(codec: Codec) -> Vec<u8> {
             codec,
             block_bytes: 2000,
             max_block_events: 8,
+            build_filters: true,
         },
     )
     .unwrap();

@@ -61,6 +61,7 @@ fn small_blocks(codec: Codec) -> WriterOptions {
         codec,
         block_bytes: 700,
         max_block_events: 7,
+        build_filters: true,
     }
 }
 
@@ -130,7 +131,7 @@ proptest! {
         let events: Vec<Event> = raws.iter().enumerate().map(|(i, r)| Event {
             timestamp: i as i64, raw: r.clone(), id: EventId { partition: 0, offset: i as u64, index: 0 }, ..Default::default()
         }).collect();
-        let r = write(dir.path(), "s", events, WriterOptions::mini());
+        let r = write(dir.path(), "s", events, WriterOptions { build_filters: true, ..WriterOptions::mini() });
         let col = r.raw_column(0).unwrap();
         let mut rows = Vec::new();
         scan::SubstringMatcher::new(&needle, ci).matching_rows(&col, &mut rows);
@@ -291,6 +292,7 @@ fn field_kernels_and_block_skipping() {
             codec: Codec::Lz4,
             block_bytes: 16 << 10,
             max_block_events: 1000,
+            build_filters: true,
         },
     );
     assert!(r.blocks().len() > 20);
@@ -331,4 +333,26 @@ fn field_kernels_and_block_skipping() {
         .collect();
     assert_eq!(rows, naive);
     assert!(!rows.is_empty());
+}
+
+/// Minis are written without filters: every block must then read as "may match".
+#[test]
+fn segments_without_filters_never_skip_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = sample_events(500);
+    let r = write(
+        dir.path(),
+        "s",
+        events,
+        WriterOptions {
+            block_bytes: 8 << 10,
+            ..WriterOptions::mini()
+        },
+    );
+    assert!(r.blocks().len() > 3);
+    let q = FilterQuery::for_substring("definitely-not-there-xyzzy");
+    assert_eq!(
+        r.candidate_blocks(i64::MIN, i64::MAX, &q).len(),
+        r.blocks().len()
+    );
 }

@@ -148,7 +148,9 @@ async fn probe_latency(client: &reqwest::Client, args: &LoadgenArgs, api: &str) 
         bail!("probe ingest answered {}", r.status());
     }
     loop {
-        let q = serde_json::json!({"queryString": format!("{marker} | count()"), "start": "5m"});
+        // The probe's own window: it measures when the event becomes visible, not how long a
+        // scan over the load's backlog takes.
+        let q = serde_json::json!({"queryString": format!("{marker} | count()"), "start": "30s"});
         let resp: serde_json::Value = client
             .post(format!(
                 "{}/api/v1/repositories/{}/query",

@@ -372,6 +372,10 @@ fn malformed_requests_get_clear_errors_and_change_nothing() {
     node.wait_until(10, "the node to answer", || {
         node.client.get(node.url("/api/v1/status")).send().is_ok()
     });
+    node.wait_until(20, "the valid events to be searchable", || {
+        node.count("b", "") >= 2
+    });
+    std::thread::sleep(std::time::Duration::from_millis(500));
     let total = node.count("b", "");
     assert_eq!(total, 2, "only the two valid requests stored events");
     assert_eq!(node.count("b", "baseline-marker"), 1);

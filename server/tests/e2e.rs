@@ -49,6 +49,10 @@ fn ingest_through_every_endpoint_and_find_it() {
         .unwrap();
     assert_eq!(r.status(), 200);
 
+    // Acknowledged means durable in the queue; searchable follows within moments.
+    node.wait_until(20, "all 15 events searchable", || {
+        node.count("web", "ep-") == 15
+    });
     let expected = [
         "ep-structured",
         "ep-unstructured",
@@ -201,7 +205,10 @@ fn graceful_shutdown_flushes_and_restart_keeps_everything() {
         );
         assert_eq!(s, 200, "{t}");
     }
-    assert_eq!(node.count("app", "graceful"), 50);
+    // Acknowledged means durable in the queue; searchable follows within moments.
+    node.wait_until(20, "all 50 events searchable", || {
+        node.count("app", "graceful") == 50
+    });
     let status = node.terminate();
     assert!(status.success(), "exit status {status}");
     assert!(dir.path().join("n/global-snapshot.json").exists());
@@ -210,6 +217,11 @@ fn graceful_shutdown_flushes_and_restart_keeps_everything() {
         .count();
     assert!(segs >= 1, "WIP was closed into segments");
     node.restart();
+    node.wait_until(20, "the events after restart", || {
+        node.count("app", "graceful") >= 50
+    });
+    // Give a (wrong) replay time to show up as duplicates before checking exactly-once.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
     assert_eq!(node.count("app", "graceful"), 50);
     assert_eq!(node.count("app", "i=7"), 1);
 }

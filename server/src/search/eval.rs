@@ -53,7 +53,7 @@ pub enum Compiled {
     And(Vec<Compiled>),
     Or(Vec<Compiled>),
     Not(Box<Compiled>),
-    FreeText(SubstringMatcher),
+    FreeText(Box<SubstringMatcher>),
     Field { field: String, pattern: String },
 }
 
@@ -63,7 +63,7 @@ impl Compiled {
             Filter::And(p) => Compiled::And(p.iter().map(Compiled::new).collect()),
             Filter::Or(p) => Compiled::Or(p.iter().map(Compiled::new).collect()),
             Filter::Not(f) => Compiled::Not(Box::new(Compiled::new(f))),
-            Filter::FreeText(t) => Compiled::FreeText(SubstringMatcher::new(t, true)),
+            Filter::FreeText(t) => Compiled::FreeText(Box::new(SubstringMatcher::new(t, true))),
             Filter::FieldMatch { field, pattern } => Compiled::Field {
                 field: field.clone(),
                 pattern: pattern.clone(),

@@ -54,6 +54,9 @@ pub struct SearchRange {
     pub default_limit: usize,
 }
 
+/// A datasource's tags and its WIP chunks, copied under the WIP lock.
+type WipSnapshot = (Arc<BTreeMap<String, String>>, Vec<Arc<Vec<Event>>>);
+
 /// A matched event awaiting materialisation.
 struct Hit {
     ts: i64,
@@ -123,7 +126,7 @@ impl Searcher {
         for p in &self.wip.partitions {
             guards.push(p.read().await);
         }
-        let mut wip_chunks: Vec<(Arc<BTreeMap<String, String>>, Vec<Arc<Vec<Event>>>)> = Vec::new();
+        let mut wip_chunks: Vec<WipSnapshot> = Vec::new();
         for g in &guards {
             for buf in g.buffers.values().filter(|b| b.datasource.repo == repo) {
                 wip_chunks.push((Arc::new(buf.datasource.tags.clone()), buf.chunks.clone()));
