@@ -18,38 +18,53 @@ pub struct Retention {
     pub max_uncompressed_bytes: Option<u64>,
 }
 
-/// Metadata of one segment file (never its events).
+/// Metadata of one segment file (never its events). Serialised with short keys: snapshots hold
+/// millions of these, and the key names would otherwise be most of the snapshot's bytes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SegmentInfo {
     pub id: String,
+    #[serde(rename = "r")]
     pub repo: String,
+    #[serde(rename = "t")]
     pub tags: BTreeMap<String, String>,
+    #[serde(rename = "a")]
     pub min_ts: i64,
+    #[serde(rename = "b")]
     pub max_ts: i64,
+    #[serde(rename = "n")]
     pub event_count: u64,
+    #[serde(rename = "rb")]
     pub raw_bytes: u64,
+    #[serde(rename = "fb")]
     pub file_bytes: u64,
     /// crc32 of the whole file, to verify copies.
+    #[serde(rename = "crc")]
     pub file_crc: u32,
     /// `lz4` or `zstd`.
+    #[serde(rename = "c")]
     pub codec: String,
+    #[serde(rename = "p")]
     pub partition: u32,
+    #[serde(rename = "o1")]
     pub first_offset: u64,
+    #[serde(rename = "o2")]
     pub last_offset: u64,
     /// Node ids that hold a verified local copy.
+    #[serde(rename = "h")]
     pub nodes: BTreeSet<u32>,
     /// Object key in the bucket, once uploaded and verified.
-    #[serde(default)]
+    #[serde(default, rename = "k")]
     pub bucket_key: Option<String>,
+    #[serde(rename = "m")]
     pub merged: bool,
     /// The merge target this mini belongs to (minis of one target merge into one segment).
-    #[serde(default)]
+    #[serde(default, rename = "mt")]
     pub merge_target: Option<String>,
     /// Wall-clock time the segment file was written (epoch ms), set by its writer.
-    #[serde(default)]
+    #[serde(default, rename = "ct")]
     pub created_ms: i64,
     /// Offset of the event that last changed this segment (set by apply).
-    #[serde(default)]
+    #[serde(default, rename = "v")]
     pub version: u64,
 }
 

@@ -106,9 +106,10 @@ pub struct State {
     /// Datasources by their key (see [`datasource_key`]).
     #[serde(with = "sorted_map")]
     pub datasources: FastMap<String, DatasourceInfo>,
-    /// Segments by id. A hash map for O(1) apply at millions of segments; serialised sorted
-    /// so snapshots of equal states are byte-identical.
-    #[serde(with = "sorted_map")]
+    /// Segments by id. A hash map for O(1) apply at millions of segments. Not part of the
+    /// state's own JSON: snapshots store them apart, sorted by id and in parts that load in
+    /// parallel (see `snapshot.rs`).
+    #[serde(skip)]
     pub segments: FastMap<String, SegmentInfo>,
 }
 

@@ -109,7 +109,10 @@ proptest! {
         let snap = snapshot::decode("mem", &bytes).unwrap();
         prop_assert_eq!(snap.next_offset, cut as u64);
         let resumed = replay(&events, cut, snap.state);
-        prop_assert_eq!(serde_json::to_string(&resumed).unwrap(), serde_json::to_string(&full).unwrap());
+        prop_assert_eq!(&resumed, &full);
+        // Equal states encode to identical bytes, whatever order their maps were built in.
+        let enc = |st: &State| snapshot::encode(&Snapshot { next_offset: 0, state: st.clone() }).unwrap();
+        prop_assert_eq!(enc(&resumed), enc(&full));
     }
 }
 
@@ -287,11 +290,10 @@ fn torn_or_damaged_snapshot_never_loads_wrong() {
     };
     let bytes = snapshot::encode(&snap).unwrap();
     for len in 0..bytes.len() {
-        // Only the optional trailing newline may be missing from a prefix that loads.
-        if let Ok(s) = snapshot::decode("t", &bytes[..len]) {
-            assert_eq!(len, bytes.len() - 1, "prefix of {len} bytes loaded");
-            assert_eq!(s, snap);
-        }
+        assert!(
+            snapshot::decode("t", &bytes[..len]).is_err(),
+            "prefix of {len} bytes loaded"
+        );
     }
     for i in 0..bytes.len() {
         let mut b = bytes.clone();
