@@ -12,18 +12,7 @@ fn main() {
     let mut raw = 0usize;
     for (i, g) in AppLogs::new(1, 0).take(150_000).enumerate() {
         raw += g.raw.len();
-        w.push(Event {
-            timestamp: g.timestamp,
-            raw: g.raw,
-            fields: g.fields,
-            id: EventId {
-                partition: 0,
-                offset: i as u64,
-                index: 0,
-            },
-            ..Default::default()
-        })
-        .unwrap();
+        w.push(g.into_event(0, i as u64)).unwrap();
     }
     let s = w.finish().unwrap();
     let r = SegmentReader::open(&path).unwrap();

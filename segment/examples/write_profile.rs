@@ -7,17 +7,7 @@ fn main() {
     let events: Vec<Event> = AppLogs::new(1, 0)
         .take(200_000)
         .enumerate()
-        .map(|(i, g)| Event {
-            timestamp: g.timestamp,
-            raw: g.raw,
-            fields: g.fields,
-            id: EventId {
-                partition: 0,
-                offset: i as u64,
-                index: 0,
-            },
-            ..Default::default()
-        })
+        .map(|(i, g)| g.into_event(0, i as u64))
         .collect();
     let bytes: usize = events.iter().map(|e| e.raw.len()).sum();
     let dir = std::env::temp_dir().join("strata-write-profile");

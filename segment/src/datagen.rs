@@ -13,6 +13,24 @@ pub struct GenEvent {
     pub fields: BTreeMap<String, String>,
 }
 
+impl GenEvent {
+    /// The event as digest would store it, read from `partition` at `offset`.
+    pub fn into_event(self, partition: u32, offset: u64) -> crate::Event {
+        crate::Event {
+            timestamp: self.timestamp,
+            timestamp_nanos: 0,
+            ingest_timestamp: self.timestamp,
+            id: crate::EventId {
+                partition,
+                offset,
+                index: 0,
+            },
+            raw: self.raw,
+            fields: self.fields,
+        }
+    }
+}
+
 /// xorshift64*: tiny, fast, and stable across platforms and crate versions.
 #[derive(Clone)]
 pub struct Rng(u64);

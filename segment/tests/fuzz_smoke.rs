@@ -23,18 +23,7 @@ fn seed_segment(codec: Codec) -> Vec<u8> {
     )
     .unwrap();
     for (i, g) in AppLogs::new(9, 0).take(30).enumerate() {
-        w.push(Event {
-            timestamp: g.timestamp,
-            raw: g.raw,
-            fields: g.fields,
-            id: EventId {
-                partition: 0,
-                offset: i as u64,
-                index: 0,
-            },
-            ..Default::default()
-        })
-        .unwrap();
+        w.push(g.into_event(0, i as u64)).unwrap();
     }
     w.finish().unwrap();
     std::fs::read(path).unwrap()

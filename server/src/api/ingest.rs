@@ -356,16 +356,32 @@ fn ok_json() -> Response {
     (StatusCode::OK, Json(serde_json::json!({}))).into_response()
 }
 
+/// `humio-structured` and `humio-unstructured` bodies, with the repository from the token or
+/// (older paths) from the URL.
+async fn json_batches_endpoint(
+    node: &NodeCtx,
+    headers: &HeaderMap,
+    path_repo: Option<&str>,
+    body: Bytes,
+    structured: bool,
+) -> Result<Response, ApiError> {
+    let t = target(node, headers, path_repo)?;
+    let v = parse_json_body(&body_bytes(node, headers, body)?)?;
+    let batches = if structured {
+        structured_batches(&v)?
+    } else {
+        unstructured_batches(&v, t.parser.as_deref().unwrap_or("kv"))?
+    };
+    publish(node, &t.repo, batches).await?;
+    Ok(ok_json())
+}
+
 async fn structured(
     State(node): State<Arc<NodeCtx>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let t = target(&node, &headers, None)?;
-    let v = parse_json_body(&body_bytes(&node, &headers, body)?)?;
-    let batches = structured_batches(&v)?;
-    publish(&node, &t.repo, batches).await?;
-    Ok(ok_json())
+    json_batches_endpoint(&node, &headers, None, body, true).await
 }
 
 async fn dataspace_structured(
@@ -374,10 +390,7 @@ async fn dataspace_structured(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let t = target(&node, &headers, Some(&repo))?;
-    let v = parse_json_body(&body_bytes(&node, &headers, body)?)?;
-    publish(&node, &t.repo, structured_batches(&v)?).await?;
-    Ok(ok_json())
+    json_batches_endpoint(&node, &headers, Some(&repo), body, true).await
 }
 
 async fn unstructured(
@@ -385,11 +398,7 @@ async fn unstructured(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let t = target(&node, &headers, None)?;
-    let v = parse_json_body(&body_bytes(&node, &headers, body)?)?;
-    let batches = unstructured_batches(&v, t.parser.as_deref().unwrap_or("kv"))?;
-    publish(&node, &t.repo, batches).await?;
-    Ok(ok_json())
+    json_batches_endpoint(&node, &headers, None, body, false).await
 }
 
 async fn dataspace_unstructured(
@@ -398,15 +407,7 @@ async fn dataspace_unstructured(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let t = target(&node, &headers, Some(&repo))?;
-    let v = parse_json_body(&body_bytes(&node, &headers, body)?)?;
-    publish(
-        &node,
-        &t.repo,
-        unstructured_batches(&v, t.parser.as_deref().unwrap_or("kv"))?,
-    )
-    .await?;
-    Ok(ok_json())
+    json_batches_endpoint(&node, &headers, Some(&repo), body, false).await
 }
 
 #[derive(serde::Deserialize)]

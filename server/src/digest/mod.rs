@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use strata_global::{datasource_key, Global, GlobalEvent, SegmentInfo};
+use strata_global::{datasource_key, Global, GlobalEvent};
 use strata_segment::{Datasource, Event, EventId, SegmentWriter, WriterOptions};
 use tokio::sync::{watch, RwLock};
 
@@ -323,27 +323,18 @@ impl PartitionDigest {
             strata_segment::hash64(key.as_bytes()),
             self.partition
         );
-        let info = SegmentInfo {
+        let info = crate::merge::NewSegment {
             id: id.clone(),
             repo: ds.repo.clone(),
             tags: ds.tags.clone(),
-            min_ts: summary.min_ts,
-            max_ts: summary.max_ts,
-            event_count: summary.event_count,
-            raw_bytes: summary.raw_bytes,
-            file_bytes: summary.file_bytes,
-            file_crc: summary.file_crc,
-            codec: summary.codec.name().into(),
             partition: self.partition,
             first_offset,
             last_offset,
-            nodes: [self.cfg.node_id].into(),
-            bucket_key: None,
+            node: self.cfg.node_id,
             merged: false,
             merge_target: Some(target),
-            created_ms: crate::ingest::now_ms(),
-            version: 0,
-        };
+        }
+        .info(&summary);
         let mut wip = self.wip.partitions[self.partition as usize].write().await;
         let safe = wip
             .buffers

@@ -22,6 +22,46 @@ pub struct MergeConfig {
     pub delete_grace: Duration,
 }
 
+/// What a segment writer knows besides the file summary, to announce the segment in Global.
+pub struct NewSegment {
+    pub id: String,
+    pub repo: String,
+    pub tags: std::collections::BTreeMap<String, String>,
+    pub partition: u32,
+    pub first_offset: u64,
+    pub last_offset: u64,
+    pub node: u32,
+    pub merged: bool,
+    pub merge_target: Option<String>,
+}
+
+impl NewSegment {
+    /// Global's record of the segment just written.
+    pub fn info(self, summary: &strata_segment::SegmentSummary) -> SegmentInfo {
+        SegmentInfo {
+            id: self.id,
+            repo: self.repo,
+            tags: self.tags,
+            min_ts: summary.min_ts,
+            max_ts: summary.max_ts,
+            event_count: summary.event_count,
+            raw_bytes: summary.raw_bytes,
+            file_bytes: summary.file_bytes,
+            file_crc: summary.file_crc,
+            codec: summary.codec.name().into(),
+            partition: self.partition,
+            first_offset: self.first_offset,
+            last_offset: self.last_offset,
+            nodes: [self.node].into(),
+            bucket_key: None,
+            merged: self.merged,
+            merge_target: self.merge_target,
+            created_ms: crate::ingest::now_ms(),
+            version: 0,
+        }
+    }
+}
+
 /// Path of a segment's local file.
 pub fn segment_path(dir: &std::path::Path, id: &str) -> PathBuf {
     dir.join(format!("{id}.seg"))
@@ -105,27 +145,18 @@ async fn merge_group(
         })
         .await??;
     let first = &group[0];
-    let info = SegmentInfo {
+    let info = NewSegment {
         id: id.clone(),
         repo: first.repo.clone(),
         tags: first.tags.clone(),
-        min_ts: summary.min_ts,
-        max_ts: summary.max_ts,
-        event_count: summary.event_count,
-        raw_bytes: summary.raw_bytes,
-        file_bytes: summary.file_bytes,
-        file_crc: summary.file_crc,
-        codec: summary.codec.name().into(),
         partition: first.partition,
         first_offset: group.iter().map(|s| s.first_offset).min().unwrap_or(0),
         last_offset: group.iter().map(|s| s.last_offset).max().unwrap_or(0),
-        nodes: [cfg.node_id].into(),
-        bucket_key: None,
+        node: cfg.node_id,
         merged: true,
         merge_target: None,
-        created_ms: crate::ingest::now_ms(),
-        version: 0,
-    };
+    }
+    .info(&summary);
     let removed: Vec<String> = group.iter().map(|s| s.id.clone()).collect();
     let (_, outcome) = global
         .publish(GlobalEvent::ReplaceSegments {

@@ -201,6 +201,22 @@ impl KafkaQueue {
         Ok(r)
     }
 
+    /// (low, high) watermarks as the broker reports them.
+    async fn watermarks(&self, topic: &str, partition: u32) -> QueueResult<(u64, u64)> {
+        let reader = self.reader(topic, partition)?;
+        let topic = topic.to_string();
+        tokio::task::spawn_blocking(move || {
+            let r = reader.lock().map_err(|_| unavailable("reader poisoned"))?;
+            let (low, high) = r
+                .consumer
+                .fetch_watermarks(&topic, partition as i32, Duration::from_secs(10))
+                .map_err(unavailable)?;
+            Ok((low.max(0) as u64, high.max(0) as u64))
+        })
+        .await
+        .map_err(unavailable)?
+    }
+
     fn check(&self, topic: &str, partition: u32) -> QueueResult<()> {
         match self.partitions.get(topic) {
             Some(n) if partition < *n => Ok(()),
@@ -317,18 +333,7 @@ impl Queue for KafkaQueue {
         let topic = topic.to_string();
         Box::pin(async move {
             self.check(&topic, partition)?;
-            let reader = self.reader(&topic, partition)?;
-            let t2 = topic.clone();
-            let high = tokio::task::spawn_blocking(move || {
-                let r = reader.lock().map_err(|_| unavailable("reader poisoned"))?;
-                let (_, high) = r
-                    .consumer
-                    .fetch_watermarks(&t2, partition as i32, Duration::from_secs(10))
-                    .map_err(unavailable)?;
-                Ok::<u64, QueueError>(high.max(0) as u64)
-            })
-            .await
-            .map_err(unavailable)??;
+            let (_, high) = self.watermarks(&topic, partition).await?;
             // Some brokers (Tansu) report the base offset of the last batch as the high
             // watermark. Records at or past it are acknowledged data: read on to the true end.
             let mut end = high;
@@ -350,17 +355,7 @@ impl Queue for KafkaQueue {
         let topic = topic.to_string();
         Box::pin(async move {
             self.check(&topic, partition)?;
-            let reader = self.reader(&topic, partition)?;
-            tokio::task::spawn_blocking(move || {
-                let r = reader.lock().map_err(|_| unavailable("reader poisoned"))?;
-                let (low, _) = r
-                    .consumer
-                    .fetch_watermarks(&topic, partition as i32, Duration::from_secs(10))
-                    .map_err(unavailable)?;
-                Ok(low.max(0) as u64)
-            })
-            .await
-            .map_err(unavailable)?
+            Ok(self.watermarks(&topic, partition).await?.0)
         })
     }
 
