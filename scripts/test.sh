@@ -20,7 +20,10 @@ if rustup toolchain list 2>/dev/null | grep -q nightly; then
     cargo install cargo-fuzz --locked --quiet || echo "cargo-fuzz could not be installed; skipping the libFuzzer run"
   fi
   if command -v cargo-fuzz >/dev/null 2>&1; then
-    (cd segment/fuzz && cargo +nightly fuzz run segment_reader -- -max_total_time=30 -rss_limit_mb=2048)
+    # Seed with a real segment so the fuzzer starts past the magic bytes and checksums.
+    corpus=$(mktemp -d)
+    cp segment/testdata/*.seg "$corpus"/
+    (cd segment/fuzz && cargo +nightly fuzz run segment_reader "$corpus" -- -max_total_time=30 -rss_limit_mb=2048)
   fi
 fi
 echo "all tests passed"
