@@ -200,3 +200,65 @@ fn kafka_topics_partitions() -> Option<u32> {
     let topics = crate::queue::kafka::TopicsFile::load(Path::new("kafka-topics.yaml")).ok()?;
     topics.topic("humio-ingest").map(|t| t.partitions)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("strata.toml");
+        std::fs::write(&p, text).unwrap();
+        (dir, p)
+    }
+
+    #[test]
+    fn file_fills_in_and_flags_win() {
+        let (_d, p) = file("node_id = 7\nhttp_addr = \"127.0.0.1:9999\"\nmini_max_age_secs = 5\n");
+        let args = ServeArgs {
+            config: Some(p),
+            node_id: Some(3),
+            ..Default::default()
+        };
+        let c = Config::resolve(args).unwrap();
+        assert_eq!(c.node_id, 3, "the flag wins over the file");
+        assert_eq!(c.http_addr.port(), 9999);
+        assert_eq!(c.mini_max_age_secs, 5);
+        assert_eq!(c.ingest_partitions, 4, "embedded default");
+        assert_eq!(c.advertise_url, "http://127.0.0.1:9999");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors_naming_them() {
+        let (_d, p) = file("node_id = 1\nmini_max_agee_secs = 5\n");
+        let e = Config::resolve(ServeArgs {
+            config: Some(p),
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("mini_max_agee_secs"), "{e}");
+        let (_d, p) = file("node_id = \"one\"\n");
+        let e = Config::resolve(ServeArgs {
+            config: Some(p),
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("node_id") || e.contains("invalid type"), "{e}");
+        let e = Config::resolve(ServeArgs {
+            http_addr: Some("nope".into()),
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("http_addr") && e.contains("nope"), "{e}");
+        let e = Config::resolve(ServeArgs {
+            ingest_partitions: Some(0),
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("ingest_partitions"), "{e}");
+    }
+}
