@@ -38,13 +38,11 @@ impl Codec {
         }
     }
 
-    pub(crate) fn compress(self, data: &[u8]) -> Vec<u8> {
+    pub(crate) fn compress(self, data: &[u8]) -> Result<Vec<u8>, String> {
         match self {
-            Codec::Lz4 => lz4_flex::block::compress(data),
-            // zstd only fails on invalid parameters; the level is clamped by the library.
-            Codec::Zstd { level } => {
-                zstd::bulk::compress(data, level).unwrap_or_else(|_| lz_fallback(data))
-            }
+            Codec::Lz4 => Ok(lz4_flex::block::compress(data)),
+            Codec::Zstd { level } => zstd::bulk::compress(data, level)
+                .map_err(|e| format!("zstd compression failed: {e}")),
         }
     }
 
@@ -63,12 +61,6 @@ impl Codec {
         }
         Ok(out)
     }
-}
-
-fn lz_fallback(data: &[u8]) -> Vec<u8> {
-    // Unreachable in practice (zstd rejects only bad parameters); a zstd frame of the raw
-    // bytes at level 1 keeps the file readable with the declared codec.
-    zstd::bulk::compress(data, 1).unwrap_or_default()
 }
 
 /// Append-only little-endian encoder.

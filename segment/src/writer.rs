@@ -251,7 +251,11 @@ impl SegmentWriter {
                 data.len()
             )));
         }
-        let compressed = self.opts.codec.compress(data);
+        let compressed = self
+            .opts
+            .codec
+            .compress(data)
+            .map_err(SegmentError::Invalid)?;
         let meta = ColumnMeta {
             id,
             offset: self.pos,

@@ -91,7 +91,8 @@ pub async fn run(args: LoadgenArgs) -> Result<()> {
                     Ok(resp) => bail!("ingest answered {}", resp.status()),
                     Err(e) => bail!("ingest request failed: {e}"),
                 }
-                i += args_step();
+                // Stride through the prebuilt bodies so connections send different ones.
+                i += 7;
             }
             Ok(())
         }));
@@ -127,10 +128,6 @@ pub async fn run(args: LoadgenArgs) -> Result<()> {
         );
     }
     Ok(())
-}
-
-fn args_step() -> usize {
-    7
 }
 
 /// Ingests one unique marker and polls until a query finds it; returns milliseconds.

@@ -33,21 +33,15 @@ pub fn routes() -> Router<Arc<NodeCtx>> {
         .route("/api/v1/ingest/elastic-bulk", post(elastic_bulk))
         .route("/api/v1/ingest/elastic-bulk/_bulk", post(elastic_bulk))
         .route("/_bulk", post(elastic_bulk))
-        .route(
-            "/api/v1/dataspaces/{repo}/ingest",
-            post(dataspace_structured),
-        )
+        .route("/api/v1/dataspaces/{repo}/ingest", post(structured))
         .route(
             "/api/v1/dataspaces/{repo}/ingest-messages",
-            post(dataspace_unstructured),
+            post(unstructured),
         )
-        .route(
-            "/api/v1/repositories/{repo}/ingest",
-            post(dataspace_structured),
-        )
+        .route("/api/v1/repositories/{repo}/ingest", post(structured))
         .route(
             "/api/v1/repositories/{repo}/ingest-messages",
-            post(dataspace_unstructured),
+            post(unstructured),
         )
 }
 
@@ -376,38 +370,26 @@ async fn json_batches_endpoint(
     Ok(ok_json())
 }
 
+/// `humio-structured`; also the older `.../{repo}/ingest` paths.
 async fn structured(
     State(node): State<Arc<NodeCtx>>,
+    repo: Option<Path<String>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    json_batches_endpoint(&node, &headers, None, body, true).await
+    let repo = repo.map(|Path(r)| r);
+    json_batches_endpoint(&node, &headers, repo.as_deref(), body, true).await
 }
 
-async fn dataspace_structured(
-    State(node): State<Arc<NodeCtx>>,
-    Path(repo): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    json_batches_endpoint(&node, &headers, Some(&repo), body, true).await
-}
-
+/// `humio-unstructured`; also the older `.../{repo}/ingest-messages` paths.
 async fn unstructured(
     State(node): State<Arc<NodeCtx>>,
+    repo: Option<Path<String>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    json_batches_endpoint(&node, &headers, None, body, false).await
-}
-
-async fn dataspace_unstructured(
-    State(node): State<Arc<NodeCtx>>,
-    Path(repo): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    json_batches_endpoint(&node, &headers, Some(&repo), body, false).await
+    let repo = repo.map(|Path(r)| r);
+    json_batches_endpoint(&node, &headers, repo.as_deref(), body, false).await
 }
 
 #[derive(serde::Deserialize)]

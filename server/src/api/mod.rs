@@ -160,7 +160,7 @@ async fn status(State(node): State<Arc<NodeCtx>>) -> impl IntoResponse {
 }
 
 async fn metrics(State(node): State<Arc<NodeCtx>>) -> impl IntoResponse {
-    let (segments, bytes, wip_partitions) = node.global.read(|s| {
+    let (segments, bytes, partitions) = node.global.read(|s| {
         let segs = s.segments.len() as f64;
         let bytes = s.segments.values().map(|x| x.file_bytes).sum::<u64>() as f64;
         (segs, bytes, s.partitions.len() as f64)
@@ -175,7 +175,7 @@ async fn metrics(State(node): State<Arc<NodeCtx>>) -> impl IntoResponse {
         (
             "strata_global_partitions",
             "Ingest partitions known to Global",
-            wip_partitions,
+            partitions,
         ),
         (
             "strata_global_offset",

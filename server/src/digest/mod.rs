@@ -10,7 +10,7 @@
 //! partition's WIP read lock before reading Global's segment list, and the flush publishes to
 //! Global under the write lock, so a search sees an event in exactly one of the two places.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -370,12 +370,4 @@ impl PartitionDigest {
             }
         }
     }
-}
-
-/// Groups a list of tags for display (used by status pages).
-pub fn describe(tags: &BTreeMap<String, String>) -> String {
-    tags.iter()
-        .map(|(k, v)| format!("#{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(" ")
 }

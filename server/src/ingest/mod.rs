@@ -69,15 +69,10 @@ pub struct Batch {
     pub events: Vec<QueuedEvent>,
 }
 
-/// Stable partition of a datasource (FNV-1a of its key; never changes between versions).
+/// Stable partition of a datasource: the segment format's pinned `hash64` of its key.
 pub fn partition_for(repo: &str, tags: &BTreeMap<String, String>, partitions: u32) -> u32 {
     let key = strata_global::datasource_key(repo, tags);
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in key.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    (h % u64::from(partitions.max(1))) as u32
+    (strata_segment::hash64(key.as_bytes()) % u64::from(partitions.max(1))) as u32
 }
 
 /// Publishes events to the ingest queue.

@@ -91,7 +91,7 @@ pub fn flatten_json(prefix: &str, v: &serde_json::Value, out: &mut BTreeMap<Stri
     }
 }
 
-/// Finds and removes-from-consideration a timestamp among the flattened fields.
+/// The first parseable timestamp among the usual timestamp fields (`@timestamp`, `timestamp`, …).
 pub fn find_timestamp(fields: &BTreeMap<String, String>) -> Option<(i64, u32)> {
     TIMESTAMP_FIELDS
         .iter()

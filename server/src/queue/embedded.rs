@@ -330,7 +330,7 @@ fn writer_loop(
                             f.positions.push(pos);
                         }
                     }
-                    log.end += log.written - log.end;
+                    log.end = log.written;
                     end = Some(log.end);
                 }
                 if let Some(end) = end {
