@@ -26,7 +26,7 @@ pub struct NodeCtx {
     pub global: Global,
     pub queue: Arc<dyn Queue>,
     pub ingester: Ingester,
-    pub searcher: Searcher,
+    pub searcher: Arc<Searcher>,
     pub jobs: api::query::Jobs,
     pub schema: api::graphql::StrataSchema,
     pub root_token_hash: Option<String>,
@@ -149,7 +149,11 @@ pub async fn run(cfg: Config) -> Result<()> {
         ingester: Ingester {
             queue: queue.clone(),
         },
-        searcher: Searcher::new(global.clone(), wip.clone(), segments_dir.clone()),
+        searcher: Arc::new(Searcher::new(
+            global.clone(),
+            wip.clone(),
+            segments_dir.clone(),
+        )),
         jobs: api::query::Jobs::default(),
         schema: api::graphql::schema(),
         cfg: cfg.clone(),

@@ -3,7 +3,7 @@
 //! the older `/api/v1/dataspaces/{repo}/...` aliases.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,7 +18,11 @@ use serde_json::{json, Value};
 use super::ApiError;
 use crate::node::NodeCtx;
 use crate::query;
-use crate::search::{SearchRange, SearchResult};
+use crate::query::{Plan, PlanOptions};
+use crate::search::{Progress, SearchError, SearchRange, SearchResult};
+
+/// Events the streaming endpoint returns when the query has no aggregate or limit.
+const STREAM_EVENT_LIMIT: usize = 100_000;
 
 /// Jobs not polled for this long are cancelled and removed (LogScale: 30 s for the UI).
 pub const JOB_EXPIRY: Duration = Duration::from_secs(30);
@@ -47,13 +51,19 @@ struct QueryInput {
     end: Option<Value>,
     #[serde(default)]
     is_live: bool,
+    /// Values for `?name` parameters in the query string.
+    #[serde(default)]
+    arguments: HashMap<String, String>,
 }
 
 /// A running or finished query job.
 pub struct Job {
     repo: String,
-    cancelled: AtomicBool,
+    plan: Arc<Plan>,
+    live: bool,
     last_poll: Mutex<Instant>,
+    /// Progress of the current run (a live job starts a new run for each refresh).
+    progress: Mutex<Arc<Progress>>,
     state: Mutex<JobState>,
 }
 
@@ -61,6 +71,21 @@ enum JobState {
     Running,
     Done(SearchResult),
     Failed(String),
+}
+
+impl Job {
+    fn cancel(&self) {
+        if let Ok(p) = self.progress.lock() {
+            p.cancelled.store(true, Ordering::Relaxed);
+        }
+    }
+
+    fn cancelled(&self) -> bool {
+        self.progress
+            .lock()
+            .map(|p| p.cancelled.load(Ordering::Relaxed))
+            .unwrap_or(true)
+    }
 }
 
 /// The node's query jobs.
@@ -80,7 +105,7 @@ impl Jobs {
                     .map(|t| t.elapsed() < JOB_EXPIRY)
                     .unwrap_or(false);
                 if !alive {
-                    j.cancelled.store(true, Ordering::Relaxed);
+                    j.cancel();
                 }
                 alive
             });
@@ -134,10 +159,10 @@ pub fn parse_time(v: Option<&Value>, default: &str, now: i64) -> Result<i64, Api
     Ok(now - n.saturating_mul(ms))
 }
 
-fn plan(input: &QueryInput) -> Result<(query::Query, i64, i64), ApiError> {
+fn plan(input: &QueryInput, default_limit: usize) -> Result<(Plan, i64, i64), ApiError> {
     let qs = input.query_string.clone().unwrap_or_default();
-    let q =
-        query::parse(&qs).map_err(|e| ApiError::bad_request(format!("query parse error: {e}")))?;
+    let q = query::parse_with(&qs, &input.arguments)
+        .map_err(|e| ApiError::bad_request(format!("query parse error: {e}")))?;
     let now = crate::ingest::now_ms();
     let start = parse_time(input.start.as_ref(), "24hours", now)?;
     // The end is inclusive of "now": events stamped this very millisecond count.
@@ -147,7 +172,16 @@ fn plan(input: &QueryInput) -> Result<(query::Query, i64, i64), ApiError> {
             "the time range is empty: end must be after start",
         ));
     }
-    Ok((q, start, end))
+    let plan = query::compile(
+        &q,
+        PlanOptions {
+            start,
+            end,
+            default_limit,
+        },
+    )
+    .map_err(|e| ApiError::bad_request(format!("query parse error: {e}")))?;
+    Ok((plan, start, end))
 }
 
 fn parse_input(body: &[u8]) -> Result<QueryInput, ApiError> {
@@ -163,17 +197,14 @@ async fn create_job(
 ) -> Result<Response, ApiError> {
     node.authorize_read(&headers, &repo)?;
     let input = parse_input(&body)?;
-    if input.is_live {
-        return Err(ApiError::bad_request(
-            "live query jobs are not supported yet; poll a query with a time range",
-        ));
-    }
-    let (q, start, end) = plan(&input)?;
+    let (plan, start, end) = plan(&input, 200)?;
     let id = format!("P{}-{:032x}", node.cfg.node_id, rand::random::<u128>());
     let job = Arc::new(Job {
         repo: repo.clone(),
-        cancelled: AtomicBool::new(false),
+        plan: Arc::new(plan),
+        live: input.is_live,
         last_poll: Mutex::new(Instant::now()),
+        progress: Mutex::new(Arc::new(Progress::default())),
         state: Mutex::new(JobState::Running),
     });
     if let Ok(mut m) = node.jobs.jobs.lock() {
@@ -181,18 +212,40 @@ async fn create_job(
     }
     let n = node.clone();
     tokio::spawn(async move {
-        let range = SearchRange {
-            start,
-            end,
-            default_limit: 200,
-        };
-        let j = job.clone();
-        let cancelled = move || j.cancelled.load(Ordering::Relaxed);
-        let r = n.searcher.search(&repo, &q, range, &cancelled).await;
-        if let Ok(mut s) = job.state.lock() {
-            *s = match r {
-                Ok(res) => JobState::Done(res),
-                Err(e) => JobState::Failed(e.to_string()),
+        let window = end - start;
+        let mut range = SearchRange { start, end };
+        loop {
+            let progress = match job.progress.lock() {
+                Ok(p) => p.clone(),
+                Err(_) => return,
+            };
+            let r = n
+                .searcher
+                .search(&repo, job.plan.clone(), range, progress.clone())
+                .await;
+            let stop = !job.live || progress.cancelled.load(Ordering::Relaxed);
+            if let Ok(mut s) = job.state.lock() {
+                match r {
+                    Ok(res) => *s = JobState::Done(res),
+                    Err(SearchError::Cancelled) if job.live => return,
+                    Err(e) => *s = JobState::Failed(e.to_string()),
+                }
+            }
+            if stop {
+                return;
+            }
+            // Live: refresh the sliding window while the job is polled.
+            tokio::time::sleep(LIVE_REFRESH).await;
+            if job.cancelled() {
+                return;
+            }
+            if let Ok(mut p) = job.progress.lock() {
+                *p = Arc::new(Progress::default());
+            }
+            let now = crate::ingest::now_ms() + 1;
+            range = SearchRange {
+                start: now - window,
+                end: now,
             };
         }
     });
@@ -202,6 +255,9 @@ async fn create_job(
     )
         .into_response())
 }
+
+/// How often a live query re-evaluates its window.
+const LIVE_REFRESH: Duration = Duration::from_millis(1000);
 
 fn job_of(node: &NodeCtx, repo: &str, id: &str) -> Result<Arc<Job>, ApiError> {
     node.jobs
@@ -223,33 +279,59 @@ async fn poll_job(
     if let Ok(mut t) = job.last_poll.lock() {
         *t = Instant::now();
     }
-    let cancelled = job.cancelled.load(Ordering::Relaxed);
-    let state = job
-        .state
+    let cancelled = job.cancelled() && !job.live;
+    let progress = job
+        .progress
         .lock()
-        .map_err(|_| ApiError::unavailable("job state poisoned"))?;
-    let body = match &*state {
-        JobState::Running => json!({
-            "done": false, "cancelled": cancelled, "events": [],
-            "metaData": {"eventCount": 0, "processedEvents": 0, "processedBytes": 0, "isAggregate": false,
-                "pollAfter": 100, "totalWork": 1, "workDone": 0, "extraData": {"hasMoreEvents": "false"}, "fieldOrder": []}
-        }),
-        JobState::Done(r) => json!({
-            "done": true, "cancelled": cancelled, "events": r.rows,
-            "metaData": {
-                "eventCount": r.rows.len(), "processedEvents": r.processed_events, "processedBytes": r.processed_bytes,
-                "isAggregate": r.is_aggregate, "pollAfter": 0, "totalWork": r.segments_total + 1, "workDone": r.segments_total + 1,
-                "extraData": {"hasMoreEvents": if !r.is_aggregate && (r.matched as usize) > r.rows.len() { "true" } else { "false" }},
-                "fieldOrder": r.field_order,
+        .map_err(|_| ApiError::unavailable("job state poisoned"))?
+        .clone();
+    let (result, done) = {
+        let state = job
+            .state
+            .lock()
+            .map_err(|_| ApiError::unavailable("job state poisoned"))?;
+        match &*state {
+            JobState::Running => (progress.partial(&job.plan), false),
+            // A live job shows its last complete window and never finishes.
+            JobState::Done(r) => (r.clone(), !job.live),
+            JobState::Failed(e) => {
+                return Err(ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("query failed: {e}"),
+                ))
             }
-        }),
-        JobState::Failed(e) => {
-            return Err(ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("query failed: {e}"),
-            ))
         }
     };
+    let total = progress.work_total.load(Ordering::Relaxed);
+    let work_done = if done {
+        total
+    } else {
+        progress.work_done.load(Ordering::Relaxed).min(total)
+    };
+    let events: Vec<Value> = result
+        .rows
+        .iter()
+        .map(|r| Value::Object(r.to_json()))
+        .collect();
+    let messages: Vec<Value> = result
+        .warnings
+        .iter()
+        .map(|w| json!({"severity": "warning", "text": w}))
+        .collect();
+    let body = json!({
+        "done": done, "cancelled": cancelled, "events": events, "messages": messages,
+        "metaData": {
+            "eventCount": events.len(),
+            "processedEvents": progress.processed_events.load(Ordering::Relaxed),
+            "processedBytes": progress.processed_bytes.load(Ordering::Relaxed),
+            "isAggregate": result.is_aggregate,
+            "pollAfter": if done { 0 } else { 250 },
+            "totalWork": total, "workDone": work_done,
+            "extraData": {"hasMoreEvents": "false"},
+            "fieldOrder": result.field_order,
+            "warnings": result.warnings,
+        }
+    });
     Ok((StatusCode::OK, Json(body)).into_response())
 }
 
@@ -260,7 +342,7 @@ async fn delete_job(
 ) -> Result<Response, ApiError> {
     node.authorize_read(&headers, &repo)?;
     let job = job_of(&node, &repo, &id)?;
-    job.cancelled.store(true, Ordering::Relaxed);
+    job.cancel();
     if let Ok(mut m) = node.jobs.jobs.lock() {
         m.remove(&id);
     }
@@ -276,15 +358,15 @@ async fn stream_query(
 ) -> Result<Response, ApiError> {
     node.authorize_read(&headers, &repo)?;
     let input = parse_input(&body)?;
-    let (q, start, end) = plan(&input)?;
-    let range = SearchRange {
-        start,
-        end,
-        default_limit: usize::MAX,
-    };
+    let (plan, start, end) = plan(&input, STREAM_EVENT_LIMIT)?;
     let r = node
         .searcher
-        .search(&repo, &q, range, &|| false)
+        .search(
+            &repo,
+            Arc::new(plan),
+            SearchRange { start, end },
+            Arc::new(Progress::default()),
+        )
         .await
         .map_err(|e| {
             ApiError::new(
@@ -292,20 +374,21 @@ async fn stream_query(
                 format!("query failed: {e}"),
             )
         })?;
+    let rows: Vec<serde_json::Map<String, Value>> = r.rows.iter().map(|r| r.to_json()).collect();
     let accept = headers
         .get("accept")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json");
     if accept.contains("ndjson") {
         let mut out = String::new();
-        for row in &r.rows {
+        for row in &rows {
             out.push_str(&Value::Object(row.clone()).to_string());
             out.push('\n');
         }
         Ok(([("content-type", "application/x-ndjson")], out).into_response())
     } else if accept.contains("text/plain") {
         let mut out = String::new();
-        for row in &r.rows {
+        for row in &rows {
             match row.get("@rawstring").and_then(Value::as_str) {
                 Some(raw) if !r.is_aggregate => out.push_str(raw),
                 _ => out.push_str(
@@ -326,10 +409,7 @@ async fn stream_query(
         }
         Ok(([("content-type", "text/plain; charset=utf-8")], out).into_response())
     } else {
-        Ok(Json(Value::Array(
-            r.rows.into_iter().map(Value::Object).collect(),
-        ))
-        .into_response())
+        Ok(Json(Value::Array(rows.into_iter().map(Value::Object).collect())).into_response())
     }
 }
 

@@ -1,62 +1,34 @@
-//! The LogScale query language: lexer, parser and AST. A query is a pipeline of stages
-//! separated by `|`; a stage is a filter expression (free text, `field=value`, `and`/`or`/
-//! `not`, parentheses) or a function call. Parse errors carry the byte position and say what
-//! was expected. This first version knows `count()` and `head()`; the query-language issue
-//! extends the function set.
+//! The LogScale query language: parser ([`parse`]), syntax tree ([`ast`]), compiler
+//! ([`compile()`]: tree → [`Plan`]) and the operators a plan runs (row functions, filters,
+//! mergeable aggregates). The search module drives a plan over segments and work in progress;
+//! everything here is independent of storage, so the same plan runs per block, per thread and
+//! (later) per node, with partial aggregate states merged at the end.
 
-mod lexer;
+pub mod agg;
+pub mod ast;
+mod compile;
+pub mod expr;
+pub mod filter;
+pub mod ops;
 mod parser;
+pub mod row;
 
-pub use parser::parse;
+use std::borrow::Cow;
 
-/// A parsed query.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Query {
-    pub stages: Vec<Stage>,
-}
+pub use agg::{Agg, State};
+pub use ast::Query;
+pub use compile::{compile, Plan, PlanOptions};
+pub use filter::CFilter;
+pub use ops::Op;
+pub use parser::{parse, parse_with};
+pub use row::{Row, Source};
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum Stage {
-    Filter(Filter),
-    Count {
-        field: Option<String>,
-        distinct: bool,
-        as_name: String,
-    },
-    Head {
-        limit: usize,
-    },
-}
-
-/// A boolean filter over events.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Filter {
-    And(Vec<Filter>),
-    Or(Vec<Filter>),
-    Not(Box<Filter>),
-    /// Substring of `@rawstring`, ASCII-case-insensitive.
-    FreeText(String),
-    /// `field=pattern`; `*` in the pattern is a wildcard, `field=*` means the field exists.
-    /// Field matches are case-sensitive. `#tag=v` compares a tag of the datasource.
-    FieldMatch {
-        field: String,
-        pattern: String,
-    },
-}
-
-/// A parse error at a byte position.
+/// A parse (or compile) error at a byte position.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{message} at position {position}")]
 pub struct ParseError {
     pub position: usize,
     pub message: String,
-}
-
-impl Query {
-    /// True when the result is an aggregate (rows) rather than events.
-    pub fn is_aggregate(&self) -> bool {
-        self.stages.iter().any(|s| matches!(s, Stage::Count { .. }))
-    }
 }
 
 /// Matches `value` against a glob `pattern` where `*` matches any run of characters.
@@ -80,6 +52,60 @@ pub fn glob_match(pattern: &str, value: &str) -> bool {
     true
 }
 
+/// A field value read as a number (LogScale recognises numbers at query time).
+#[inline]
+pub fn number(s: &str) -> Option<f64> {
+    let t = s.trim();
+    if t.is_empty() {
+        return None;
+    }
+    let b = t.as_bytes()[0];
+    if !(b.is_ascii_digit() || b == b'-' || b == b'+' || b == b'.') {
+        return None;
+    }
+    t.parse::<f64>().ok().filter(|n| n.is_finite())
+}
+
+/// Formats a number the way results show it: integers without a decimal point.
+pub fn fmt_num(n: f64) -> String {
+    if n.is_finite() && n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else if n.is_finite() {
+        // Enough digits to be exact, without float noise like 0.30000000000000004.
+        let s = format!("{:.12}", n);
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        s.to_string()
+    } else {
+        n.to_string()
+    }
+}
+
+/// Compiles a query regex, applying its flags. LogScale flags: `i` case-insensitive, `m`
+/// multi-line, `s` dot matches newline, `x` extended, `g` (all matches; a no-op for filters).
+pub fn compile_regex(re: &ast::Regex) -> Result<regex::Regex, String> {
+    let mut b = regex::RegexBuilder::new(&re.pattern);
+    b.case_insensitive(re.flags.contains('i'))
+        .multi_line(re.flags.contains('m'))
+        .dot_matches_new_line(re.flags.contains('s'))
+        .ignore_whitespace(re.flags.contains('x'))
+        .size_limit(1 << 22);
+    b.build().map_err(|e| {
+        format!(
+            "invalid regex /{}/: {}",
+            re.pattern,
+            first_line(&e.to_string())
+        )
+    })
+}
+
+fn first_line(s: &str) -> Cow<'_, str> {
+    // regex errors are multi-line pictures; keep the last line, which says what is wrong.
+    match s.lines().rfind(|l| !l.trim().is_empty()) {
+        Some(l) => Cow::Owned(l.trim().to_string()),
+        None => Cow::Borrowed(s),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,5 +119,18 @@ mod tests {
         assert!(!glob_match("a*b*c", "aXXcYYb"));
         assert!(!glob_match("ab*ba", "aba"));
         assert!(glob_match("exact", "exact"));
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(number(" 12 "), Some(12.0));
+        assert_eq!(number("-1.5e3"), Some(-1500.0));
+        assert_eq!(number("abc"), None);
+        assert_eq!(number("inf"), None);
+        assert_eq!(number("NaN"), None);
+        assert_eq!(fmt_num(3.0), "3");
+        assert_eq!(fmt_num(0.1 + 0.2), "0.3");
+        assert_eq!(fmt_num(2.5), "2.5");
+        assert_eq!(fmt_num(-7.0), "-7");
     }
 }

@@ -1,23 +1,28 @@
-//! Search: runs a parsed query over a repository's segments (planned from Global) and the
-//! digest's work-in-progress buffers. Per segment it prunes by time range and tag filters,
-//! pushes free-text and `field=value` terms into the block filters, evaluates the filter on
-//! whole columns (one `memmem` pass per block for free text), and only materialises events a
-//! result needs. Results are newest first.
+//! Search: runs a compiled query [`Plan`] over a repository's segments (planned from Global)
+//! and the digest's work-in-progress buffers.
+//!
+//! Per segment it prunes by time range and tag filters, then per block by the Bloom filters
+//! (free-text and `field=value` terms pushed down), evaluates the leading filter on whole
+//! columns, and feeds the first aggregate either straight from the columns or, when the
+//! pipeline needs rows, from materialised events. Work is split into block ranges run on all
+//! cores; each worker keeps its own partial aggregate state and merges it into the query's
+//! shared state, which polls finish into partial results while the search runs.
 
-mod eval;
+mod columns;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value};
 use strata_global::{Global, SegmentInfo};
-use strata_segment::{Event, FilterQuery, SegmentReader};
+use strata_segment::{Event, SegmentReader};
 
 use crate::digest::WipRegistry;
-use crate::query::{Filter, Query, Stage};
+use crate::query::{Plan, Row, State};
 
-pub use eval::{filter_query_for, Compiled};
+pub use columns::{filter_query_for, tags_may_match};
 
 /// Why a search failed.
 #[derive(Debug, thiserror::Error)]
@@ -30,40 +35,85 @@ pub enum SearchError {
     Limit(String),
 }
 
-/// What a search produced.
+/// The result of a finished (or, for partial results, running) search.
 #[derive(Debug, Default, Clone)]
 pub struct SearchResult {
-    /// Events (newest first) or aggregate rows, as JSON objects with string values.
-    pub rows: Vec<Map<String, Value>>,
+    pub rows: Vec<Row>,
     pub is_aggregate: bool,
-    /// Events matched before `head()` cut the list.
-    pub matched: u64,
-    pub processed_events: u64,
-    pub processed_bytes: u64,
-    pub segments_total: u64,
     pub field_order: Vec<String>,
+    pub warnings: Vec<String>,
 }
 
-/// Time range and limits of one search.
+/// Time range of one search.
 #[derive(Debug, Clone, Copy)]
 pub struct SearchRange {
     pub start: i64,
     pub end: i64,
-    /// Default cap on returned events when the query has no `head()` (LogScale: 200 for
-    /// query jobs; the streaming endpoint passes a large value).
-    pub default_limit: usize,
 }
 
-/// A datasource's tags and its WIP chunks, copied under the WIP lock.
-type WipSnapshot = (Arc<BTreeMap<String, String>>, Vec<Arc<Vec<Event>>>);
+/// Live progress of a search, shared with the query job that polls it.
+pub struct Progress {
+    pub work_total: AtomicU64,
+    pub work_done: AtomicU64,
+    pub processed_events: AtomicU64,
+    pub processed_bytes: AtomicU64,
+    pub cancelled: AtomicBool,
+    /// The merged aggregate state so far.
+    state: Mutex<Option<State>>,
+}
 
-/// A matched event awaiting materialisation.
-struct Hit {
-    ts: i64,
-    nanos: u32,
-    id: strata_segment::EventId,
-    event: Event,
-    tags: Arc<BTreeMap<String, String>>,
+impl Default for Progress {
+    fn default() -> Self {
+        Progress {
+            work_total: AtomicU64::new(1),
+            work_done: AtomicU64::new(0),
+            processed_events: AtomicU64::new(0),
+            processed_bytes: AtomicU64::new(0),
+            cancelled: AtomicBool::new(false),
+            state: Mutex::new(None),
+        }
+    }
+}
+
+impl Progress {
+    fn merge(&self, plan: &Plan, st: State) {
+        if let Ok(mut g) = self.state.lock() {
+            match g.as_mut() {
+                Some(acc) => plan.agg.merge(acc, st),
+                None => *g = Some(st),
+            }
+        }
+    }
+
+    /// The result so far (newest events first, aggregates refined as work completes).
+    pub fn partial(&self, plan: &Plan) -> SearchResult {
+        let st = self
+            .state
+            .lock()
+            .ok()
+            .and_then(|g| g.clone())
+            .unwrap_or_else(|| plan.agg.new_state());
+        finish(plan, st)
+    }
+
+    fn take(&self, plan: &Plan) -> State {
+        self.state
+            .lock()
+            .ok()
+            .and_then(|mut g| g.take())
+            .unwrap_or_else(|| plan.agg.new_state())
+    }
+}
+
+/// Turns a merged state into the final rows, running the rest of the pipeline.
+pub fn finish(plan: &Plan, st: State) -> SearchResult {
+    let out = plan.finish(st);
+    SearchResult {
+        is_aggregate: plan.is_aggregate(),
+        field_order: out.field_order,
+        warnings: out.warnings,
+        rows: out.rows,
+    }
 }
 
 /// Runs queries on this node.
@@ -72,15 +122,34 @@ pub struct Searcher {
     wip: Arc<WipRegistry>,
     segments_dir: PathBuf,
     readers: Mutex<HashMap<String, Arc<SegmentReader>>>,
+    threads: usize,
 }
+
+/// A datasource's tags and its WIP chunks, copied under the WIP lock.
+/// An open segment and its datasource's tags.
+pub type SegmentSource = (Arc<SegmentReader>, Arc<BTreeMap<String, String>>);
+
+pub type WipSnapshot = (Arc<BTreeMap<String, String>>, Vec<Arc<Vec<Event>>>);
+
+/// A unit of scan work: some blocks of one segment.
+struct WorkItem {
+    reader: Arc<SegmentReader>,
+    tags: Arc<BTreeMap<String, String>>,
+    blocks: Vec<usize>,
+}
+
+/// Blocks per work item: small enough to balance two cores and report progress often.
+const BLOCKS_PER_ITEM: usize = 8;
 
 impl Searcher {
     pub fn new(global: Global, wip: Arc<WipRegistry>, segments_dir: PathBuf) -> Self {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         Searcher {
             global,
             wip,
             segments_dir,
             readers: Mutex::new(HashMap::new()),
+            threads,
         }
     }
 
@@ -109,260 +178,234 @@ impl Searcher {
         Ok(r)
     }
 
-    /// Runs `query` over `repo` in `range`. `cancelled` is polled between segments.
+    /// Runs `plan` over `repo` in `range`, reporting into `progress` (whose `cancelled` flag
+    /// stops the search between blocks).
     pub async fn search(
-        &self,
+        self: &Arc<Self>,
         repo: &str,
-        query: &Query,
+        plan: Arc<Plan>,
         range: SearchRange,
-        cancelled: &(dyn Fn() -> bool + Sync),
+        progress: Arc<Progress>,
     ) -> Result<SearchResult, SearchError> {
         crate::metrics::SEARCH_QUERIES.inc();
-        let (leading, rest) = split_leading_filters(query);
-        let fq = filter_query_for(&leading);
         // Snapshot WIP and the segment list consistently (see digest's module docs): copy the
         // WIP chunk lists and read Global while holding every partition's WIP read lock.
         let mut guards = Vec::new();
         for p in &self.wip.partitions {
             guards.push(p.read().await);
         }
-        let mut wip_chunks: Vec<WipSnapshot> = Vec::new();
+        let mut wip: Vec<WipSnapshot> = Vec::new();
         for g in &guards {
             for buf in g.buffers.values().filter(|b| b.datasource.repo == repo) {
-                wip_chunks.push((Arc::new(buf.datasource.tags.clone()), buf.chunks.clone()));
+                wip.push((Arc::new(buf.datasource.tags.clone()), buf.chunks.clone()));
             }
         }
-        let segments: Vec<SegmentInfo> = self.global.read(|s| {
+        let mut segments: Vec<SegmentInfo> = self.global.read(|s| {
             s.segments_in_range(repo, range.start, range.end)
                 .cloned()
                 .collect()
         });
         drop(guards);
-        let count_only =
-            matches!(rest.first(), Some(Stage::Count { field: None, .. })) && rest.len() == 1;
-        let mut result = SearchResult {
-            segments_total: segments.len() as u64,
-            ..Default::default()
-        };
-        let mut hits: Vec<Hit> = Vec::new();
-        let mut count: u64 = 0;
-        let mut compiled = eval::Compiled::new(&leading);
-        for (tags, chunks) in &wip_chunks {
-            if !eval::tags_may_match(&leading, tags) {
-                continue;
-            }
-            for e in chunks.iter().flat_map(|c| c.iter()) {
-                if e.timestamp < range.start || e.timestamp >= range.end {
-                    continue;
-                }
-                result.processed_events += 1;
-                result.processed_bytes += e.raw.len() as u64;
-                if compiled.matches(e, tags) {
-                    count += 1;
-                    if !count_only {
-                        hits.push(Hit {
-                            ts: e.timestamp,
-                            nanos: e.timestamp_nanos,
-                            id: e.id,
-                            event: e.clone(),
-                            tags: tags.clone(),
-                        });
-                    }
-                }
-            }
-        }
-        // Segments, scanned on blocking threads.
-        for seg in segments {
-            if cancelled() {
-                return Err(SearchError::Cancelled);
-            }
-            if !eval::tags_may_match(&leading, &seg.tags) {
-                continue;
-            }
-            let reader = self.reader(&seg)?;
-            let leading2 = leading.clone();
-            let fq2 = fq.clone();
-            let tags = Arc::new(seg.tags.clone());
-            let seg_id = seg.id.clone();
-            let out = tokio::task::spawn_blocking(move || {
-                scan_segment(&reader, &leading2, &fq2, range, count_only, &tags)
-            })
+        // Newest first: event lists fill with the events they keep, and cut the rest early.
+        segments.sort_by_key(|s| std::cmp::Reverse(s.max_ts));
+        let this = self.clone();
+        let repo = repo.to_string();
+        tokio::task::spawn_blocking(move || this.run(&repo, &plan, range, &progress, wip, segments))
             .await
-            .map_err(|e| SearchError::Segment {
-                id: seg_id.clone(),
-                reason: e.to_string(),
-            })?
-            .map_err(|e| SearchError::Segment {
-                id: seg_id,
-                reason: e.to_string(),
-            })?;
-            result.processed_events += out.processed_events;
-            result.processed_bytes += out.processed_bytes;
-            count += out.count;
-            hits.extend(out.hits);
-            if hits.len() > 2_000_000 {
-                return Err(SearchError::Limit(
-                    "query matched more than 2,000,000 events; add head() or an aggregate".into(),
-                ));
+            .map_err(|e| SearchError::Limit(format!("search worker failed: {e}")))?
+    }
+
+    fn run(
+        &self,
+        repo: &str,
+        plan: &Plan,
+        range: SearchRange,
+        progress: &Progress,
+        wip: Vec<WipSnapshot>,
+        segments: Vec<SegmentInfo>,
+    ) -> Result<SearchResult, SearchError> {
+        let mut readers = Vec::new();
+        for seg in &segments {
+            if !tags_may_match(&plan.leading, repo, &seg.tags) {
+                continue;
             }
+            readers.push((self.reader(seg)?, Arc::new(seg.tags.clone())));
         }
-        hits.sort_unstable_by_key(|h| std::cmp::Reverse((h.ts, h.nanos, h.id)));
-        result.matched = count;
-        apply_rest(repo, &rest, count, hits, range.default_limit, &mut result);
-        Ok(result)
+        execute(plan, repo, range, progress, &wip, &readers, self.threads)
     }
 }
 
-/// Leading filter stages (ANDed) and the stages after them.
-fn split_leading_filters(q: &Query) -> (Filter, Vec<Stage>) {
-    let mut filters = Vec::new();
-    let mut rest = Vec::new();
-    for s in &q.stages {
-        match s {
-            Stage::Filter(f) if rest.is_empty() => filters.push(f.clone()),
-            other => rest.push(other.clone()),
-        }
-    }
-    let f = if filters.len() == 1 {
-        filters.remove(0)
-    } else {
-        Filter::And(filters)
-    };
-    (f, rest)
-}
-
-struct ScanOut {
-    hits: Vec<Hit>,
-    count: u64,
-    processed_events: u64,
-    processed_bytes: u64,
-}
-
-fn scan_segment(
-    r: &SegmentReader,
-    filter: &Filter,
-    fq: &FilterQuery,
+/// Runs `plan` over segments (newest first works best) and WIP events on `threads` cores.
+pub fn execute(
+    plan: &Plan,
+    repo: &str,
     range: SearchRange,
-    count_only: bool,
-    tags: &Arc<BTreeMap<String, String>>,
-) -> strata_segment::Result<ScanOut> {
-    let mut out = ScanOut {
-        hits: Vec::new(),
-        count: 0,
-        processed_events: 0,
-        processed_bytes: 0,
-    };
-    let total = r.blocks().len();
-    let blocks = r.candidate_blocks(range.start, range.end, fq);
-    crate::metrics::SEARCH_BLOCKS_SKIPPED.inc_by((total - blocks.len()) as u64);
-    crate::metrics::SEARCH_BLOCKS_READ.inc_by(blocks.len() as u64);
-    for b in blocks {
-        let meta = &r.blocks()[b];
-        out.processed_events += u64::from(meta.count);
-        out.processed_bytes += meta.raw_bytes;
-        let mut ctx = eval::BlockCtx::new(r, b, tags);
-        let mut rows = ctx.eval(filter)?;
-        if meta.min_ts < range.start || meta.max_ts >= range.end {
-            let time = r.time_column(b)?;
-            for (i, m) in rows.iter_mut().enumerate() {
-                *m = *m && time[i].0 >= range.start && time[i].0 < range.end;
-            }
+    progress: &Progress,
+    wip: &[WipSnapshot],
+    segments: &[SegmentSource],
+    threads: usize,
+) -> Result<SearchResult, SearchError> {
+    // Plan the work: candidate blocks per segment, split into items.
+    let fq = filter_query_for(&plan.leading);
+    let mut items = Vec::new();
+    for (reader, tags) in segments {
+        let total = reader.blocks().len();
+        let blocks = reader.candidate_blocks(range.start, range.end, &fq);
+        crate::metrics::SEARCH_BLOCKS_SKIPPED.inc_by((total - blocks.len()) as u64);
+        crate::metrics::SEARCH_BLOCKS_READ.inc_by(blocks.len() as u64);
+        for chunk in blocks.chunks(BLOCKS_PER_ITEM) {
+            items.push(WorkItem {
+                reader: reader.clone(),
+                tags: tags.clone(),
+                blocks: chunk.to_vec(),
+            });
         }
-        let n = rows.iter().filter(|m| **m).count();
-        out.count += n as u64;
-        if n == 0 || count_only {
+    }
+    progress
+        .work_total
+        .store(items.len() as u64 + 1, Ordering::Relaxed);
+
+    // Work in progress: small, run here.
+    let mut st = plan.agg.new_state();
+    for (tags, chunks) in wip {
+        if !tags_may_match(&plan.leading, repo, tags) {
             continue;
         }
-        let block = r.read_block(b)?;
-        for (i, m) in rows.iter().enumerate() {
-            if *m {
-                let e = block.event(i);
-                out.hits.push(Hit {
-                    ts: e.timestamp,
-                    nanos: e.timestamp_nanos,
-                    id: e.id,
-                    event: e,
-                    tags: tags.clone(),
-                });
+        for e in chunks.iter().flat_map(|c| c.iter()) {
+            if e.timestamp < range.start || e.timestamp >= range.end {
+                continue;
             }
+            progress.processed_events.fetch_add(1, Ordering::Relaxed);
+            progress
+                .processed_bytes
+                .fetch_add(e.raw.len() as u64, Ordering::Relaxed);
+            let row = Row::from_event(e, repo, tags);
+            plan.feed_event_row(&mut st, row);
         }
     }
-    Ok(out)
+    progress.merge(plan, st);
+    progress.work_done.fetch_add(1, Ordering::Relaxed);
+
+    // Segments, on all cores.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failed: Mutex<Option<SearchError>> = Mutex::new(None);
+    let workers = threads.min(items.len()).max(1);
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                let mut st = plan.agg.new_state();
+                let mut last_merge = Instant::now();
+                loop {
+                    if progress.cancelled.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    let res = scan_item(plan, repo, item, range, &mut st, progress)
+                        .and_then(|_| plan.agg.check(&st).map_err(SearchError::Limit));
+                    if let Err(e) = res {
+                        if let Ok(mut f) = failed.lock() {
+                            f.get_or_insert(e);
+                        }
+                        progress.cancelled.store(true, Ordering::Relaxed);
+                        break;
+                    }
+                    progress.work_done.fetch_add(1, Ordering::Relaxed);
+                    // Share progress for partial results now and then, not per item.
+                    if last_merge.elapsed() > Duration::from_millis(250) {
+                        let done = std::mem::replace(&mut st, plan.agg.new_state());
+                        progress.merge(plan, done);
+                        last_merge = Instant::now();
+                    }
+                }
+                progress.merge(plan, st);
+            });
+        }
+    });
+    if let Some(e) = failed.lock().ok().and_then(|mut f| f.take()) {
+        return Err(e);
+    }
+    if progress.cancelled.load(Ordering::Relaxed) {
+        return Err(SearchError::Cancelled);
+    }
+    let st = progress.take(plan);
+    plan.agg.check(&st).map_err(SearchError::Limit)?;
+    Ok(finish(plan, st))
 }
 
-/// LogScale's event shape: `@timestamp` as epoch ms, everything else as strings.
-pub fn event_json(e: &Event, repo: &str, tags: &BTreeMap<String, String>) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("@timestamp".into(), Value::from(e.timestamp));
-    m.insert("@rawstring".into(), Value::from(e.raw.clone()));
-    m.insert("@id".into(), Value::from(e.id.to_string()));
-    m.insert(
-        "@ingesttimestamp".into(),
-        Value::from(e.ingest_timestamp.to_string()),
-    );
-    if e.timestamp_nanos != 0 {
-        m.insert(
-            "@timestamp.nanos".into(),
-            Value::from(e.timestamp_nanos.to_string()),
-        );
-    }
-    m.insert("#repo".into(), Value::from(repo));
-    for (k, v) in tags {
-        m.insert(format!("#{k}"), Value::from(v.clone()));
-    }
-    for (k, v) in &e.fields {
-        m.entry(k.clone()).or_insert_with(|| Value::from(v.clone()));
-    }
-    m
-}
-
-fn apply_rest(
+fn scan_item(
+    plan: &Plan,
     repo: &str,
-    rest: &[Stage],
-    count: u64,
-    hits: Vec<Hit>,
-    default_limit: usize,
-    result: &mut SearchResult,
-) {
-    let mut events: Vec<Hit> = hits;
-    for stage in rest {
-        match stage {
-            Stage::Filter(f) => {
-                let mut c = Compiled::new(f);
-                events.retain(|h| c.matches(&h.event, &h.tags));
+    item: &WorkItem,
+    range: SearchRange,
+    st: &mut State,
+    progress: &Progress,
+) -> Result<(), SearchError> {
+    let r = &*item.reader;
+    let seg_err = |e: strata_segment::SegmentError| SearchError::Segment {
+        id: r.path().display().to_string(),
+        reason: e.to_string(),
+    };
+    let needs_rows = plan.needs_rows();
+    let mut agg_fields = Vec::new();
+    plan.agg.fields(&mut agg_fields);
+    let agg_needs_time = matches!(plan.agg, crate::query::Agg::Series { .. });
+    for &b in &item.blocks {
+        let meta = &r.blocks()[b];
+        progress
+            .processed_events
+            .fetch_add(u64::from(meta.count), Ordering::Relaxed);
+        progress
+            .processed_bytes
+            .fetch_add(meta.raw_bytes, Ordering::Relaxed);
+        let mut ctx = columns::BlockCtx::new(r, b, repo, &item.tags);
+        let mut mask = ctx.eval(&plan.leading).map_err(seg_err)?;
+        if meta.min_ts < range.start || meta.max_ts >= range.end {
+            let time = ctx.time().map_err(seg_err)?;
+            for (m, t) in mask.iter_mut().zip(time) {
+                *m = *m && t.0 >= range.start && t.0 < range.end;
             }
-            Stage::Head { limit } => events.truncate(*limit),
-            Stage::Count {
-                field,
-                distinct,
-                as_name,
-            } => {
-                let n = match (field, distinct) {
-                    (None, _) if rest.len() == 1 => count,
-                    (None, _) => events.len() as u64,
-                    (Some(f), false) => events
-                        .iter()
-                        .filter(|h| h.event.fields.contains_key(f))
-                        .count() as u64,
-                    (Some(f), true) => events
-                        .iter()
-                        .filter_map(|h| h.event.fields.get(f))
-                        .collect::<HashSet<_>>()
-                        .len() as u64,
-                };
-                let mut row = Map::new();
-                row.insert(as_name.clone(), Value::from(n.to_string()));
-                result.rows = vec![row];
-                result.is_aggregate = true;
-                result.field_order = vec![as_name.clone()];
-                return;
+        }
+        if !mask.iter().any(|m| *m) {
+            continue;
+        }
+        if !needs_rows {
+            ctx.load(&agg_fields).map_err(seg_err)?;
+            if agg_needs_time {
+                ctx.time().map_err(seg_err)?;
+            }
+            for (i, m) in mask.iter().enumerate() {
+                if *m {
+                    plan.agg.add(st, &ctx.view(i));
+                }
+            }
+            continue;
+        }
+        // Rows are needed. For plain event lists, skip events that cannot make the list.
+        let plain_list = plan.prefix.is_empty() && !plan.leading.extracts();
+        if plain_list {
+            let time = ctx.time().map_err(seg_err)?.to_vec();
+            let ids = r.id_column(b).map_err(seg_err)?;
+            for (i, m) in mask.iter_mut().enumerate() {
+                if *m {
+                    let key = (time[i].0, time[i].1, ids[i]);
+                    *m = plan.agg.would_accept(st, &key);
+                }
+            }
+            if !mask.iter().any(|m| *m) {
+                continue;
+            }
+        }
+        let block = r.read_block(b).map_err(seg_err)?;
+        for (i, m) in mask.iter().enumerate() {
+            if *m {
+                let mut row = Row::from_event(&block.event(i), repo, &item.tags);
+                if plan.leading.extracts() && !plan.leading.apply(&mut row) {
+                    continue;
+                }
+                plan.feed_row(st, row);
             }
         }
     }
-    events.truncate(default_limit);
-    result.rows = events
-        .iter()
-        .map(|h| event_json(&h.event, repo, &h.tags))
-        .collect();
-    result.field_order = vec!["@timestamp".into(), "@rawstring".into()];
+    Ok(())
 }

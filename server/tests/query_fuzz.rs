@@ -1,0 +1,191 @@
+//! Fuzzing the query language: arbitrary text and grammar-shaped token soup must always give
+//! a plan or an error with a position inside the query, never a panic; every plan that
+//! compiles must also run over a few events without panicking.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use proptest::prelude::*;
+use strata::query::{compile, parse, PlanOptions};
+use strata::search::{execute, Progress, SearchRange, WipSnapshot};
+use strata_segment::{Event, EventId};
+
+const TOKENS: &[&str] = &[
+    "a",
+    "b",
+    "level",
+    "host",
+    "x",
+    "@rawstring",
+    "#type",
+    "@timestamp",
+    "=",
+    "!=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    ":=",
+    "=>",
+    "*",
+    "web-*",
+    "\"q s\"",
+    "\"",
+    "/re/",
+    "/(?<g>\\w+)/i",
+    "/",
+    "(",
+    ")",
+    "[",
+    "]",
+    "{",
+    "}",
+    ",",
+    ";",
+    "|",
+    "and",
+    "or",
+    "not",
+    "!",
+    "case",
+    "match",
+    "count(",
+    "groupBy(",
+    "timeChart(",
+    "head(",
+    "tail(",
+    "sort(",
+    "table(",
+    "eval(",
+    "test(",
+    "in(",
+    "regex(",
+    "format(",
+    "percentile(",
+    "stats(",
+    "top(",
+    "bucket(",
+    "collect(",
+    "rename(",
+    "if(",
+    "splitString(",
+    "formatTime(",
+    "parseTimestamp(",
+    "function=",
+    "field=",
+    "limit=",
+    "span=",
+    "as=",
+    "values=",
+    "1",
+    "0",
+    "-3.5",
+    "1e3",
+    "?p",
+    "//c\n",
+    "/*c*/",
+    "+",
+    "-",
+    "%",
+    "==",
+    "ü",
+    "\\",
+    "max",
+    "200",
+    "1h",
+    "true",
+];
+
+fn events() -> Vec<WipSnapshot> {
+    let mut evs = Vec::new();
+    for i in 0..20u64 {
+        let mut fields = BTreeMap::new();
+        fields.insert(
+            "level".to_string(),
+            ["INFO", "ERROR"][i as usize % 2].to_string(),
+        );
+        fields.insert(
+            "x".to_string(),
+            if i % 5 == 0 {
+                "n/a".into()
+            } else {
+                i.to_string()
+            },
+        );
+        if i % 3 == 0 {
+            fields.insert("host".to_string(), format!("web-{i}"));
+        }
+        evs.push(Event {
+            timestamp: 1_000_000 + i as i64 * 60_000,
+            timestamp_nanos: 0,
+            ingest_timestamp: 1_000_000,
+            id: EventId {
+                partition: 0,
+                offset: i,
+                index: 0,
+            },
+            raw: format!("event {i} level={} ü", fields["level"]),
+            fields,
+        });
+    }
+    let tags: BTreeMap<String, String> = [("type".to_string(), "t".to_string())].into();
+    vec![(Arc::new(tags), vec![Arc::new(evs)])]
+}
+
+fn check(q: &str) {
+    match parse(q) {
+        Err(e) => assert!(
+            e.position <= q.len(),
+            "error position {} beyond {q:?}",
+            e.position
+        ),
+        Ok(ast) => {
+            let opts = PlanOptions {
+                start: 0,
+                end: 3_600_000,
+                default_limit: 200,
+            };
+            match compile(&ast, opts) {
+                Err(e) => assert!(e.position <= q.len(), "{e} for {q:?}"),
+                Ok(plan) => {
+                    let range = SearchRange {
+                        start: 0,
+                        end: 3_600_000,
+                    };
+                    let _ = execute(&plan, "r", range, &Progress::default(), &events(), &[], 1);
+                }
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 4000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_text_never_panics(q in "\\PC{0,60}") {
+        check(&q);
+    }
+
+    #[test]
+    fn token_soup_never_panics(toks in prop::collection::vec(prop::sample::select(TOKENS), 0..24)) {
+        check(&toks.join(" "));
+        check(&toks.concat());
+    }
+}
+
+#[test]
+fn pathological_inputs() {
+    for q in [
+        "(".repeat(100_000),
+        "not ".repeat(100_000),
+        "a | ".repeat(10_000) + "a",
+        "x := ".to_string() + &"-".repeat(100_000) + "1",
+        "[".repeat(1000),
+        "count(".repeat(1000),
+        "\"".repeat(3),
+        "/".repeat(5),
+    ] {
+        check(&q);
+    }
+}
