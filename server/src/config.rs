@@ -62,6 +62,9 @@ pub struct ServeArgs {
     /// Write a Global snapshot this often [default: 300].
     #[arg(long, env = "STRATA_SNAPSHOT_INTERVAL_SECS")]
     pub snapshot_interval_secs: Option<u64>,
+    /// Memory for decoded segment columns kept between queries, MiB [default: 1024; 0 = off].
+    #[arg(long, env = "STRATA_QUERY_CACHE_MB")]
+    pub query_cache_mb: Option<usize>,
 }
 
 /// The config file: same keys as the flags, nothing else.
@@ -84,6 +87,7 @@ struct FileConfig {
     max_body_bytes: Option<usize>,
     create_topics: Option<bool>,
     snapshot_interval_secs: Option<u64>,
+    query_cache_mb: Option<usize>,
 }
 
 /// Fully resolved settings of a node.
@@ -105,6 +109,7 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub create_topics: bool,
     pub snapshot_interval_secs: u64,
+    pub query_cache_mb: usize,
     /// `STRATA_ROOT_TOKEN`: an API token with every permission.
     pub root_token: Option<String>,
 }
@@ -188,6 +193,7 @@ impl Config {
                 .or(file.snapshot_interval_secs)
                 .unwrap_or(300)
                 .max(1),
+            query_cache_mb: args.query_cache_mb.or(file.query_cache_mb).unwrap_or(1024),
             root_token: std::env::var("STRATA_ROOT_TOKEN")
                 .ok()
                 .filter(|t| !t.is_empty()),

@@ -153,6 +153,7 @@ pub async fn run(cfg: Config) -> Result<()> {
             global.clone(),
             wip.clone(),
             segments_dir.clone(),
+            cfg.query_cache_mb << 20,
         )),
         jobs: api::query::Jobs::default(),
         schema: api::graphql::schema(),

@@ -197,9 +197,18 @@ fn run(data: &Data, case: &Case, in_memory: bool) -> String {
     };
     let progress = Progress::default();
     let r = if in_memory {
-        execute(&plan, REPO, range, &progress, &data.all, &[], 1)
+        execute(&plan, REPO, range, &progress, &data.all, &[], 1, None)
     } else {
-        execute(&plan, REPO, range, &progress, &data.wip, &data.segments, 2)
+        execute(
+            &plan,
+            REPO,
+            range,
+            &progress,
+            &data.wip,
+            &data.segments,
+            2,
+            None,
+        )
     };
     match r {
         Ok(r) => render(&r, &case.fields),

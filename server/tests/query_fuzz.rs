@@ -152,7 +152,16 @@ fn check(q: &str) {
                         start: 0,
                         end: 3_600_000,
                     };
-                    let _ = execute(&plan, "r", range, &Progress::default(), &events(), &[], 1);
+                    let _ = execute(
+                        &plan,
+                        "r",
+                        range,
+                        &Progress::default(),
+                        &events(),
+                        &[],
+                        1,
+                        None,
+                    );
                 }
             }
         }

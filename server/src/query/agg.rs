@@ -9,7 +9,9 @@
 //! values) fail the query with a clear error past a fixed budget instead of exhausting the node.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::row::{Row, RowKey, Source};
 use super::{fmt_num, number};
@@ -119,6 +121,9 @@ pub struct NumState {
 /// A group's key values and its function states.
 pub type Group = (Vec<String>, Vec<State>);
 
+/// One timeChart series: events seen, and function states per bucket start.
+pub type SeriesState = (u64, HashMap<i64, Vec<State>>);
+
 /// A partial aggregate state.
 #[derive(Debug, Clone, PartialEq)]
 pub enum State {
@@ -131,9 +136,9 @@ pub enum State {
         map: HashMap<String, Group>,
         limited: bool,
     },
+    /// Per series value: its event count and its buckets.
     Series {
-        map: HashMap<String, Group>,
-        totals: HashMap<String, u64>,
+        map: HashMap<String, SeriesState>,
         limited: bool,
     },
     Top {
@@ -151,14 +156,20 @@ pub enum State {
     },
 }
 
-fn key_into(buf: &mut String, parts: &[&str]) {
+/// Writes the values of `fields` into `buf` as one key (separated by U+0001); false when the
+/// event lacks one of them.
+fn key_of(src: &dyn Source, fields: &[String], buf: &mut String) -> bool {
     buf.clear();
-    for (i, p) in parts.iter().enumerate() {
+    for (i, f) in fields.iter().enumerate() {
         if i > 0 {
             buf.push('\u{1}');
         }
-        buf.push_str(p);
+        match src.get(f) {
+            Some(v) => buf.push_str(&v),
+            None => return false,
+        }
     }
+    true
 }
 
 impl Agg {
@@ -208,7 +219,7 @@ impl Agg {
 
     pub fn new_state(&self) -> State {
         match self {
-            Agg::Count { distinct: true, .. } => State::Distinct(HashSet::new()),
+            Agg::Count { distinct: true, .. } => State::Distinct(HashSet::default()),
             Agg::Count { .. } => State::Count(0),
             Agg::Stat { .. } => State::Num(NumState {
                 min: f64::INFINITY,
@@ -218,16 +229,15 @@ impl Agg {
             Agg::Percentile { .. } => State::Values(Vec::new()),
             Agg::Stats(fs) => State::Multi(fs.iter().map(Agg::new_state).collect()),
             Agg::GroupBy { .. } => State::Groups {
-                map: HashMap::new(),
+                map: HashMap::default(),
                 limited: false,
             },
             Agg::Series { .. } => State::Series {
-                map: HashMap::new(),
-                totals: HashMap::new(),
+                map: HashMap::default(),
                 limited: false,
             },
             Agg::Top { .. } => State::Top {
-                map: HashMap::new(),
+                map: HashMap::default(),
                 total: 0.0,
             },
             Agg::Collect { fields, .. } => State::Collect {
@@ -285,16 +295,10 @@ impl Agg {
                 },
                 State::Groups { map, limited },
             ) => {
-                let mut vals = Vec::with_capacity(fields.len());
-                for f in fields {
-                    match src.get(f) {
-                        Some(v) => vals.push(v),
-                        // Events without a group-by field are not counted in any group.
-                        None => return,
-                    }
+                if !key_of(src, fields, buf) {
+                    // Events without a group-by field are not counted in any group.
+                    return;
                 }
-                let parts: Vec<&str> = vals.iter().map(|v| v.as_ref()).collect();
-                key_into(buf, &parts);
                 let g = match map.get_mut(buf.as_str()) {
                     Some(g) => g,
                     None => {
@@ -304,7 +308,7 @@ impl Agg {
                         }
                         map.entry(buf.clone()).or_insert_with(|| {
                             (
-                                parts.iter().map(|s| s.to_string()).collect(),
+                                buf.split('\u{1}').map(str::to_string).collect(),
                                 functions.iter().map(Agg::new_state).collect(),
                             )
                         })
@@ -323,48 +327,39 @@ impl Agg {
                     limit,
                     ..
                 },
-                State::Series {
-                    map,
-                    totals,
-                    limited,
-                },
+                State::Series { map, limited },
             ) => {
                 let b = src.timestamp().div_euclid(*span) * span;
                 let sv = match series {
                     Some(f) => match src.get(f) {
-                        Some(v) => v.into_owned(),
+                        Some(v) => v,
                         None => return,
                     },
-                    None => String::new(),
+                    None => std::borrow::Cow::Borrowed(""),
                 };
-                if !totals.contains_key(&sv) {
-                    // Series beyond the limit are dropped (LogScale: limit=10 by default).
-                    if totals.len() >= limit.saturating_mul(10).max(1000) {
+                if !map.contains_key(sv.as_ref()) {
+                    // Keep a bounded number of series; the largest `limit` are shown.
+                    if map.len() >= limit.saturating_mul(10).max(1000) {
                         *limited = true;
                         return;
                     }
-                    totals.insert(sv.clone(), 0);
+                    map.insert(sv.to_string(), SeriesState::default());
                 }
-                if let Some(t) = totals.get_mut(&sv) {
-                    *t += 1;
-                }
-                let bs = b.to_string();
-                key_into(buf, &[&bs, &sv]);
-                let g = map.entry(buf.clone()).or_insert_with(|| {
-                    (vec![bs, sv], functions.iter().map(Agg::new_state).collect())
-                });
-                let mut inner = String::new();
-                for (f, s) in functions.iter().zip(g.1.iter_mut()) {
-                    f.add_with(s, src, &mut inner);
+                let Some(entry) = map.get_mut(sv.as_ref()) else {
+                    return;
+                };
+                entry.0 += 1;
+                let states = entry
+                    .1
+                    .entry(b)
+                    .or_insert_with(|| functions.iter().map(Agg::new_state).collect());
+                for (f, s) in functions.iter().zip(states.iter_mut()) {
+                    f.add_with(s, src, buf);
                 }
             }
             (Agg::Top { fields, sum, .. }, State::Top { map, total }) => {
-                let mut vals = Vec::with_capacity(fields.len());
-                for f in fields {
-                    match src.get(f) {
-                        Some(v) => vals.push(v),
-                        None => return,
-                    }
+                if !key_of(src, fields, buf) {
+                    return;
                 }
                 let w = match sum {
                     Some(f) => match src.get(f).and_then(|v| number(&v)) {
@@ -374,15 +369,11 @@ impl Agg {
                     None => 1.0,
                 };
                 *total += w;
-                let parts: Vec<&str> = vals.iter().map(|v| v.as_ref()).collect();
-                key_into(buf, &parts);
                 match map.get_mut(buf.as_str()) {
                     Some(e) => e.1 += w,
                     None => {
-                        map.insert(
-                            buf.clone(),
-                            (parts.iter().map(|s| s.to_string()).collect(), w),
-                        );
+                        let vals = buf.split('\u{1}').map(str::to_string).collect();
+                        map.insert(buf.clone(), (vals, w));
                     }
                 }
             }
@@ -474,22 +465,30 @@ impl Agg {
             }
             (
                 Agg::Series { functions, .. },
-                State::Series {
-                    map,
-                    totals,
-                    limited,
-                },
+                State::Series { map, limited },
                 State::Series {
                     map: other,
-                    totals: t2,
                     limited: l2,
                 },
             ) => {
                 *limited |= l2;
-                for (k, v) in t2 {
-                    *totals.entry(k).or_insert(0) += v;
+                for (name, (n, buckets)) in other {
+                    let e = map.entry(name).or_default();
+                    e.0 += n;
+                    for (b, states) in buckets {
+                        match e.1.get_mut(&b) {
+                            Some(mine) => {
+                                for ((f, x), y) in functions.iter().zip(mine.iter_mut()).zip(states)
+                                {
+                                    f.merge(x, y);
+                                }
+                            }
+                            None => {
+                                e.1.insert(b, states);
+                            }
+                        }
+                    }
                 }
-                merge_groups(functions, map, other, usize::MAX, limited);
             }
             (_, State::Top { map, total }, State::Top { map: m2, total: t2 }) => {
                 *total += t2;
@@ -545,13 +544,20 @@ impl Agg {
                 .iter()
                 .zip(ss)
                 .try_for_each(|(f, s)| f.check(s)),
-            (
-                Agg::GroupBy { functions, .. } | Agg::Series { functions, .. },
-                State::Groups { map, .. } | State::Series { map, .. },
-            ) => {
+            (Agg::GroupBy { functions, .. }, State::Groups { map, .. }) => {
                 for (_, ss) in map.values() {
                     for (f, s) in functions.iter().zip(ss) {
                         f.check(s)?;
+                    }
+                }
+                Ok(())
+            }
+            (Agg::Series { functions, .. }, State::Series { map, .. }) => {
+                for (_, buckets) in map.values() {
+                    for ss in buckets.values() {
+                        for (f, s) in functions.iter().zip(ss) {
+                            f.check(s)?;
+                        }
                     }
                 }
                 Ok(())
@@ -666,8 +672,8 @@ impl Agg {
                     start,
                     end,
                 },
-                State::Series { map, totals, .. },
-            ) => finish_series(*span, series, functions, *limit, *start, *end, map, totals),
+                State::Series { map, .. },
+            ) => finish_series(*span, series, functions, *limit, *start, *end, map),
             (
                 Agg::Top {
                     fields,
@@ -762,11 +768,10 @@ fn finish_series(
     limit: usize,
     start: i64,
     end: i64,
-    map: HashMap<String, Group>,
-    totals: HashMap<String, u64>,
+    map: HashMap<String, SeriesState>,
 ) -> Vec<Row> {
     // Keep the `limit` largest series (by event count), name-ordered for stable output.
-    let mut names: Vec<(String, u64)> = totals.into_iter().collect();
+    let mut names: Vec<(String, u64)> = map.iter().map(|(k, v)| (k.clone(), v.0)).collect();
     names.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     if series.is_some() {
         names.truncate(limit);
@@ -794,24 +799,22 @@ fn finish_series(
             b += span;
         }
     }
-    for (vals, states) in map.into_values() {
-        let (Some(b), Some(name)) = (vals.first(), vals.get(1)) else {
-            continue;
-        };
-        if !kept.contains(name) {
+    for (name, (_, bucket_states)) in map {
+        if !kept.contains(&name) {
             continue;
         }
-        let b: i64 = b.parse().unwrap_or_default();
-        let row = buckets.entry(b).or_insert_with(|| {
-            let mut r = Row::default();
-            r.set("_bucket", b.to_string());
-            r
-        });
-        for (f, s) in functions.iter().zip(states) {
-            let mut tmp = Row::default();
-            f.finish_into(s, &mut tmp);
-            for (out, v) in tmp.fields {
-                row.set(&series_col(series, name, &out, functions.len()), v);
+        for (b, states) in bucket_states {
+            let row = buckets.entry(b).or_insert_with(|| {
+                let mut r = Row::default();
+                r.set("_bucket", b.to_string());
+                r
+            });
+            for (f, s) in functions.iter().zip(states) {
+                let mut tmp = Row::default();
+                f.finish_into(s, &mut tmp);
+                for (out, v) in tmp.fields {
+                    row.set(&series_col(series, &name, &out, functions.len()), v);
+                }
             }
         }
     }

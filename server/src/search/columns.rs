@@ -7,6 +7,10 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
 use rustc_hash::FxHashMap;
 use strata_segment::scan::{equal_rows, prefix_rows, SubstringMatcher};
 use strata_segment::{FilterQuery, SegmentReader, StrColumn};
@@ -64,6 +68,83 @@ fn tag_value<'a>(
     tags.get(&field[1..]).map(String::as_str)
 }
 
+/// Decoded columns kept in memory across queries (LogScale-style query cache: repeated
+/// searches over the same recent data skip decompression). Bounded by bytes; oldest out first.
+pub struct ColumnCache {
+    budget: usize,
+    inner: Mutex<CacheInner>,
+}
+
+type ColumnKey = (PathBuf, usize, String);
+
+#[derive(Default)]
+struct CacheInner {
+    map: FxHashMap<ColumnKey, Option<Arc<StrColumn>>>,
+    order: VecDeque<(ColumnKey, usize)>,
+    bytes: usize,
+}
+
+impl ColumnCache {
+    pub fn new(budget_bytes: usize) -> Self {
+        ColumnCache {
+            budget: budget_bytes,
+            inner: Mutex::new(CacheInner::default()),
+        }
+    }
+
+    fn get(&self, key: &ColumnKey) -> Option<Option<Arc<StrColumn>>> {
+        self.inner.lock().ok()?.map.get(key).cloned()
+    }
+
+    fn put(&self, key: ColumnKey, col: Option<Arc<StrColumn>>) {
+        let size = col
+            .as_ref()
+            .map_or(0, |c| c.data.len() + c.offsets.len() * 4)
+            + 64;
+        if size > self.budget / 4 {
+            return;
+        }
+        let Ok(mut g) = self.inner.lock() else { return };
+        if g.map.contains_key(&key) {
+            return;
+        }
+        while g.bytes + size > self.budget {
+            let Some((k, sz)) = g.order.pop_front() else {
+                break;
+            };
+            g.map.remove(&k);
+            g.bytes -= sz;
+        }
+        g.bytes += size;
+        g.order.push_back((key.clone(), size));
+        g.map.insert(key, col);
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.inner.lock().map_or(0, |g| g.bytes)
+    }
+}
+
+fn cached(
+    cache: Option<&ColumnCache>,
+    r: &SegmentReader,
+    block: usize,
+    name: &str,
+    load: impl FnOnce() -> strata_segment::Result<Option<StrColumn>>,
+) -> strata_segment::Result<Option<Arc<StrColumn>>> {
+    let Some(cache) = cache.filter(|c| c.budget > 0) else {
+        return Ok(load()?.map(Arc::new));
+    };
+    let key = (r.path().to_path_buf(), block, name.to_string());
+    if let Some(c) = cache.get(&key) {
+        return Ok(c);
+    }
+    let c = load()?.map(Arc::new);
+    cache.put(key, c.clone());
+    Ok(c)
+}
+
 /// Lazily decoded columns of one block.
 pub struct BlockCtx<'a> {
     r: &'a SegmentReader,
@@ -71,9 +152,10 @@ pub struct BlockCtx<'a> {
     rows: usize,
     repo: &'a str,
     tags: &'a BTreeMap<String, String>,
-    raw: Option<StrColumn>,
+    raw: Option<Arc<StrColumn>>,
     time: Option<Vec<(i64, u32)>>,
-    fields: FxHashMap<String, Option<StrColumn>>,
+    fields: FxHashMap<String, Option<Arc<StrColumn>>>,
+    cache: Option<&'a ColumnCache>,
 }
 
 impl<'a> BlockCtx<'a> {
@@ -82,6 +164,7 @@ impl<'a> BlockCtx<'a> {
         block: usize,
         repo: &'a str,
         tags: &'a BTreeMap<String, String>,
+        cache: Option<&'a ColumnCache>,
     ) -> Self {
         let rows = r.blocks()[block].count as usize;
         BlockCtx {
@@ -93,6 +176,7 @@ impl<'a> BlockCtx<'a> {
             raw: None,
             time: None,
             fields: FxHashMap::default(),
+            cache,
         }
     }
 
@@ -102,7 +186,11 @@ impl<'a> BlockCtx<'a> {
             match n.as_str() {
                 "@rawstring" => {
                     if self.raw.is_none() {
-                        self.raw = Some(self.r.raw_column(self.block)?);
+                        let (r, b) = (self.r, self.block);
+                        self.raw = Some(
+                            cached(self.cache, r, b, "@rawstring", || r.raw_column(b).map(Some))?
+                                .unwrap_or_default(),
+                        );
                     }
                 }
                 "@timestamp" => {
@@ -112,7 +200,8 @@ impl<'a> BlockCtx<'a> {
                 n if n.starts_with('@') || n.starts_with('#') => {}
                 n => {
                     if !self.fields.contains_key(n) {
-                        let c = self.r.field_column(self.block, n)?;
+                        let (r, b) = (self.r, self.block);
+                        let c = cached(self.cache, r, b, n, || r.field_column(b, n))?;
                         self.fields.insert(n.to_string(), c);
                     }
                 }

@@ -22,7 +22,7 @@ use strata_segment::{Event, SegmentReader};
 use crate::digest::WipRegistry;
 use crate::query::{Plan, Row, State};
 
-pub use columns::{filter_query_for, tags_may_match};
+pub use columns::{filter_query_for, tags_may_match, ColumnCache};
 
 /// Why a search failed.
 #[derive(Debug, thiserror::Error)]
@@ -123,6 +123,7 @@ pub struct Searcher {
     segments_dir: PathBuf,
     readers: Mutex<HashMap<String, Arc<SegmentReader>>>,
     threads: usize,
+    cache: ColumnCache,
 }
 
 /// A datasource's tags and its WIP chunks, copied under the WIP lock.
@@ -142,7 +143,13 @@ struct WorkItem {
 const BLOCKS_PER_ITEM: usize = 8;
 
 impl Searcher {
-    pub fn new(global: Global, wip: Arc<WipRegistry>, segments_dir: PathBuf) -> Self {
+    /// `cache_bytes`: memory for decoded columns kept between queries (0 disables).
+    pub fn new(
+        global: Global,
+        wip: Arc<WipRegistry>,
+        segments_dir: PathBuf,
+        cache_bytes: usize,
+    ) -> Self {
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         Searcher {
             global,
@@ -150,6 +157,7 @@ impl Searcher {
             segments_dir,
             readers: Mutex::new(HashMap::new()),
             threads,
+            cache: ColumnCache::new(cache_bytes),
         }
     }
 
@@ -231,11 +239,21 @@ impl Searcher {
             }
             readers.push((self.reader(seg)?, Arc::new(seg.tags.clone())));
         }
-        execute(plan, repo, range, progress, &wip, &readers, self.threads)
+        execute(
+            plan,
+            repo,
+            range,
+            progress,
+            &wip,
+            &readers,
+            self.threads,
+            Some(&self.cache),
+        )
     }
 }
 
 /// Runs `plan` over segments (newest first works best) and WIP events on `threads` cores.
+#[allow(clippy::too_many_arguments)]
 pub fn execute(
     plan: &Plan,
     repo: &str,
@@ -244,6 +262,7 @@ pub fn execute(
     wip: &[WipSnapshot],
     segments: &[SegmentSource],
     threads: usize,
+    cache: Option<&ColumnCache>,
 ) -> Result<SearchResult, SearchError> {
     // Plan the work: candidate blocks per segment, split into items.
     let fq = filter_query_for(&plan.leading);
@@ -301,7 +320,7 @@ pub fn execute(
                     }
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(item) = items.get(i) else { break };
-                    let res = scan_item(plan, repo, item, range, &mut st, progress)
+                    let res = scan_item(plan, repo, item, range, &mut st, progress, cache)
                         .and_then(|_| plan.agg.check(&st).map_err(SearchError::Limit));
                     if let Err(e) = res {
                         if let Ok(mut f) = failed.lock() {
@@ -340,6 +359,7 @@ fn scan_item(
     range: SearchRange,
     st: &mut State,
     progress: &Progress,
+    cache: Option<&ColumnCache>,
 ) -> Result<(), SearchError> {
     let r = &*item.reader;
     let seg_err = |e: strata_segment::SegmentError| SearchError::Segment {
@@ -358,7 +378,7 @@ fn scan_item(
         progress
             .processed_bytes
             .fetch_add(meta.raw_bytes, Ordering::Relaxed);
-        let mut ctx = columns::BlockCtx::new(r, b, repo, &item.tags);
+        let mut ctx = columns::BlockCtx::new(r, b, repo, &item.tags, cache);
         let mut mask = ctx.eval(&plan.leading).map_err(seg_err)?;
         if meta.min_ts < range.start || meta.max_ts >= range.end {
             let time = ctx.time().map_err(seg_err)?;
