@@ -210,6 +210,19 @@ impl<'a> BlockCtx<'a> {
         Ok(())
     }
 
+    /// A loaded field column (`None` when not loaded or absent from the block).
+    pub fn column(&self, name: &str) -> Option<&StrColumn> {
+        match name {
+            "@rawstring" => self.raw.as_deref(),
+            n => self.fields.get(n)?.as_deref(),
+        }
+    }
+
+    /// The time column if already decoded.
+    pub fn time_loaded(&self) -> Option<&[(i64, u32)]> {
+        self.time.as_deref()
+    }
+
     pub fn time(&mut self) -> strata_segment::Result<&[(i64, u32)]> {
         if self.time.is_none() {
             self.time = Some(self.r.time_column(self.block)?);

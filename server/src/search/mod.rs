@@ -9,6 +9,7 @@
 //! shared state, which polls finish into partial results while the search runs.
 
 mod columns;
+mod fast;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -393,6 +394,9 @@ fn scan_item(
             ctx.load(&agg_fields).map_err(seg_err)?;
             if agg_needs_time {
                 ctx.time().map_err(seg_err)?;
+            }
+            if fast::add_block(&plan.agg, st, &ctx, &mask) {
+                continue;
             }
             for (i, m) in mask.iter().enumerate() {
                 if *m {
