@@ -142,11 +142,7 @@ fn kernels<'c>(functions: &[Agg], ctx: &'c BlockCtx<'_>) -> Option<Vec<Fun<'c>>>
 fn apply(f: &Fun<'_>, s: &mut State, row: usize) {
     match (f, s) {
         (Fun::Count, State::Count(n)) => *n += 1,
-        (Fun::CountField(Some(c)), State::Count(n)) => {
-            if c.get(row).is_some() {
-                *n += 1
-            }
-        }
+        (Fun::CountField(Some(c)), State::Count(n)) if c.get(row).is_some() => *n += 1,
         (Fun::Stat(Some(c)), State::Num(st)) => {
             if let Some(x) = c.get(row).and_then(fast_number) {
                 add_num(st, x);
