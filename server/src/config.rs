@@ -65,6 +65,10 @@ pub struct ServeArgs {
     /// Memory for decoded segment columns kept between queries, MiB [default: 1024; 0 = off].
     #[arg(long, env = "STRATA_QUERY_CACHE_MB")]
     pub query_cache_mb: Option<usize>,
+    /// With a bucket: keep local segment files within this many MiB, evicting the least
+    /// recently searched ones that are safely in the bucket [default: unlimited].
+    #[arg(long, env = "STRATA_DISK_BUDGET_MB")]
+    pub disk_budget_mb: Option<u64>,
 }
 
 /// The config file: same keys as the flags, nothing else.
@@ -88,6 +92,7 @@ struct FileConfig {
     create_topics: Option<bool>,
     snapshot_interval_secs: Option<u64>,
     query_cache_mb: Option<usize>,
+    disk_budget_mb: Option<u64>,
 }
 
 /// Fully resolved settings of a node.
@@ -110,6 +115,7 @@ pub struct Config {
     pub create_topics: bool,
     pub snapshot_interval_secs: u64,
     pub query_cache_mb: usize,
+    pub disk_budget_mb: Option<u64>,
     /// `STRATA_ROOT_TOKEN`: an API token with every permission.
     pub root_token: Option<String>,
 }
@@ -194,6 +200,7 @@ impl Config {
                 .unwrap_or(300)
                 .max(1),
             query_cache_mb: args.query_cache_mb.or(file.query_cache_mb).unwrap_or(1024),
+            disk_budget_mb: args.disk_budget_mb.or(file.disk_budget_mb),
             root_token: std::env::var("STRATA_ROOT_TOKEN")
                 .ok()
                 .filter(|t| !t.is_empty()),

@@ -3,6 +3,7 @@
 //! [`loadgen::run`]; tests drive the built binary.
 
 pub mod api;
+pub mod bucket;
 pub mod config;
 pub mod digest;
 pub mod ingest;

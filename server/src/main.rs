@@ -15,7 +15,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a node (embedded single node by default; a cluster member with --kafka-brokers).
-    Serve(strata::config::ServeArgs),
+    Serve(Box<strata::config::ServeArgs>),
     /// Generate ingest load against a running node and report throughput and latency.
     Loadgen(strata::loadgen::LoadgenArgs),
 }
@@ -34,7 +34,7 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     match cli.command {
         Command::Serve(args) => {
-            let cfg = strata::config::Config::resolve(args)?;
+            let cfg = strata::config::Config::resolve(*args)?;
             rt.block_on(strata::node::run(cfg))
         }
         Command::Loadgen(args) => rt.block_on(strata::loadgen::run(args)),

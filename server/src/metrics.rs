@@ -61,7 +61,42 @@ pub static SEARCH_BLOCKS_SKIPPED: Counter = Counter::new(
     "Segment blocks skipped by filters or time",
 );
 
+pub static BUCKET_UPLOADS: Counter = Counter::new(
+    "strata_bucket_uploads_total",
+    "Segments uploaded to the bucket and verified",
+);
+pub static BUCKET_UPLOAD_BYTES: Counter = Counter::new(
+    "strata_bucket_upload_bytes_total",
+    "Bytes of segments uploaded to the bucket",
+);
+pub static BUCKET_UPLOAD_FAILURES: Counter = Counter::new(
+    "strata_bucket_upload_failures_total",
+    "Failed segment or snapshot uploads (retried)",
+);
+pub static BUCKET_DOWNLOADS: Counter = Counter::new(
+    "strata_bucket_downloads_total",
+    "Segments downloaded from the bucket (evicted, lost or corrupt locally)",
+);
+pub static SEGMENTS_EVICTED: Counter = Counter::new(
+    "strata_segments_evicted_total",
+    "Local segment files evicted to stay within the disk budget",
+);
+pub static SEGMENTS_QUARANTINED: Counter = Counter::new(
+    "strata_segments_quarantined_total",
+    "Local segment files that failed their checksum and were replaced from the bucket",
+);
+pub static QUEUE_TRUNCATIONS: Counter = Counter::new(
+    "strata_queue_truncations_total",
+    "Ingest queue truncations below the durable offset",
+);
 const ALL: &[&Counter] = &[
+    &BUCKET_UPLOADS,
+    &BUCKET_UPLOAD_BYTES,
+    &BUCKET_UPLOAD_FAILURES,
+    &BUCKET_DOWNLOADS,
+    &SEGMENTS_EVICTED,
+    &SEGMENTS_QUARANTINED,
+    &QUEUE_TRUNCATIONS,
     &INGEST_EVENTS,
     &INGEST_REQUESTS,
     &INGEST_REJECTED,

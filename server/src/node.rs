@@ -32,7 +32,10 @@ pub struct NodeCtx {
     pub root_token_hash: Option<String>,
 }
 
-async fn open_queue(cfg: &Config) -> Result<Arc<dyn Queue>> {
+/// Offsets an empty embedded queue must start at after a restore from the bucket.
+type Seeds = Vec<(&'static str, u32, u64)>;
+
+async fn open_queue(cfg: &Config, seeds: &Seeds) -> Result<Arc<dyn Queue>> {
     match &cfg.kafka_brokers {
         None => {
             let dir = cfg.data_dir.join("queue");
@@ -45,6 +48,10 @@ async fn open_queue(cfg: &Config) -> Result<Arc<dyn Queue>> {
                 ],
             )
             .with_context(|| format!("opening the embedded queue in {}", dir.display()))?;
+            for (topic, p, offset) in seeds {
+                q.seed(topic, *p, *offset)
+                    .with_context(|| format!("seeding {topic}/{p} at {offset}"))?;
+            }
             Ok(Arc::new(q))
         }
         Some(brokers) => {
@@ -66,7 +73,18 @@ pub async fn run(cfg: Config) -> Result<()> {
     std::fs::create_dir_all(&segments_dir)
         .with_context(|| format!("creating {}", segments_dir.display()))?;
     remove_partial_files(&segments_dir);
-    let queue = open_queue(&cfg).await?;
+    let bucket = match &cfg.bucket {
+        Some(url) => Some(
+            crate::bucket::Bucket::open(url, cfg.s3_endpoint.as_deref())
+                .context("opening the bucket")?,
+        ),
+        None => None,
+    };
+    let seeds = match &bucket {
+        Some(b) => restore_from_bucket(b, &cfg).await?,
+        None => Vec::new(),
+    };
+    let queue = open_queue(&cfg, &seeds).await?;
     let global = Global::open(
         Arc::new(QueueGlobalLog {
             queue: queue.clone(),
@@ -154,6 +172,7 @@ pub async fn run(cfg: Config) -> Result<()> {
             wip.clone(),
             segments_dir.clone(),
             cfg.query_cache_mb << 20,
+            bucket.clone(),
         )),
         jobs: api::query::Jobs::default(),
         schema: api::graphql::schema(),
@@ -162,21 +181,54 @@ pub async fn run(cfg: Config) -> Result<()> {
         queue: queue.clone(),
     });
 
-    // Housekeeping: expire query jobs, write periodic snapshots.
+    let uploader = bucket.clone().map(|b| {
+        tokio::spawn(crate::bucket::sync::run_uploader(
+            b,
+            global.clone(),
+            segments_dir.clone(),
+            cfg.node_id,
+            shutdown_rx.clone(),
+        ))
+    });
+
+    // Housekeeping: expire query jobs, write (and upload) periodic snapshots, truncate the
+    // ingest queue below the durable offset, keep local disk within its budget.
     let hk_ctx = ctx.clone();
+    let hk_bucket = bucket.clone();
     let mut hk_shutdown = shutdown_rx.clone();
     let housekeeping = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let mut last_snapshot = tokio::time::Instant::now();
+        let unsupported = std::sync::atomic::AtomicBool::new(false);
+        let mut n: u64 = 0;
         loop {
             tokio::select! {
                 _ = hk_shutdown.changed() => return,
                 _ = tick.tick() => {}
             }
+            n += 1;
             hk_ctx.jobs.expire();
             if last_snapshot.elapsed() >= Duration::from_secs(hk_ctx.cfg.snapshot_interval_secs) {
                 last_snapshot = tokio::time::Instant::now();
-                write_snapshot(&hk_ctx.global, &hk_ctx.cfg.data_dir).await;
+                write_snapshot(&hk_ctx.global, &hk_ctx.cfg.data_dir, hk_bucket.as_ref()).await;
+            }
+            if n.is_multiple_of(2) {
+                crate::bucket::sync::truncate_queue(
+                    &hk_ctx.global,
+                    &hk_ctx.queue,
+                    hk_bucket.is_some(),
+                    &unsupported,
+                )
+                .await;
+            }
+            if let (Some(mb), Some(_)) = (hk_ctx.cfg.disk_budget_mb, &hk_bucket) {
+                let s = hk_ctx.searcher.clone();
+                let evicted = tokio::task::spawn_blocking(move || s.evict(mb << 20))
+                    .await
+                    .unwrap_or(0);
+                if evicted > 0 {
+                    tracing::info!(evicted, "evicted local segments over the disk budget");
+                }
             }
         }
     });
@@ -196,19 +248,108 @@ pub async fn run(cfg: Config) -> Result<()> {
     }
     let _ = merger.await;
     let _ = housekeeping.await;
-    write_snapshot(&global, &cfg.data_dir).await;
+    if let Some(u) = uploader {
+        let _ = u.await;
+    }
+    if let Some(b) = &bucket {
+        // Upload what the digests just closed, so a wiped disk loses nothing.
+        match tokio::time::timeout(
+            Duration::from_secs(60),
+            crate::bucket::sync::upload_pending(b, &global, &segments_dir, cfg.node_id),
+        )
+        .await
+        {
+            Ok(Ok(n)) => tracing::info!(segments = n, "uploaded remaining segments"),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "bucket unreachable at shutdown; segments stay local and upload at the next start")
+            }
+            Err(_) => tracing::warn!(
+                "uploading at shutdown timed out; the rest uploads at the next start"
+            ),
+        }
+    }
+    write_snapshot(&global, &cfg.data_dir, bucket.as_ref()).await;
     tracing::info!("shutdown complete");
     Ok(())
 }
 
-async fn write_snapshot(global: &Global, dir: &std::path::Path) {
+async fn write_snapshot(
+    global: &Global,
+    dir: &std::path::Path,
+    bucket: Option<&crate::bucket::Bucket>,
+) {
     let g = global.clone();
     let dir = dir.to_path_buf();
-    match tokio::task::spawn_blocking(move || g.write_snapshot(&dir)).await {
-        Ok(Ok(off)) => tracing::info!(offset = off, "wrote global snapshot"),
+    let r = tokio::task::spawn_blocking(move || {
+        let (off, bytes) = g.snapshot_bytes()?;
+        strata_global::snapshot::write_bytes(&dir, &bytes)?;
+        Ok::<_, strata_global::GlobalError>((off, bytes))
+    })
+    .await;
+    match r {
+        Ok(Ok((off, bytes))) => {
+            tracing::info!(offset = off, "wrote global snapshot");
+            if let Some(b) = bucket {
+                match b.put_snapshot(off, bytes).await {
+                    Ok(()) => tracing::info!(offset = off, "uploaded global snapshot"),
+                    Err(e) => {
+                        crate::metrics::BUCKET_UPLOAD_FAILURES.inc();
+                        tracing::warn!(error = %e, "uploading the global snapshot failed")
+                    }
+                }
+            }
+        }
         Ok(Err(e)) => tracing::warn!(error = %e, "writing global snapshot failed"),
         Err(e) => tracing::warn!(error = %e, "snapshot task failed"),
     }
+}
+
+/// A node with no Global snapshot of its own and a bucket that holds one restores Global from
+/// the newest snapshot there. Returns where the (empty) embedded queue must continue.
+async fn restore_from_bucket(bucket: &crate::bucket::Bucket, cfg: &Config) -> Result<Seeds> {
+    let dir = &cfg.data_dir;
+    if dir.join(strata_global::snapshot::SNAPSHOT_FILE).exists()
+        || dir
+            .join(strata_global::snapshot::PREVIOUS_SNAPSHOT_FILE)
+            .exists()
+    {
+        return Ok(Vec::new());
+    }
+    let Some((key, bytes)) = bucket
+        .newest_snapshot()
+        .await
+        .context("reading snapshots from the bucket")?
+    else {
+        return Ok(Vec::new());
+    };
+    let snap = strata_global::snapshot::decode(&key, &bytes)
+        .with_context(|| format!("bucket snapshot {key} is unusable"))?;
+    std::fs::create_dir_all(dir)?;
+    strata_global::snapshot::write_bytes(dir, &bytes)?;
+    let mut seeds: Seeds = vec![(GLOBAL_TOPIC, 0, snap.next_offset)];
+    let mut ends: std::collections::BTreeMap<u32, u64> = std::collections::BTreeMap::new();
+    for (p, info) in &snap.state.partitions {
+        let e = ends.entry(*p).or_default();
+        *e = (*e).max(info.safe_offset).max(info.truncated_offset);
+    }
+    let mut lost = 0;
+    for seg in snap.state.segments.values() {
+        let e = ends.entry(seg.partition).or_default();
+        *e = (*e).max(seg.last_offset + 1);
+        if seg.bucket_key.is_none() {
+            lost += 1;
+        }
+    }
+    for (p, end) in ends {
+        seeds.push((INGEST_TOPIC, p, end));
+    }
+    tracing::warn!(
+        snapshot = %key,
+        segments = snap.state.segments.len(),
+        not_in_bucket = lost,
+        "restored Global from the bucket; segments will be fetched on demand"
+    );
+    Ok(seeds)
 }
 
 fn remove_partial_files(dir: &std::path::Path) {

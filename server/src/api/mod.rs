@@ -152,10 +152,16 @@ impl NodeCtx {
 }
 
 async fn status(State(node): State<Arc<NodeCtx>>) -> impl IntoResponse {
+    let backlog = crate::bucket::sync::backlog(&node.global, node.cfg.node_id);
     axum::Json(serde_json::json!({
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
         "nodeId": node.cfg.node_id,
+        "bucket": node.cfg.bucket,
+        "bucketUploadBacklog": {
+            "segments": backlog.len(),
+            "bytes": backlog.iter().map(|s| s.file_bytes).sum::<u64>(),
+        },
     }))
 }
 
@@ -165,7 +171,17 @@ async fn metrics(State(node): State<Arc<NodeCtx>>) -> impl IntoResponse {
         let bytes = s.segments.values().map(|x| x.file_bytes).sum::<u64>() as f64;
         (segs, bytes, s.partitions.len() as f64)
     });
+    let backlog = if node.cfg.bucket.is_some() {
+        crate::bucket::sync::backlog(&node.global, node.cfg.node_id).len() as f64
+    } else {
+        0.0
+    };
     let body = crate::metrics::render(&[
+        (
+            "strata_bucket_upload_backlog",
+            "Segments on this node waiting for upload to the bucket",
+            backlog,
+        ),
         ("strata_global_segments", "Segments in Global", segments),
         (
             "strata_global_segment_bytes",

@@ -24,7 +24,20 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{Queue, QueueError, QueueResult, Records, Truncation};
 
+/// Default size at which a partition's file rolls (override: `STRATA_QUEUE_FILE_BYTES`;
+/// truncation deletes whole files, so smaller files free space sooner).
 const ROLL_BYTES: u64 = 64 << 20;
+
+fn roll_bytes() -> u64 {
+    static ROLL: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *ROLL.get_or_init(|| {
+        std::env::var("STRATA_QUEUE_FILE_BYTES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|&v: &u64| v >= 4096)
+            .unwrap_or(ROLL_BYTES)
+    })
+}
 const HEADER: u64 = 8;
 /// Largest record the queue accepts (a guard against corrupt lengths on recovery).
 pub const MAX_RECORD_BYTES: usize = 64 << 20;
@@ -95,7 +108,7 @@ impl PartitionLog {
     fn active(&mut self) -> QueueResult<&mut SegFile> {
         let need_new = match self.files.last() {
             None => true,
-            Some(f) => f.len >= ROLL_BYTES,
+            Some(f) => f.len >= roll_bytes(),
         };
         if need_new {
             let path = self.dir.join(format!("{:020}.log", self.written));
@@ -225,6 +238,39 @@ impl EmbeddedQueue {
             );
         }
         Ok(EmbeddedQueue { topics: map })
+    }
+
+    /// Makes an empty partition start at `offset` (restoring a node from the bucket: offsets
+    /// must continue past those Global already knows, or new events would collide with old
+    /// ones). A partition holding records is left alone.
+    pub fn seed(&self, topic: &str, partition: u32, offset: u64) -> QueueResult<()> {
+        let part = self.partition(topic, partition)?;
+        let mut log = part
+            .log
+            .lock()
+            .map_err(|_| QueueError::Unavailable("queue lock poisoned".into()))?;
+        if !log.files.is_empty() || log.end >= offset {
+            return Ok(());
+        }
+        let path = log.dir.join(format!("{offset:020}.log"));
+        let file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(&path)?;
+        file.sync_all()?;
+        File::open(&log.dir)?.sync_all()?;
+        log.files.push(SegFile {
+            base: offset,
+            path,
+            file: Arc::new(file),
+            positions: Vec::new(),
+            len: 0,
+        });
+        log.end = offset;
+        log.written = offset;
+        part.end.send_replace(offset);
+        Ok(())
     }
 
     fn partition(&self, topic: &str, partition: u32) -> QueueResult<&Arc<Partition>> {

@@ -154,6 +154,8 @@ pub struct BlockCtx<'a> {
     tags: &'a BTreeMap<String, String>,
     raw: Option<Arc<StrColumn>>,
     time: Option<Vec<(i64, u32)>>,
+    ids: Option<Vec<strata_segment::EventId>>,
+    ingest: Option<Vec<i64>>,
     fields: FxHashMap<String, Option<Arc<StrColumn>>>,
     cache: Option<&'a ColumnCache>,
 }
@@ -175,6 +177,8 @@ impl<'a> BlockCtx<'a> {
             tags,
             raw: None,
             time: None,
+            ids: None,
+            ingest: None,
             fields: FxHashMap::default(),
             cache,
         }
@@ -193,8 +197,18 @@ impl<'a> BlockCtx<'a> {
                         );
                     }
                 }
-                "@timestamp" => {
+                "@timestamp" | "@timestamp.nanos" => {
                     self.time()?;
+                }
+                "@id" => {
+                    if self.ids.is_none() {
+                        self.ids = Some(self.r.id_column(self.block)?);
+                    }
+                }
+                "@ingesttimestamp" => {
+                    if self.ingest.is_none() {
+                        self.ingest = Some(self.r.ingest_column(self.block)?);
+                    }
                 }
                 "*" => {}
                 n if n.starts_with('@') || n.starts_with('#') => {}
@@ -347,6 +361,22 @@ impl Source for ColView<'_> {
                 .as_ref()
                 .and_then(|t| t.get(self.row))
                 .map(|t| Cow::Owned(t.0.to_string())),
+            "@timestamp.nanos" => c
+                .time
+                .as_ref()
+                .and_then(|t| t.get(self.row))
+                .filter(|t| t.1 != 0)
+                .map(|t| Cow::Owned(t.1.to_string())),
+            "@id" => c
+                .ids
+                .as_ref()
+                .and_then(|t| t.get(self.row))
+                .map(|t| Cow::Owned(t.to_string())),
+            "@ingesttimestamp" => c
+                .ingest
+                .as_ref()
+                .and_then(|t| t.get(self.row))
+                .map(|t| Cow::Owned(t.to_string())),
             n if n.starts_with('#') => tag_value(n, c.repo, c.tags).map(Cow::Borrowed),
             n => c.fields.get(n)?.as_ref()?.get(self.row).map(Cow::Borrowed),
         }

@@ -97,6 +97,16 @@ impl Progress {
         finish(plan, st)
     }
 
+    /// Forgets a failed run's progress before a retry.
+    fn reset(&self) {
+        self.work_done.store(0, Ordering::Relaxed);
+        self.processed_events.store(0, Ordering::Relaxed);
+        self.processed_bytes.store(0, Ordering::Relaxed);
+        if let Ok(mut g) = self.state.lock() {
+            *g = None;
+        }
+    }
+
     fn take(&self, plan: &Plan) -> State {
         self.state
             .lock()
@@ -125,6 +135,9 @@ pub struct Searcher {
     readers: Mutex<HashMap<String, Arc<SegmentReader>>>,
     threads: usize,
     cache: ColumnCache,
+    bucket: Option<crate::bucket::Bucket>,
+    runtime: tokio::runtime::Handle,
+    last_used: Mutex<HashMap<String, Instant>>,
 }
 
 /// A datasource's tags and its WIP chunks, copied under the WIP lock.
@@ -135,6 +148,7 @@ pub type WipSnapshot = (Arc<BTreeMap<String, String>>, Vec<Arc<Vec<Event>>>);
 
 /// A unit of scan work: some blocks of one segment.
 struct WorkItem {
+    id: String,
     reader: Arc<SegmentReader>,
     tags: Arc<BTreeMap<String, String>>,
     blocks: Vec<usize>,
@@ -150,6 +164,7 @@ impl Searcher {
         wip: Arc<WipRegistry>,
         segments_dir: PathBuf,
         cache_bytes: usize,
+        bucket: Option<crate::bucket::Bucket>,
     ) -> Self {
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         Searcher {
@@ -159,10 +174,16 @@ impl Searcher {
             readers: Mutex::new(HashMap::new()),
             threads,
             cache: ColumnCache::new(cache_bytes),
+            bucket,
+            runtime: tokio::runtime::Handle::current(),
+            last_used: Mutex::new(HashMap::new()),
         }
     }
 
     fn reader(&self, seg: &SegmentInfo) -> Result<Arc<SegmentReader>, SearchError> {
+        if let Ok(mut m) = self.last_used.lock() {
+            m.insert(seg.id.clone(), Instant::now());
+        }
         if let Some(r) = self
             .readers
             .lock()
@@ -172,12 +193,25 @@ impl Searcher {
             return Ok(r);
         }
         let path = crate::merge::segment_path(&self.segments_dir, &seg.id);
-        let r = Arc::new(
-            SegmentReader::open(&path).map_err(|e| SearchError::Segment {
-                id: seg.id.clone(),
-                reason: e.to_string(),
-            })?,
-        );
+        let seg_err = |reason: String| SearchError::Segment {
+            id: seg.id.clone(),
+            reason,
+        };
+        if !path.exists() {
+            // Evicted (or never here): fetch it from the bucket.
+            self.download(seg)?;
+        }
+        let r = match SegmentReader::open(&path) {
+            Ok(r) => r,
+            Err(e) if self.bucket.is_some() && seg.bucket_key.is_some() => {
+                tracing::warn!(segment = %seg.id, error = %e, "local segment failed verification; replacing it from the bucket");
+                self.quarantine(seg);
+                self.download(seg)?;
+                SegmentReader::open(&path).map_err(|e| seg_err(e.to_string()))?
+            }
+            Err(e) => return Err(seg_err(e.to_string())),
+        };
+        let r = Arc::new(r);
         if let Ok(mut m) = self.readers.lock() {
             if m.len() > 4096 {
                 m.clear();
@@ -185,6 +219,87 @@ impl Searcher {
             m.insert(seg.id.clone(), r.clone());
         }
         Ok(r)
+    }
+
+    /// Downloads a segment from the bucket into the local cache (verified against Global).
+    fn download(&self, seg: &SegmentInfo) -> Result<(), SearchError> {
+        let (Some(bucket), Some(key)) = (&self.bucket, &seg.bucket_key) else {
+            return Err(SearchError::Segment {
+                id: seg.id.clone(),
+                reason: "the file is not on this node and not in a bucket".into(),
+            });
+        };
+        let path = crate::merge::segment_path(&self.segments_dir, &seg.id);
+        self.runtime
+            .block_on(bucket.get_file(key, &path, seg.file_bytes, seg.file_crc))
+            .map_err(|e| SearchError::Segment {
+                id: seg.id.clone(),
+                reason: format!("fetching from the bucket: {e}"),
+            })?;
+        crate::metrics::BUCKET_DOWNLOADS.inc();
+        Ok(())
+    }
+
+    /// Moves a corrupt local file aside (kept for inspection) and forgets its reader.
+    fn quarantine(&self, seg: &SegmentInfo) {
+        crate::metrics::SEGMENTS_QUARANTINED.inc();
+        let path = crate::merge::segment_path(&self.segments_dir, &seg.id);
+        let qdir = self.segments_dir.with_file_name("quarantine");
+        let _ = std::fs::create_dir_all(&qdir);
+        let to = qdir.join(format!("{}.{}", seg.id, crate::ingest::now_ms()));
+        if std::fs::rename(&path, &to).is_err() {
+            let _ = std::fs::remove_file(&path);
+        }
+        if let Ok(mut m) = self.readers.lock() {
+            m.remove(&seg.id);
+        }
+    }
+
+    /// Deletes least recently used local files of segments that are safely in the bucket
+    /// until the segment directory fits `budget` bytes. Minis are kept (the merger reads
+    /// them). Returns the number of files evicted.
+    pub fn evict(&self, budget: u64) -> usize {
+        let mut files: Vec<(String, u64)> = std::fs::read_dir(&self.segments_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let id = name.strip_suffix(".seg")?.to_string();
+                Some((id, e.metadata().ok()?.len()))
+            })
+            .collect();
+        let mut total: u64 = files.iter().map(|f| f.1).sum();
+        if total <= budget {
+            return 0;
+        }
+        let evictable: HashMap<String, bool> = self.global.read(|s| {
+            files
+                .iter()
+                .filter_map(|(id, _)| {
+                    let seg = s.segments.get(id)?;
+                    Some((id.clone(), seg.merged && seg.bucket_key.is_some()))
+                })
+                .collect()
+        });
+        let used = self.last_used.lock().map(|m| m.clone()).unwrap_or_default();
+        files.retain(|(id, _)| evictable.get(id).copied().unwrap_or(false));
+        files.sort_by_key(|(id, _)| used.get(id).copied());
+        let mut n = 0;
+        for (id, size) in files {
+            if total <= budget {
+                break;
+            }
+            if std::fs::remove_file(crate::merge::segment_path(&self.segments_dir, &id)).is_ok() {
+                total -= size;
+                n += 1;
+                crate::metrics::SEGMENTS_EVICTED.inc();
+                if let Ok(mut m) = self.readers.lock() {
+                    m.remove(&id);
+                }
+            }
+        }
+        n
     }
 
     /// Runs `plan` over `repo` in `range`, reporting into `progress` (whose `cancelled` flag
@@ -219,9 +334,28 @@ impl Searcher {
         segments.sort_by_key(|s| std::cmp::Reverse(s.max_ts));
         let this = self.clone();
         let repo = repo.to_string();
-        tokio::task::spawn_blocking(move || this.run(&repo, &plan, range, &progress, wip, segments))
-            .await
-            .map_err(|e| SearchError::Limit(format!("search worker failed: {e}")))?
+        tokio::task::spawn_blocking(move || {
+            let first = this.run(&repo, &plan, range, &progress, wip.clone(), segments.clone());
+            // A block that fails its checksum mid-scan: replace the file from the bucket and
+            // run again from scratch (the partial state of the failed run is discarded).
+            let Err(SearchError::Segment { id, reason }) = &first else {
+                return first;
+            };
+            let Some(seg) = segments.iter().find(|s| &s.id == id && s.bucket_key.is_some())
+            else {
+                return first;
+            };
+            if this.bucket.is_none() {
+                return first;
+            }
+            tracing::warn!(segment = %id, %reason, "segment unreadable during search; re-fetching it and retrying");
+            this.quarantine(seg);
+            this.download(seg)?;
+            progress.reset();
+            this.run(&repo, &plan, range, &progress, wip, segments)
+        })
+        .await
+        .map_err(|e| SearchError::Limit(format!("search worker failed: {e}")))?
     }
 
     fn run(
@@ -269,12 +403,18 @@ pub fn execute(
     let fq = filter_query_for(&plan.leading);
     let mut items = Vec::new();
     for (reader, tags) in segments {
+        let id = reader
+            .path()
+            .file_stem()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let total = reader.blocks().len();
         let blocks = reader.candidate_blocks(range.start, range.end, &fq);
         crate::metrics::SEARCH_BLOCKS_SKIPPED.inc_by((total - blocks.len()) as u64);
         crate::metrics::SEARCH_BLOCKS_READ.inc_by(blocks.len() as u64);
         for chunk in blocks.chunks(BLOCKS_PER_ITEM) {
             items.push(WorkItem {
+                id: id.clone(),
                 reader: reader.clone(),
                 tags: tags.clone(),
                 blocks: chunk.to_vec(),
@@ -309,6 +449,7 @@ pub fn execute(
     // Segments, on all cores.
     let next = std::sync::atomic::AtomicUsize::new(0);
     let failed: Mutex<Option<SearchError>> = Mutex::new(None);
+    let stop = AtomicBool::new(false);
     let workers = threads.min(items.len()).max(1);
     std::thread::scope(|s| {
         for _ in 0..workers {
@@ -316,7 +457,7 @@ pub fn execute(
                 let mut st = plan.agg.new_state();
                 let mut last_merge = Instant::now();
                 loop {
-                    if progress.cancelled.load(Ordering::Relaxed) {
+                    if progress.cancelled.load(Ordering::Relaxed) || stop.load(Ordering::Relaxed) {
                         break;
                     }
                     let i = next.fetch_add(1, Ordering::Relaxed);
@@ -327,7 +468,7 @@ pub fn execute(
                         if let Ok(mut f) = failed.lock() {
                             f.get_or_insert(e);
                         }
-                        progress.cancelled.store(true, Ordering::Relaxed);
+                        stop.store(true, Ordering::Relaxed);
                         break;
                     }
                     progress.work_done.fetch_add(1, Ordering::Relaxed);
@@ -364,7 +505,7 @@ fn scan_item(
 ) -> Result<(), SearchError> {
     let r = &*item.reader;
     let seg_err = |e: strata_segment::SegmentError| SearchError::Segment {
-        id: r.path().display().to_string(),
+        id: item.id.clone(),
         reason: e.to_string(),
     };
     let needs_rows = plan.needs_rows();

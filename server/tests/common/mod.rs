@@ -26,6 +26,7 @@ pub struct Node {
     pub port: u16,
     pub data_dir: PathBuf,
     pub args: Vec<String>,
+    pub envs: Vec<(String, String)>,
     pub client: reqwest::blocking::Client,
     log: PathBuf,
 }
@@ -33,11 +34,20 @@ pub struct Node {
 impl Node {
     /// Starts a node in `data_dir` with extra flags.
     pub fn start(data_dir: &Path, extra: &[&str]) -> Node {
+        Node::start_with_env(data_dir, extra, &[])
+    }
+
+    /// Starts a node with extra flags and environment variables.
+    pub fn start_with_env(data_dir: &Path, extra: &[&str], envs: &[(&str, &str)]) -> Node {
         let mut n = Node {
             child: None,
             port: free_port(),
             data_dir: data_dir.to_path_buf(),
             args: extra.iter().map(|s| s.to_string()).collect(),
+            envs: envs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             client: reqwest::blocking::Client::builder()
                 .timeout(Duration::from_secs(60))
                 .build()
@@ -63,6 +73,7 @@ impl Node {
             .args(&self.args)
             .env("STRATA_ROOT_TOKEN", ROOT)
             .env("STRATA_LOG", "info")
+            .envs(self.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .stdout(Stdio::null())
             .stderr(log)
@@ -313,5 +324,164 @@ impl Drop for Broker {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A real S3-protocol server (moto, from PyPI `moto[server]`) on a free loopback port with one
+/// bucket created. None when moto is not installed and `STRATA_REQUIRE_S3` is unset.
+pub struct S3Server {
+    child: Child,
+    pub port: u16,
+}
+
+/// Credentials moto accepts (any); the node reads them from the standard AWS variables.
+pub const S3_ENV: &[(&str, &str)] = &[
+    ("AWS_ACCESS_KEY_ID", "strata-test"),
+    ("AWS_SECRET_ACCESS_KEY", "strata-test-secret"),
+    ("AWS_REGION", "us-east-1"),
+];
+
+impl S3Server {
+    pub fn start(bucket: &str) -> Option<S3Server> {
+        let ok = Command::new("python3")
+            .args(["-c", "import moto.server"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !ok {
+            assert!(
+                std::env::var_os("STRATA_REQUIRE_S3").is_none(),
+                "STRATA_REQUIRE_S3 is set but moto[server] is not installed"
+            );
+            eprintln!(
+                "moto not installed; skipping the S3 test (run scripts/install-test-deps.sh)"
+            );
+            return None;
+        }
+        let port = free_port();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto");
+        let s = S3Server { child, port };
+        let client = reqwest::blocking::Client::new();
+        let t = Instant::now();
+        loop {
+            if let Ok(r) = client.put(format!("{}/{bucket}", s.endpoint())).send() {
+                if r.status().is_success() {
+                    break;
+                }
+            }
+            assert!(t.elapsed() < Duration::from_secs(60), "moto did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Some(s)
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A TCP relay in front of a server; `stop()` makes the server unreachable (connections
+/// refused, open ones cut) and `start()` brings it back on the same port.
+pub struct Relay {
+    pub port: u16,
+    target: u16,
+    state: std::sync::Arc<std::sync::Mutex<RelayState>>,
+}
+
+#[derive(Default)]
+struct RelayState {
+    running: bool,
+    generation: u64,
+    conns: Vec<std::net::TcpStream>,
+}
+
+impl Relay {
+    pub fn new(target: u16) -> Relay {
+        let r = Relay {
+            port: free_port(),
+            target,
+            state: Default::default(),
+        };
+        r.start();
+        r
+    }
+
+    pub fn start(&self) {
+        let listener = TcpListener::bind(("127.0.0.1", self.port)).expect("relay bind");
+        listener.set_nonblocking(true).unwrap();
+        let gen = {
+            let mut st = self.state.lock().unwrap();
+            st.running = true;
+            st.generation += 1;
+            st.generation
+        };
+        let state = self.state.clone();
+        let target = self.target;
+        std::thread::spawn(move || loop {
+            {
+                let st = state.lock().unwrap();
+                if !st.running || st.generation != gen {
+                    return; // dropping the listener refuses new connections
+                }
+            }
+            match listener.accept() {
+                Ok((client, _)) => {
+                    let _ = client.set_nonblocking(false);
+                    let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", target)) else {
+                        continue;
+                    };
+                    let mut st = state.lock().unwrap();
+                    st.conns.push(client.try_clone().unwrap());
+                    st.conns.push(server.try_clone().unwrap());
+                    drop(st);
+                    for (mut a, mut b) in [
+                        (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                        (server, client),
+                    ] {
+                        std::thread::spawn(move || {
+                            let _ = std::io::copy(&mut a, &mut b);
+                            let _ = b.shutdown(std::net::Shutdown::Both);
+                        });
+                    }
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(5)),
+            }
+        });
+    }
+
+    pub fn stop(&self) {
+        let mut st = self.state.lock().unwrap();
+        st.running = false;
+        for c in st.conns.drain(..) {
+            let _ = c.shutdown(std::net::Shutdown::Both);
+        }
+        drop(st);
+        // Let the accept loop notice and drop its listener.
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
     }
 }

@@ -1,0 +1,152 @@
+//! The node's bucket duties, all off the ingest path: the uploader (segments this node holds
+//! that are not yet in the bucket, oldest first, verified, then recorded in Global; failures
+//! back off and grow a visible backlog), queue truncation below the durable offset, and disk
+//! budget eviction of segments that are safely in the bucket.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use strata_global::{Global, GlobalEvent, SegmentInfo};
+use tokio::sync::watch;
+
+use super::Bucket;
+use crate::queue::{Queue, Truncation, INGEST_TOPIC};
+
+/// Segments this node holds that still wait for upload.
+pub fn backlog(global: &Global, node_id: u32) -> Vec<SegmentInfo> {
+    let mut v: Vec<SegmentInfo> = global.read(|s| {
+        s.segments
+            .values()
+            .filter(|x| x.bucket_key.is_none() && x.nodes.contains(&node_id))
+            .cloned()
+            .collect()
+    });
+    v.sort_by_key(|s| (s.created_ms, s.id.clone()));
+    v
+}
+
+/// Uploads every pending segment once; returns how many were uploaded. Stops at the first
+/// failure (the bucket is likely down; the caller backs off).
+pub async fn upload_pending(
+    bucket: &Bucket,
+    global: &Global,
+    segments_dir: &std::path::Path,
+    node_id: u32,
+) -> Result<usize, super::BucketError> {
+    let mut n = 0;
+    for seg in backlog(global, node_id) {
+        let path = crate::merge::segment_path(segments_dir, &seg.id);
+        if !path.exists() {
+            continue; // merged away meanwhile
+        }
+        let key = Bucket::segment_key(&seg.id);
+        let bytes = bucket.put_file(&key, &path).await.inspect_err(|_| {
+            crate::metrics::BUCKET_UPLOAD_FAILURES.inc();
+        })?;
+        crate::metrics::BUCKET_UPLOADS.inc();
+        crate::metrics::BUCKET_UPLOAD_BYTES.inc_by(bytes);
+        // Only now may the queue below this segment's events be truncated.
+        if let Err(e) = global
+            .publish(GlobalEvent::SetSegmentInBucket {
+                id: seg.id.clone(),
+                key,
+            })
+            .await
+        {
+            tracing::warn!(error = %e, segment = %seg.id, "recording an upload in Global failed");
+        }
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Uploads pending segments until shutdown, backing off while the bucket fails.
+pub async fn run_uploader(
+    bucket: Bucket,
+    global: Global,
+    segments_dir: std::path::PathBuf,
+    node_id: u32,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut backoff = Duration::from_millis(500);
+    let mut failing = false;
+    loop {
+        let wait = match upload_pending(&bucket, &global, &segments_dir, node_id).await {
+            Ok(n) => {
+                if failing {
+                    tracing::info!(
+                        uploaded = n,
+                        "bucket reachable again; upload backlog drained"
+                    );
+                    failing = false;
+                }
+                backoff = Duration::from_millis(500);
+                Duration::from_millis(if n > 0 { 10 } else { 500 })
+            }
+            Err(e) => {
+                if !failing {
+                    tracing::warn!(error = %e, "bucket upload failed; retrying with backoff (ingest continues)");
+                    failing = true;
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+                backoff
+            }
+        };
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// Offset below which every event of `partition` is in segments durable by policy: with a
+/// bucket, in the bucket; otherwise on local disk (the cluster issue adds replication).
+pub fn durable_offset(global: &Global, partition: u32, with_bucket: bool) -> u64 {
+    global.read(|s| {
+        let safe = s.partitions.get(&partition).map_or(0, |p| p.safe_offset);
+        if !with_bucket {
+            return safe;
+        }
+        s.segments
+            .values()
+            .filter(|x| x.partition == partition && x.bucket_key.is_none())
+            .map(|x| x.first_offset)
+            .min()
+            .map_or(safe, |o| o.min(safe))
+    })
+}
+
+/// Truncates each ingest partition below its durable offset; records the new start in Global.
+pub async fn truncate_queue(
+    global: &Global,
+    queue: &Arc<dyn Queue>,
+    with_bucket: bool,
+    unsupported_logged: &AtomicBool,
+) {
+    for p in 0..queue.partitions(INGEST_TOPIC) {
+        let below = durable_offset(global, p, with_bucket);
+        let done = global.read(|s| s.partitions.get(&p).map_or(0, |x| x.truncated_offset));
+        if below <= done {
+            continue;
+        }
+        match queue.truncate(INGEST_TOPIC, p, below).await {
+            Ok(Truncation::Done { start }) if start > done => {
+                crate::metrics::QUEUE_TRUNCATIONS.inc();
+                let _ = global
+                    .publish(GlobalEvent::SetTruncatedOffset {
+                        partition: p,
+                        offset: start.min(below),
+                    })
+                    .await;
+            }
+            Ok(Truncation::Done { .. }) => {}
+            Ok(Truncation::Unsupported) => {
+                if !unsupported_logged.swap(true, Ordering::Relaxed) {
+                    tracing::warn!("the queue cannot delete records (no DeleteRecords); it keeps growing until its own retention removes data");
+                }
+            }
+            Err(e) => tracing::warn!(partition = p, error = %e, "queue truncation failed"),
+        }
+    }
+}
