@@ -13,6 +13,9 @@ use tokio::sync::watch;
 use super::Bucket;
 use crate::queue::{Queue, Truncation, INGEST_TOPIC};
 
+/// Uploads in flight at once (each verified by reading it back).
+const UPLOADS_IN_PARALLEL: usize = 4;
+
 /// Segments this node holds that still wait for upload.
 pub fn backlog(global: &Global, node_id: u32) -> Vec<SegmentInfo> {
     let mut v: Vec<SegmentInfo> = global.read(|s| {
@@ -34,14 +37,22 @@ pub async fn upload_pending(
     segments_dir: &std::path::Path,
     node_id: u32,
 ) -> Result<usize, super::BucketError> {
+    use futures::StreamExt;
     let mut n = 0;
-    for seg in backlog(global, node_id) {
-        let path = crate::merge::segment_path(segments_dir, &seg.id);
-        if !path.exists() {
-            continue; // merged away meanwhile
-        }
-        let key = Bucket::segment_key(&seg.id);
-        let bytes = bucket.put_file(&key, &path).await.inspect_err(|_| {
+    let pending: Vec<SegmentInfo> = backlog(global, node_id)
+        .into_iter()
+        .filter(|seg| crate::merge::segment_path(segments_dir, &seg.id).exists())
+        .collect();
+    let mut uploads = futures::stream::iter(pending)
+        .map(|seg| async move {
+            let path = crate::merge::segment_path(segments_dir, &seg.id);
+            let key = Bucket::segment_key(&seg.id);
+            let r = bucket.put_file(&key, &path).await;
+            (seg, key, r)
+        })
+        .buffer_unordered(UPLOADS_IN_PARALLEL);
+    while let Some((seg, key, r)) = uploads.next().await {
+        let bytes = r.inspect_err(|_| {
             crate::metrics::BUCKET_UPLOAD_FAILURES.inc();
         })?;
         crate::metrics::BUCKET_UPLOADS.inc();

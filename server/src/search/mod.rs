@@ -154,6 +154,9 @@ struct WorkItem {
     blocks: Vec<usize>,
 }
 
+/// Concurrent segment downloads of one query.
+const DOWNLOADS_IN_PARALLEL: usize = 4;
+
 /// Blocks per work item: small enough to balance two cores and report progress often.
 const BLOCKS_PER_ITEM: usize = 8;
 
@@ -367,23 +370,84 @@ impl Searcher {
         wip: Vec<WipSnapshot>,
         segments: Vec<SegmentInfo>,
     ) -> Result<SearchResult, SearchError> {
-        let mut readers = Vec::new();
-        for seg in &segments {
+        // Segments evicted from (or never on) local disk download in parallel, and are
+        // scanned as they arrive while the local ones are scanned first: a cold query costs
+        // about its download time, not download plus scan.
+        let mut local = Vec::new();
+        let mut remote = Vec::new();
+        for seg in segments {
             if !tags_may_match(&plan.leading, repo, &seg.tags) {
                 continue;
             }
+            let cached = self
+                .readers
+                .lock()
+                .map(|m| m.contains_key(&seg.id))
+                .unwrap_or(false);
+            let path = crate::merge::segment_path(&self.segments_dir, &seg.id);
+            if cached || path.exists() || self.bucket.is_none() || seg.bucket_key.is_none() {
+                local.push(seg);
+            } else {
+                remote.push(seg);
+            }
+        }
+        let (tx, rx) = std::sync::mpsc::channel::<(SegmentInfo, Result<(), SearchError>)>();
+        if !remote.is_empty() {
+            let this = self.bucket.clone();
+            let dir = self.segments_dir.clone();
+            self.runtime.spawn(async move {
+                use futures::StreamExt;
+                let Some(bucket) = this else { return };
+                let mut s = futures::stream::iter(remote)
+                    .map(|seg| {
+                        let bucket = bucket.clone();
+                        let dir = dir.clone();
+                        async move {
+                            let path = crate::merge::segment_path(&dir, &seg.id);
+                            let key = seg.bucket_key.clone().unwrap_or_default();
+                            let r = bucket
+                                .get_file(&key, &path, seg.file_bytes, seg.file_crc)
+                                .await
+                                .map_err(|e| SearchError::Segment {
+                                    id: seg.id.clone(),
+                                    reason: format!("fetching from the bucket: {e}"),
+                                });
+                            (seg, r)
+                        }
+                    })
+                    .buffer_unordered(DOWNLOADS_IN_PARALLEL);
+                while let Some(x) = s.next().await {
+                    if tx.send(x).is_err() {
+                        return;
+                    }
+                }
+            });
+        } else {
+            drop(tx);
+        }
+        let mut readers = Vec::new();
+        for seg in &local {
             readers.push((self.reader(seg)?, Arc::new(seg.tags.clone())));
         }
-        execute(
-            plan,
-            repo,
-            range,
-            progress,
-            &wip,
-            &readers,
-            self.threads,
-            Some(&self.cache),
-        )
+        let (t, c) = (self.threads, Some(&self.cache));
+        scan(plan, repo, range, progress, &wip, &readers, t, c)?;
+        // Then whatever has arrived, in batches (so both cores share a batch).
+        while let Ok(first) = rx.recv() {
+            let mut batch = vec![first];
+            while let Ok(more) = rx.try_recv() {
+                batch.push(more);
+            }
+            let mut readers = Vec::new();
+            for (seg, r) in batch {
+                r?;
+                crate::metrics::BUCKET_DOWNLOADS.inc();
+                readers.push((self.reader(&seg)?, Arc::new(seg.tags.clone())));
+            }
+            scan(plan, repo, range, progress, &[], &readers, t, c)?;
+        }
+        let st = progress.take(plan);
+        plan.agg.check(&st).map_err(SearchError::Limit)?;
+        Ok(finish(plan, st))
     }
 }
 
@@ -399,6 +463,25 @@ pub fn execute(
     threads: usize,
     cache: Option<&ColumnCache>,
 ) -> Result<SearchResult, SearchError> {
+    scan(plan, repo, range, progress, wip, segments, threads, cache)?;
+    let st = progress.take(plan);
+    plan.agg.check(&st).map_err(SearchError::Limit)?;
+    Ok(finish(plan, st))
+}
+
+/// Scans segments and WIP into `progress`'s merged state (callable repeatedly, e.g. as
+/// downloads arrive); [`execute`] finishes.
+#[allow(clippy::too_many_arguments)]
+pub fn scan(
+    plan: &Plan,
+    repo: &str,
+    range: SearchRange,
+    progress: &Progress,
+    wip: &[WipSnapshot],
+    segments: &[SegmentSource],
+    threads: usize,
+    cache: Option<&ColumnCache>,
+) -> Result<(), SearchError> {
     // Plan the work: candidate blocks per segment, split into items.
     let fq = filter_query_for(&plan.leading);
     let mut items = Vec::new();
@@ -423,7 +506,7 @@ pub fn execute(
     }
     progress
         .work_total
-        .store(items.len() as u64 + 1, Ordering::Relaxed);
+        .fetch_add(items.len() as u64, Ordering::Relaxed);
 
     // Work in progress: small, run here.
     let mut st = plan.agg.new_state();
@@ -444,7 +527,9 @@ pub fn execute(
         }
     }
     progress.merge(plan, st);
-    progress.work_done.fetch_add(1, Ordering::Relaxed);
+    if !wip.is_empty() || progress.work_done.load(Ordering::Relaxed) == 0 {
+        progress.work_done.fetch_add(1, Ordering::Relaxed);
+    }
 
     // Segments, on all cores.
     let next = std::sync::atomic::AtomicUsize::new(0);
@@ -489,9 +574,7 @@ pub fn execute(
     if progress.cancelled.load(Ordering::Relaxed) {
         return Err(SearchError::Cancelled);
     }
-    let st = progress.take(plan);
-    plan.agg.check(&st).map_err(SearchError::Limit)?;
-    Ok(finish(plan, st))
+    Ok(())
 }
 
 fn scan_item(

@@ -1,0 +1,197 @@
+//! Bucket benchmark: upload throughput of segment files (each upload verified by reading it
+//! back, as the uploader does) and the cost of a cold query over segments evicted to the
+//! bucket, against the time to merely download them, using the node's real `Searcher`.
+//!
+//! `scripts/bench-bucket.sh` starts a local S3 server (moto) and runs
+//! `cargo run --release -p strata --example bucket_bench -- <s3 endpoint> <bucket> <segments dir>`
+//! over the query benchmark's segments (`target/query-bench`, created by bench-query.py).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::StreamExt;
+use strata::bucket::Bucket;
+use strata::digest::WipRegistry;
+use strata::merge::{segment_path, NewSegment};
+use strata::query::{compile, parse, PlanOptions};
+use strata::search::{Progress, SearchRange, Searcher};
+use strata_global::{Global, GlobalEvent, MemoryLog, Snapshot};
+use strata_segment::SegmentReader;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let endpoint = args
+        .get(1)
+        .expect("usage: bucket_bench <endpoint> <bucket> <segments dir>");
+    let bucket_name = args.get(2).map_or("bench", |s| s.as_str());
+    let src = std::path::PathBuf::from(args.get(3).map_or("target/query-bench", |s| s.as_str()));
+    let bucket = Bucket::open(&format!("s3://{bucket_name}/bench"), Some(endpoint)).unwrap();
+
+    let mut files: Vec<_> = std::fs::read_dir(&src)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|f| f.to_string_lossy().starts_with("seg-"))
+        })
+        .collect();
+    files.sort();
+    let total: u64 = files.iter().map(|f| f.metadata().unwrap().len()).sum();
+
+    // Upload, one at a time and 4 in parallel (each put is read back and checked).
+    for par in [1usize, 4] {
+        let t = Instant::now();
+        futures::stream::iter(files.iter().enumerate())
+            .map(|(i, f)| {
+                let b = bucket.clone();
+                async move { b.put_file(&format!("up{par}/{i}"), f).await.unwrap() }
+            })
+            .buffer_unordered(par)
+            .collect::<Vec<_>>()
+            .await;
+        let s = t.elapsed().as_secs_f64();
+        println!(
+            "{}",
+            serde_json::json!({"name": "upload_verified", "parallel": par, "mb": total as f64 / 1e6, "seconds": s, "mb_per_s": total as f64 / 1e6 / s})
+        );
+    }
+
+    // Global knows the segments as uploaded; the local segment dir is empty (all evicted).
+    let global = Global::start(Arc::new(MemoryLog::new()), Snapshot::default());
+    let work = tempfile::tempdir().unwrap();
+    let segdir = work.path().join("segments");
+    std::fs::create_dir_all(&segdir).unwrap();
+    global
+        .publish(GlobalEvent::CreateRepository {
+            name: "bench".into(),
+            description: String::new(),
+        })
+        .await
+        .unwrap();
+    let mut infos = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        let r = SegmentReader::open(f).unwrap();
+        let bytes = std::fs::read(f).unwrap();
+        let id = format!("bench-{i}");
+        let key = Bucket::segment_key(&id);
+        bucket
+            .put_verified(&key, bytes.clone().into())
+            .await
+            .unwrap();
+        let m = r.meta();
+        let summary = strata_segment::SegmentSummary {
+            path: f.clone(),
+            event_count: r.blocks().iter().map(|b| u64::from(b.count)).sum(),
+            min_ts: r.blocks().first().map_or(0, |b| b.min_ts),
+            max_ts: r.blocks().last().map_or(0, |b| b.max_ts),
+            raw_bytes: r.blocks().iter().map(|b| b.raw_bytes).sum(),
+            file_bytes: bytes.len() as u64,
+            file_crc: crc32fast::hash(&bytes),
+            offsets: Vec::new(),
+            codec: strata_segment::Codec::Zstd { level: 9 },
+        };
+        let info = NewSegment {
+            id: id.clone(),
+            repo: "bench".into(),
+            tags: m.datasource.tags.clone(),
+            partition: 0,
+            first_offset: i as u64,
+            last_offset: i as u64,
+            node: 1,
+            merged: true,
+            merge_target: None,
+        }
+        .info(&summary);
+        global
+            .publish(GlobalEvent::AddSegment {
+                segment: info.clone(),
+                safe_offset: None,
+            })
+            .await
+            .unwrap();
+        global
+            .publish(GlobalEvent::SetSegmentInBucket { id, key })
+            .await
+            .unwrap();
+        infos.push(info);
+    }
+
+    // Download only (what a cold query cannot avoid), 4 in parallel as the searcher does.
+    let t = Instant::now();
+    futures::stream::iter(infos.iter())
+        .map(|s| {
+            let b = bucket.clone();
+            let dest = work.path().join("dl").join(&s.id);
+            async move {
+                b.get_file(&Bucket::segment_key(&s.id), &dest, s.file_bytes, s.file_crc)
+                    .await
+                    .unwrap()
+            }
+        })
+        .buffer_unordered(4)
+        .collect::<Vec<_>>()
+        .await;
+    let download = t.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        serde_json::json!({"name": "download_only", "seconds": download, "mb_per_s": total as f64 / 1e6 / download})
+    );
+
+    let queries = [
+        "timeout | count()",
+        "groupBy(host, function=avg(latency_ms))",
+    ];
+    for q in queries {
+        let range = SearchRange {
+            start: 0,
+            end: i64::MAX / 2,
+        };
+        let plan = Arc::new(
+            compile(
+                &parse(q).unwrap(),
+                PlanOptions {
+                    start: range.start,
+                    end: range.end,
+                    default_limit: 200,
+                },
+            )
+            .unwrap(),
+        );
+        // Cold: nothing local, no column cache.
+        for info in &infos {
+            let _ = std::fs::remove_file(segment_path(&segdir, &info.id));
+        }
+        let searcher = Arc::new(Searcher::new(
+            global.clone(),
+            Arc::new(WipRegistry::new(0)),
+            segdir.clone(),
+            0,
+            Some(bucket.clone()),
+        ));
+        let t = Instant::now();
+        let r = searcher
+            .search("bench", plan.clone(), range, Arc::new(Progress::default()))
+            .await
+            .unwrap();
+        let cold = t.elapsed().as_secs_f64();
+        // Warm disk: the same query with every file local.
+        let t = Instant::now();
+        let r2 = searcher
+            .search("bench", plan.clone(), range, Arc::new(Progress::default()))
+            .await
+            .unwrap();
+        let local = t.elapsed().as_secs_f64();
+        assert_eq!(r.rows, r2.rows);
+        assert!(!r.rows.is_empty());
+        println!(
+            "{}",
+            serde_json::json!({"name": "cold_query", "query": q, "rows": r.rows.len(), "first": r.rows[0].to_json(), "cold_seconds": cold, "local_seconds": local,
+                "download_seconds": download, "cold_over_download": cold / download})
+        );
+    }
+}
