@@ -217,6 +217,20 @@ fn s3_outage_keeps_ingest_acked_and_the_backlog_drains() {
     node.wait_until(60, "the backlog drains", || {
         status(&node)["bucketUploadBacklog"]["segments"].as_u64() == Some(0)
     });
+    // Second outage: the S3 server process itself is stopped (SIGSTOP: requests hang rather
+    // than being refused), then continued.
+    s3.pause();
+    let t = Instant::now();
+    ingest(&node, &tok, "outage", 300, 500);
+    assert!(t.elapsed() < Duration::from_secs(20), "ingest must not wait for the bucket");
+    node.wait_until(30, "a backlog while the server is stopped", || {
+        status(&node)["bucketUploadBacklog"]["segments"].as_u64().unwrap_or(0) > 0
+    });
+    assert_eq!(node.count("o", "outage"), 800);
+    s3.resume();
+    node.wait_until(90, "the backlog drains after the server continues", || {
+        status(&node)["bucketUploadBacklog"]["segments"].as_u64() == Some(0)
+    });
     // Everything is in the bucket now: every segment in Global has a bucket key.
     let b = {
         for (k, v) in S3_ENV {
@@ -226,7 +240,7 @@ fn s3_outage_keeps_ingest_acked_and_the_backlog_drains() {
     };
     let keys = rt().block_on(b.list("segments")).unwrap();
     assert!(!keys.is_empty());
-    assert_eq!(node.count("o", "outage"), 500);
+    assert_eq!(node.count("o", "outage"), 800);
 }
 
 fn dir_bytes(p: &Path) -> u64 {

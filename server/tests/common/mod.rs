@@ -392,6 +392,24 @@ impl S3Server {
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
+
+    /// Stops the server process (SIGSTOP): it keeps its data but answers nothing.
+    pub fn pause(&self) {
+        let ok = Command::new("kill")
+            .args(["-STOP", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+
+    /// Lets a paused server continue (SIGCONT).
+    pub fn resume(&self) {
+        let ok = Command::new("kill")
+            .args(["-CONT", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
 }
 
 impl Drop for S3Server {
