@@ -27,6 +27,8 @@ pub struct NodeCtx {
     pub queue: Arc<dyn Queue>,
     pub ingester: Ingester,
     pub searcher: Arc<Searcher>,
+    /// Work in progress (and the live queries digest feeds).
+    pub wip: Arc<WipRegistry>,
     pub jobs: api::query::Jobs,
     pub schema: api::graphql::StrataSchema,
     pub root_token_hash: Option<String>,
@@ -174,6 +176,7 @@ pub async fn run(cfg: Config) -> Result<()> {
             cfg.query_cache_mb << 20,
             bucket.clone(),
         )),
+        wip: wip.clone(),
         jobs: api::query::Jobs::default(),
         schema: api::graphql::schema(),
         cfg: cfg.clone(),

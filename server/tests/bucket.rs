@@ -222,9 +222,15 @@ fn s3_outage_keeps_ingest_acked_and_the_backlog_drains() {
     s3.pause();
     let t = Instant::now();
     ingest(&node, &tok, "outage", 300, 500);
-    assert!(t.elapsed() < Duration::from_secs(20), "ingest must not wait for the bucket");
+    assert!(
+        t.elapsed() < Duration::from_secs(20),
+        "ingest must not wait for the bucket"
+    );
     node.wait_until(30, "a backlog while the server is stopped", || {
-        status(&node)["bucketUploadBacklog"]["segments"].as_u64().unwrap_or(0) > 0
+        status(&node)["bucketUploadBacklog"]["segments"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0
     });
     assert_eq!(node.count("o", "outage"), 800);
     s3.resume();

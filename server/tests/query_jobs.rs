@@ -122,6 +122,87 @@ fn parameters_errors_aggregates_and_live_queries() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+
+    // Exactly once while events stream in during the live query's start: ingest in the
+    // background, start the job mid-stream, and compare with a plain search afterwards.
+    let streamer = {
+        let url = node.url("/api/v1/ingest/json");
+        let tok = tok.clone();
+        std::thread::spawn(move || {
+            let c = reqwest::blocking::Client::new();
+            for i in 0..40 {
+                let body = json!([{"msg": format!("stream-marker {i}")}, {"msg": format!("stream-marker {i}b")}]);
+                let r = c
+                    .post(&url)
+                    .bearer_auth(&tok)
+                    .body(body.to_string())
+                    .send()
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    let (s, v) = create(
+        &node,
+        json!({"queryString": "stream-marker | count()", "start": "10m", "isLive": true}),
+    );
+    assert_eq!(s, 200, "{v}");
+    let sid = v["id"].as_str().unwrap().to_string();
+    streamer.join().unwrap();
+    node.wait_until(20, "80 stream events searchable", || {
+        node.count("app", "stream-marker") == 80
+    });
+    let t = Instant::now();
+    loop {
+        let v = poll(&node, &sid);
+        if v["events"][0]["_count"] == "80" {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "live count never reached 80 exactly: {v}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        poll(&node, &sid)["events"][0]["_count"],
+        "80",
+        "no event counted twice"
+    );
+
+    // The window slides: an event leaves a 3 s live window after about 3 s.
+    let (s, v) = create(
+        &node,
+        json!({"queryString": "slide-marker | count()", "start": "3s", "isLive": true}),
+    );
+    assert_eq!(s, 200, "{v}");
+    let wid = v["id"].as_str().unwrap().to_string();
+    std::thread::sleep(Duration::from_millis(300));
+    let (s, _) = node.post(
+        "/api/v1/ingest/json",
+        &tok,
+        json!([{"msg": "slide-marker"}]).to_string(),
+    );
+    assert_eq!(s, 200);
+    let t = Instant::now();
+    while poll(&node, &wid)["events"][0]["_count"] != "1" {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "the event never entered the window"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    while poll(&node, &wid)["events"][0]["_count"] != "0" {
+        assert!(
+            t.elapsed() < Duration::from_secs(15),
+            "the event never left the window"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
     let del = node
         .client
         .delete(node.url(&format!("/api/v1/repositories/app/queryjobs/{id}")))

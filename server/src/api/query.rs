@@ -18,8 +18,9 @@ use serde_json::{json, Value};
 use super::ApiError;
 use crate::node::NodeCtx;
 use crate::query;
-use crate::query::{Plan, PlanOptions};
-use crate::search::{Progress, SearchError, SearchRange, SearchResult};
+use crate::query::{Agg, Plan, PlanOptions};
+use crate::search::live::LiveSub;
+use crate::search::{Progress, SearchRange, SearchResult};
 
 /// Events the streaming endpoint returns when the query has no aggregate or limit.
 const STREAM_EVENT_LIMIT: usize = 100_000;
@@ -61,6 +62,8 @@ pub struct Job {
     repo: String,
     plan: Arc<Plan>,
     live: bool,
+    /// A live query's state, fed by digest after the historical search.
+    live_sub: Option<Arc<LiveSub>>,
     last_poll: Mutex<Instant>,
     /// Progress of the current run (a live job starts a new run for each refresh).
     progress: Mutex<Arc<Progress>>,
@@ -197,12 +200,37 @@ async fn create_job(
 ) -> Result<Response, ApiError> {
     node.authorize_read(&headers, &repo)?;
     let input = parse_input(&body)?;
-    let (plan, start, end) = plan(&input, 200)?;
+    let (mut plan, start, end) = plan(&input, 200)?;
     let id = format!("P{}-{:032x}", node.cfg.node_id, rand::random::<u128>());
+    let window = end - start;
+    let live_sub = if input.is_live {
+        // The aggregate is kept per slice (1/20 of the window, at least 1 s) so the window
+        // can slide by dropping slices.
+        let slice_ms = (window / 20).max(1000);
+        let inner = std::mem::replace(
+            &mut plan.agg,
+            Agg::Count {
+                field: None,
+                distinct: false,
+                as_: String::new(),
+            },
+        );
+        plan.agg = Agg::Sliced {
+            slice_ms,
+            inner: Box::new(inner),
+        };
+        Some(slice_ms)
+    } else {
+        None
+    };
+    let plan = Arc::new(plan);
+    let live_sub =
+        live_sub.map(|slice_ms| Arc::new(LiveSub::new(&repo, plan.clone(), window, slice_ms)));
     let job = Arc::new(Job {
         repo: repo.clone(),
-        plan: Arc::new(plan),
+        plan: plan.clone(),
         live: input.is_live,
+        live_sub: live_sub.clone(),
         last_poll: Mutex::new(Instant::now()),
         progress: Mutex::new(Arc::new(Progress::default())),
         state: Mutex::new(JobState::Running),
@@ -212,40 +240,32 @@ async fn create_job(
     }
     let n = node.clone();
     tokio::spawn(async move {
-        let window = end - start;
-        let mut range = SearchRange { start, end };
-        loop {
-            let progress = match job.progress.lock() {
-                Ok(p) => p.clone(),
-                Err(_) => return,
-            };
-            let r = n
-                .searcher
-                .search(&repo, job.plan.clone(), range, progress.clone())
-                .await;
-            let stop = !job.live || progress.cancelled.load(Ordering::Relaxed);
-            if let Ok(mut s) = job.state.lock() {
-                match r {
-                    Ok(res) => *s = JobState::Done(res),
-                    Err(SearchError::Cancelled) if job.live => return,
-                    Err(e) => *s = JobState::Failed(e.to_string()),
-                }
+        let range = SearchRange { start, end };
+        let progress = match job.progress.lock() {
+            Ok(p) => p.clone(),
+            Err(_) => return,
+        };
+        let register: Box<dyn FnOnce() + Send> = match &live_sub {
+            Some(sub) => {
+                let (n2, sub) = (n.clone(), sub.clone());
+                Box::new(move || n2.wip.live.register(&sub))
             }
-            if stop {
-                return;
-            }
-            // Live: refresh the sliding window while the job is polled.
-            tokio::time::sleep(LIVE_REFRESH).await;
-            if job.cancelled() {
-                return;
-            }
-            if let Ok(mut p) = job.progress.lock() {
-                *p = Arc::new(Progress::default());
-            }
-            let now = crate::ingest::now_ms() + 1;
-            range = SearchRange {
-                start: now - window,
-                end: now,
+            None => Box::new(|| {}),
+        };
+        let r = n
+            .searcher
+            .search_state(&repo, job.plan.clone(), range, progress, register)
+            .await;
+        if let Ok(mut s) = job.state.lock() {
+            *s = match r {
+                Ok(st) => match &live_sub {
+                    Some(sub) => {
+                        sub.merge(st);
+                        JobState::Done(SearchResult::default())
+                    }
+                    None => JobState::Done(crate::search::finish(&job.plan, st)),
+                },
+                Err(e) => JobState::Failed(e.to_string()),
             };
         }
     });
@@ -255,9 +275,6 @@ async fn create_job(
     )
         .into_response())
 }
-
-/// How often a live query re-evaluates its window.
-const LIVE_REFRESH: Duration = Duration::from_millis(1000);
 
 fn job_of(node: &NodeCtx, repo: &str, id: &str) -> Result<Arc<Job>, ApiError> {
     node.jobs
@@ -290,11 +307,12 @@ async fn poll_job(
             .state
             .lock()
             .map_err(|_| ApiError::unavailable("job state poisoned"))?;
-        match &*state {
-            JobState::Running => (progress.partial(&job.plan), false),
-            // A live job shows its last complete window and never finishes.
-            JobState::Done(r) => (r.clone(), !job.live),
-            JobState::Failed(e) => {
+        match (&*state, &job.live_sub) {
+            (JobState::Running, _) => (progress.partial(&job.plan), false),
+            // A live job shows its sliding window and never finishes.
+            (JobState::Done(_), Some(sub)) => (sub.result(), false),
+            (JobState::Done(r), None) => (r.clone(), true),
+            (JobState::Failed(e), _) => {
                 return Err(ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     format!("query failed: {e}"),

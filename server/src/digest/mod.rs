@@ -43,6 +43,8 @@ pub struct PartitionWip {
 /// WIP of every partition this node digests, shared with search.
 pub struct WipRegistry {
     pub partitions: Vec<RwLock<PartitionWip>>,
+    /// Live queries, fed with each event as it enters WIP.
+    pub live: crate::search::live::LiveHub,
 }
 
 impl WipRegistry {
@@ -51,6 +53,7 @@ impl WipRegistry {
             partitions: (0..partitions)
                 .map(|_| RwLock::new(PartitionWip::default()))
                 .collect(),
+            live: Default::default(),
         }
     }
 }
@@ -224,6 +227,9 @@ impl PartitionDigest {
                 });
                 buf.last_offset = offset;
                 buf.bytes += bytes;
+                self.wip
+                    .live
+                    .offer(&buf.datasource.repo, &buf.datasource.tags, &chunk);
                 buf.chunks.push(chunk);
                 if buf.bytes >= self.cfg.mini_max_bytes && !full.contains(&key) {
                     full.push(key);

@@ -107,6 +107,12 @@ pub enum Agg {
         limit: usize,
         select: Option<Vec<String>>,
     },
+    /// Live queries: the inner aggregate kept per time slice of `slice_ms`, so slices that
+    /// leave the sliding window can be dropped ([`State::prune`]).
+    Sliced {
+        slice_ms: i64,
+        inner: Box<Agg>,
+    },
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -154,6 +160,17 @@ pub enum State {
         /// Once the list was cut to its limit: the key an event must beat to enter.
         threshold: Option<RowKey>,
     },
+    /// Per slice start (epoch ms): the inner aggregate's state.
+    Slices(BTreeMap<i64, State>),
+}
+
+impl State {
+    /// Drops the slices of a sliced state that end at or before `before`.
+    pub fn prune(&mut self, before: i64, slice_ms: i64) {
+        if let State::Slices(m) = self {
+            m.retain(|start, _| start + slice_ms > before);
+        }
+    }
 }
 
 /// Writes the values of `fields` into `buf` as one key (separated by U+0001); false when the
@@ -175,11 +192,22 @@ fn key_of(src: &dyn Source, fields: &[String], buf: &mut String) -> bool {
 impl Agg {
     /// True for aggregates that keep whole rows (they need materialised events).
     pub fn needs_rows(&self) -> bool {
-        matches!(self, Agg::Rows { .. })
+        match self {
+            Agg::Sliced { inner, .. } => inner.needs_rows(),
+            a => matches!(a, Agg::Rows { .. }),
+        }
+    }
+
+    /// True when the aggregate reads event timestamps.
+    pub fn needs_time(&self) -> bool {
+        matches!(self, Agg::Series { .. } | Agg::Sliced { .. })
     }
 
     /// True when the result is a list of events rather than computed rows.
     pub fn yields_events(&self) -> bool {
+        if let Agg::Sliced { inner, .. } = self {
+            return inner.yields_events();
+        }
         matches!(
             self,
             Agg::Rows {
@@ -214,6 +242,10 @@ impl Agg {
             }
             Agg::Collect { fields, .. } => out.extend(fields.iter().cloned()),
             Agg::Rows { .. } => out.push("*".into()),
+            Agg::Sliced { inner, .. } => {
+                inner.fields(out);
+                out.push("@timestamp".into());
+            }
         }
     }
 
@@ -248,6 +280,7 @@ impl Agg {
                 rows: Vec::new(),
                 threshold: None,
             },
+            Agg::Sliced { .. } => State::Slices(BTreeMap::new()),
         }
     }
 
@@ -258,6 +291,11 @@ impl Agg {
 
     fn add_with(&self, st: &mut State, src: &dyn Source, buf: &mut String) {
         match (self, st) {
+            (Agg::Sliced { slice_ms, inner }, State::Slices(m)) => {
+                let k = src.timestamp().div_euclid(*slice_ms) * slice_ms;
+                let s = m.entry(k).or_insert_with(|| inner.new_state());
+                inner.add_with(s, src, buf);
+            }
             (Agg::Count { field: None, .. }, State::Count(n)) => *n += 1,
             (Agg::Count { field: Some(f), .. }, State::Count(n)) if src.get(f).is_some() => *n += 1,
             (Agg::Count { field, .. }, State::Distinct(set)) => {
@@ -397,6 +435,11 @@ impl Agg {
     /// Feeds one materialised row (required for row-keeping aggregates).
     pub fn add_row(&self, st: &mut State, row: Row) {
         match (self, st) {
+            (Agg::Sliced { slice_ms, inner }, State::Slices(m)) => {
+                let k = row.key.0.div_euclid(*slice_ms) * slice_ms;
+                let s = m.entry(k).or_insert_with(|| inner.new_state());
+                inner.add_row(s, row);
+            }
             (Agg::Rows { order, limit, .. }, State::Rows { rows, threshold }) => {
                 if let Some(t) = threshold {
                     if !beats(order, &row.key, t) {
@@ -428,6 +471,16 @@ impl Agg {
     /// Merges `b` into `a`.
     pub fn merge(&self, a: &mut State, b: State) {
         match (self, a, b) {
+            (Agg::Sliced { inner, .. }, State::Slices(x), State::Slices(y)) => {
+                for (k, s) in y {
+                    match x.get_mut(&k) {
+                        Some(mine) => inner.merge(mine, s),
+                        None => {
+                            x.insert(k, s);
+                        }
+                    }
+                }
+            }
             (_, State::Count(x), State::Count(y)) => *x += y,
             (_, State::Distinct(x), State::Distinct(y)) => {
                 if x.len() < y.len() {
@@ -534,6 +587,9 @@ impl Agg {
     /// Fails when a state outgrew its memory budget.
     pub fn check(&self, st: &State) -> Result<(), String> {
         match (self, st) {
+            (Agg::Sliced { inner, .. }, State::Slices(m)) => {
+                m.values().try_for_each(|s| inner.check(s))
+            }
             (_, State::Distinct(s)) if s.len() > MAX_DISTINCT => Err(format!(
                 "count(distinct=true) saw more than {MAX_DISTINCT} distinct values; narrow the query"
             )),
@@ -569,6 +625,12 @@ impl Agg {
     /// Warnings to show with the result (limits that cut groups or values).
     pub fn warnings(&self, st: &State, out: &mut Vec<String>) {
         match (self, st) {
+            (Agg::Sliced { inner, .. }, State::Slices(m)) => {
+                for s in m.values() {
+                    inner.warnings(s, out);
+                }
+                out.dedup();
+            }
             (Agg::GroupBy { limit, .. }, State::Groups { limited: true, .. }) => out.push(format!(
                 "groupBy() reached its limit of {limit} groups; events of further groups were left out (raise limit=)"
             )),
@@ -641,6 +703,13 @@ impl Agg {
     /// Turns a (merged) state into result rows.
     pub fn finish(&self, st: State) -> Vec<Row> {
         match (self, st) {
+            (Agg::Sliced { inner, .. }, State::Slices(m)) => {
+                let mut acc = inner.new_state();
+                for s in m.into_values() {
+                    inner.merge(&mut acc, s);
+                }
+                inner.finish(acc)
+            }
             (
                 Agg::GroupBy {
                     fields, functions, ..

@@ -10,6 +10,7 @@
 
 mod columns;
 mod fast;
+pub mod live;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -314,6 +315,23 @@ impl Searcher {
         range: SearchRange,
         progress: Arc<Progress>,
     ) -> Result<SearchResult, SearchError> {
+        let st = self
+            .search_state(repo, plan.clone(), range, progress, Box::new(|| {}))
+            .await?;
+        Ok(finish(&plan, st))
+    }
+
+    /// Like [`search`](Self::search) but returns the merged aggregate state, and calls
+    /// `register` at the instant the search snapshots WIP (a live query registers there, so
+    /// each event reaches it exactly once).
+    pub async fn search_state(
+        self: &Arc<Self>,
+        repo: &str,
+        plan: Arc<Plan>,
+        range: SearchRange,
+        progress: Arc<Progress>,
+        register: Box<dyn FnOnce() + Send>,
+    ) -> Result<State, SearchError> {
         crate::metrics::SEARCH_QUERIES.inc();
         // Snapshot WIP and the segment list consistently (see digest's module docs): copy the
         // WIP chunk lists and read Global while holding every partition's WIP read lock.
@@ -332,6 +350,7 @@ impl Searcher {
                 .cloned()
                 .collect()
         });
+        register();
         drop(guards);
         // Newest first: event lists fill with the events they keep, and cut the rest early.
         segments.sort_by_key(|s| std::cmp::Reverse(s.max_ts));
@@ -369,7 +388,7 @@ impl Searcher {
         progress: &Progress,
         wip: Vec<WipSnapshot>,
         segments: Vec<SegmentInfo>,
-    ) -> Result<SearchResult, SearchError> {
+    ) -> Result<State, SearchError> {
         // Segments evicted from (or never on) local disk download in parallel, and are
         // scanned as they arrive while the local ones are scanned first: a cold query costs
         // about its download time, not download plus scan.
@@ -447,7 +466,7 @@ impl Searcher {
         }
         let st = progress.take(plan);
         plan.agg.check(&st).map_err(SearchError::Limit)?;
-        Ok(finish(plan, st))
+        Ok(st)
     }
 }
 
@@ -594,7 +613,7 @@ fn scan_item(
     let needs_rows = plan.needs_rows();
     let mut agg_fields = Vec::new();
     plan.agg.fields(&mut agg_fields);
-    let agg_needs_time = matches!(plan.agg, crate::query::Agg::Series { .. });
+    let agg_needs_time = plan.agg.needs_time();
     for &b in &item.blocks {
         let meta = &r.blocks()[b];
         progress
