@@ -294,7 +294,13 @@ async fn write_snapshot(
             tracing::info!(offset = off, "wrote global snapshot");
             if let Some(b) = bucket {
                 match b.put_snapshot(off, bytes).await {
-                    Ok(()) => tracing::info!(offset = off, "uploaded global snapshot"),
+                    Ok(()) => {
+                        tracing::info!(offset = off, "uploaded global snapshot");
+                        // Older snapshots are only a fallback; keep a few.
+                        if let Err(e) = b.prune_snapshots(SNAPSHOTS_KEPT).await {
+                            tracing::warn!(error = %e, "pruning old snapshots in the bucket failed");
+                        }
+                    }
                     Err(e) => {
                         crate::metrics::BUCKET_UPLOAD_FAILURES.inc();
                         tracing::warn!(error = %e, "uploading the global snapshot failed")
@@ -306,6 +312,9 @@ async fn write_snapshot(
         Err(e) => tracing::warn!(error = %e, "snapshot task failed"),
     }
 }
+
+/// Global snapshots kept in the bucket.
+const SNAPSHOTS_KEPT: usize = 5;
 
 /// A node with no Global snapshot of its own and a bucket that holds one restores Global from
 /// the newest snapshot there. Returns where the (empty) embedded queue must continue.

@@ -79,6 +79,20 @@ fn conformance(b: &Bucket) {
         let (k, v) = b.newest_snapshot().await.unwrap().unwrap();
         assert!(k.ends_with("00000000000000000120.json"), "{k}");
         assert_eq!(&v[..], b"one-twenty");
+        assert_eq!(b.prune_snapshots(2).await.unwrap(), 1);
+        let left: Vec<String> = b
+            .list("snapshots")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|x| x.0)
+            .collect();
+        assert_eq!(left.len(), 2);
+        assert!(
+            left[0].ends_with("00000000000000000033.json")
+                && left[1].ends_with("00000000000000000120.json"),
+            "{left:?}"
+        );
     });
 }
 

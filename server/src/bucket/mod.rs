@@ -292,6 +292,16 @@ impl Bucket {
         .await
     }
 
+    /// Deletes all but the newest `keep` snapshots.
+    pub async fn prune_snapshots(&self, keep: usize) -> BucketResult<usize> {
+        let keys = self.list("snapshots").await?;
+        let n = keys.len().saturating_sub(keep);
+        for (k, _) in &keys[..n] {
+            self.delete(k).await?;
+        }
+        Ok(n)
+    }
+
     /// The newest Global snapshot in the bucket, if any.
     pub async fn newest_snapshot(&self) -> BucketResult<Option<(String, bytes::Bytes)>> {
         let keys = self.list("snapshots").await?;
