@@ -7,7 +7,19 @@ use std::fmt;
 ///
 /// `index` is the event's position inside the queue record (one ingest request may publish
 /// several events in one record).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct EventId {
     pub partition: u32,
     pub offset: u64,

@@ -115,7 +115,7 @@ pub enum Agg {
     },
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NumState {
     pub n: u64,
     pub sum: f64,
@@ -130,8 +130,8 @@ pub type Group = (Vec<String>, Vec<State>);
 /// One timeChart series: events seen, and function states per bucket start.
 pub type SeriesState = (u64, HashMap<i64, Vec<State>>);
 
-/// A partial aggregate state.
-#[derive(Debug, Clone, PartialEq)]
+/// A partial aggregate state. Serializable, so partial results can travel between nodes.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum State {
     Count(u64),
     Distinct(HashSet<String>),
@@ -1024,6 +1024,35 @@ mod tests {
         }
         agg.merge(&mut a, b);
         assert_eq!(agg.finish(one), agg.finish(a));
+    }
+
+    #[test]
+    fn states_survive_serialization_and_still_merge() {
+        let agg = Agg::Series {
+            span: 10,
+            series: Some("h".into()),
+            functions: vec![Agg::Percentile {
+                field: "x".into(),
+                percentiles: vec![50.0],
+                prefix: String::new(),
+            }],
+            limit: 10,
+            start: 0,
+            end: 100,
+        };
+        let rows: Vec<Row> = (0..50)
+            .map(|i| row(&[("h", &format!("h{}", i % 3)), ("x", &i.to_string())], i))
+            .collect();
+        let (mut a, mut b, mut one) = (agg.new_state(), agg.new_state(), agg.new_state());
+        for (i, r) in rows.iter().enumerate() {
+            agg.add(if i % 2 == 0 { &mut a } else { &mut b }, r);
+            agg.add(&mut one, r);
+        }
+        let wire = serde_json::to_vec(&b).unwrap();
+        let b2: State = serde_json::from_slice(&wire).unwrap();
+        assert_eq!(b, b2);
+        agg.merge(&mut a, b2);
+        assert_eq!(agg.finish(a), agg.finish(one));
     }
 
     #[test]

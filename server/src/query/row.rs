@@ -20,7 +20,7 @@ pub trait Source {
 }
 
 /// A materialised event or result row.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Row {
     pub key: RowKey,
     pub fields: Vec<(String, String)>,
