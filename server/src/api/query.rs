@@ -61,7 +61,6 @@ struct QueryInput {
 pub struct Job {
     repo: String,
     plan: Arc<Plan>,
-    live: bool,
     /// A live query's state, fed by digest after the historical search.
     live_sub: Option<Arc<LiveSub>>,
     last_poll: Mutex<Instant>,
@@ -145,20 +144,8 @@ pub fn parse_time(v: Option<&Value>, default: &str, now: i64) -> Result<i64, Api
             "time {s:?} is not epoch ms, now, or a relative time like 1h"
         ))
     })?;
-    let ms = match unit.as_str() {
-        "ms" | "millis" | "milliseconds" => 1,
-        "s" | "sec" | "secs" | "second" | "seconds" => 1000,
-        "m" | "min" | "mins" | "minute" | "minutes" => 60_000,
-        "h" | "hr" | "hrs" | "hour" | "hours" => 3_600_000,
-        "d" | "day" | "days" => 86_400_000,
-        "w" | "week" | "weeks" => 7 * 86_400_000,
-        "y" | "year" | "years" => 365 * 86_400_000,
-        _ => {
-            return Err(ApiError::bad_request(format!(
-                "time {s:?} has an unknown unit {unit:?}"
-            )))
-        }
-    };
+    let ms = query::unit_ms(&unit)
+        .ok_or_else(|| ApiError::bad_request(format!("time {s:?} has an unknown unit {unit:?}")))?;
     Ok(now - n.saturating_mul(ms))
 }
 
@@ -229,7 +216,6 @@ async fn create_job(
     let job = Arc::new(Job {
         repo: repo.clone(),
         plan: plan.clone(),
-        live: input.is_live,
         live_sub: live_sub.clone(),
         last_poll: Mutex::new(Instant::now()),
         progress: Mutex::new(Arc::new(Progress::default())),
@@ -296,7 +282,7 @@ async fn poll_job(
     if let Ok(mut t) = job.last_poll.lock() {
         *t = Instant::now();
     }
-    let cancelled = job.cancelled() && !job.live;
+    let cancelled = job.cancelled() && job.live_sub.is_none();
     let progress = job
         .progress
         .lock()

@@ -343,7 +343,6 @@ impl<'a> Args<'a> {
             }
             seen.push(n);
         }
-        let _ = positional;
         Ok(Args { call, fname })
     }
 
@@ -538,17 +537,26 @@ pub fn parse_span(s: &str) -> Option<i64> {
     };
     let unit = t[digits.len()..].trim().to_ascii_lowercase();
     let ms = match unit.as_str() {
+        "" if !digits.is_empty() => 1,
+        u => unit_ms(u)?,
+    };
+    let v = n.checked_mul(ms)?;
+    (v > 0).then_some(v)
+}
+
+/// Milliseconds in one of a duration unit (`ms`, `s`, `m`, `h`, `d`, `w`, `y` and their long
+/// forms), shared by spans and relative query times.
+pub fn unit_ms(unit: &str) -> Option<i64> {
+    Some(match unit {
         "ms" | "millis" | "milliseconds" => 1,
         "s" | "sec" | "secs" | "second" | "seconds" => 1000,
         "m" | "min" | "mins" | "minute" | "minutes" => 60_000,
         "h" | "hr" | "hrs" | "hour" | "hours" => 3_600_000,
         "d" | "day" | "days" => 86_400_000,
         "w" | "week" | "weeks" => 7 * 86_400_000,
-        "" if !digits.is_empty() => 1,
+        "y" | "year" | "years" => 365 * 86_400_000,
         _ => return None,
-    };
-    let v = n.checked_mul(ms)?;
-    (v > 0).then_some(v)
+    })
 }
 
 /// Aggregates allowed as `function=` of groupBy/timeChart/bucket/stats.

@@ -17,7 +17,7 @@ use std::borrow::Cow;
 
 pub use agg::{Agg, State};
 pub use ast::Query;
-pub use compile::{compile, Plan, PlanOptions};
+pub use compile::{compile, parse_span, unit_ms, Plan, PlanOptions};
 pub use filter::CFilter;
 pub use ops::Op;
 pub use parser::{parse, parse_with};

@@ -511,15 +511,15 @@ impl<'a> P<'a> {
 
     fn not_filter(&mut self) -> Result<Filter, ParseError> {
         self.ws();
-        if self.peek() == Some('!') && !self.starts("!=") {
-            self.bump(1);
-            self.enter()?;
-            let f = self.not_filter()?;
-            self.leave();
-            return Ok(Filter::Not(Box::new(f)));
-        }
-        if self.at_keyword("not") {
-            self.bump(3);
+        let negation = if self.peek() == Some('!') && !self.starts("!=") {
+            1
+        } else if self.at_keyword("not") {
+            3
+        } else {
+            0
+        };
+        if negation > 0 {
+            self.bump(negation);
             self.enter()?;
             let f = self.not_filter()?;
             self.leave();

@@ -357,7 +357,7 @@ impl Searcher {
         let this = self.clone();
         let repo = repo.to_string();
         tokio::task::spawn_blocking(move || {
-            let first = this.run(&repo, &plan, range, &progress, wip.clone(), segments.clone());
+            let first = this.run(&repo, &plan, range, &progress, &wip, &segments);
             // A block that fails its checksum mid-scan: replace the file from the bucket and
             // run again from scratch (the partial state of the failed run is discarded).
             let Err(SearchError::Segment { id, reason }) = &first else {
@@ -374,7 +374,7 @@ impl Searcher {
             this.quarantine(seg);
             this.download(seg)?;
             progress.reset();
-            this.run(&repo, &plan, range, &progress, wip, segments)
+            this.run(&repo, &plan, range, &progress, &wip, &segments)
         })
         .await
         .map_err(|e| SearchError::Limit(format!("search worker failed: {e}")))?
@@ -386,8 +386,8 @@ impl Searcher {
         plan: &Plan,
         range: SearchRange,
         progress: &Progress,
-        wip: Vec<WipSnapshot>,
-        segments: Vec<SegmentInfo>,
+        wip: &[WipSnapshot],
+        segments: &[SegmentInfo],
     ) -> Result<State, SearchError> {
         // Segments evicted from (or never on) local disk download in parallel, and are
         // scanned as they arrive while the local ones are scanned first: a cold query costs
@@ -407,7 +407,7 @@ impl Searcher {
             if cached || path.exists() || self.bucket.is_none() || seg.bucket_key.is_none() {
                 local.push(seg);
             } else {
-                remote.push(seg);
+                remote.push(seg.clone());
             }
         }
         let (tx, rx) = std::sync::mpsc::channel::<(SegmentInfo, Result<(), SearchError>)>();
@@ -445,11 +445,11 @@ impl Searcher {
             drop(tx);
         }
         let mut readers = Vec::new();
-        for seg in &local {
+        for seg in local {
             readers.push((self.reader(seg)?, Arc::new(seg.tags.clone())));
         }
         let (t, c) = (self.threads, Some(&self.cache));
-        scan(plan, repo, range, progress, &wip, &readers, t, c)?;
+        scan(plan, repo, range, progress, wip, &readers, t, c)?;
         // Then whatever has arrived, in batches (so both cores share a batch).
         while let Ok(first) = rx.recv() {
             let mut batch = vec![first];
