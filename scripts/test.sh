@@ -12,7 +12,14 @@ export STRATA_REQUIRE_S3=1
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+
+# The web UI: type check and build (the server's tests serve ui/dist), unit tests.
+(cd ui && npm run build && npm test)
+
 cargo test --workspace --release
+
+# The UI end to end in headless Chromium against the strata binary cargo test just built.
+(cd ui && npm run e2e)
 
 # A short coverage-guided fuzz run of the segment reader when a nightly toolchain is present
 # (the stable smoke run of the same target is part of `cargo test` above).

@@ -69,6 +69,10 @@ pub struct ServeArgs {
     /// recently searched ones that are safely in the bucket [default: unlimited].
     #[arg(long, env = "STRATA_DISK_BUDGET_MB")]
     pub disk_budget_mb: Option<u64>,
+    /// The built web UI (`ui/dist`) served at `/` [default: ./ui/dist, else the one beside
+    /// the source tree the binary was built from].
+    #[arg(long, env = "STRATA_UI_DIR")]
+    pub ui_dir: Option<PathBuf>,
 }
 
 /// The config file: same keys as the flags, nothing else.
@@ -93,6 +97,7 @@ struct FileConfig {
     snapshot_interval_secs: Option<u64>,
     query_cache_mb: Option<usize>,
     disk_budget_mb: Option<u64>,
+    ui_dir: Option<PathBuf>,
 }
 
 /// Fully resolved settings of a node.
@@ -116,6 +121,7 @@ pub struct Config {
     pub snapshot_interval_secs: u64,
     pub query_cache_mb: usize,
     pub disk_budget_mb: Option<u64>,
+    pub ui_dir: PathBuf,
     /// `STRATA_ROOT_TOKEN`: an API token with every permission.
     pub root_token: Option<String>,
 }
@@ -201,11 +207,21 @@ impl Config {
                 .max(1),
             query_cache_mb: args.query_cache_mb.or(file.query_cache_mb).unwrap_or(1024),
             disk_budget_mb: args.disk_budget_mb.or(file.disk_budget_mb),
+            ui_dir: args.ui_dir.or(file.ui_dir).unwrap_or_else(default_ui_dir),
             root_token: std::env::var("STRATA_ROOT_TOKEN")
                 .ok()
                 .filter(|t| !t.is_empty()),
         })
     }
+}
+
+/// `./ui/dist` when it exists (running from a checkout), else the tree the binary was built in.
+fn default_ui_dir() -> PathBuf {
+    let here = PathBuf::from("ui/dist");
+    if here.join("index.html").exists() {
+        return here;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/dist")
 }
 
 /// `humio-ingest` partitions from `kafka-topics.yaml` next to the binary's working dir.

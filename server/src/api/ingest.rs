@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use super::{ApiError, Caller};
 use crate::ingest::parsers::{self, find_timestamp, flatten_json};
+use crate::ingest::script::ParserSpec;
 use crate::ingest::{now_ms, time, Batch, QueuedEvent};
 use crate::node::NodeCtx;
 
@@ -261,15 +262,18 @@ fn structured_batches(body: &Value) -> Result<Vec<Batch>, ApiError> {
 /// Parses lines with a parser into batches keyed by the tags the parser found.
 fn parse_lines<'a>(
     lines: impl Iterator<Item = &'a str>,
-    parser: &str,
+    parser: &ParserSpec,
     base_tags: &BTreeMap<String, String>,
     base_fields: &BTreeMap<String, String>,
 ) -> Result<Vec<Batch>, ApiError> {
     let now = now_ms();
     let mut by_tags: BTreeMap<BTreeMap<String, String>, Vec<QueuedEvent>> = BTreeMap::new();
     for (i, line) in lines.enumerate() {
-        let (tags, mut ev) = parsers::event_from_line(parser, line.to_string(), now)
-            .map_err(|e| ApiError::bad_request(format!("line {}: {e}", i + 1)))?;
+        let Some((tags, mut ev)) = parsers::event_from_line(parser, line.to_string(), now)
+            .map_err(|e| ApiError::bad_request(format!("line {}: {e}", i + 1)))?
+        else {
+            continue;
+        };
         for (k, v) in base_fields {
             if !ev.fields.iter().any(|(n, _)| n == k) {
                 ev.fields.push((k.clone(), v.clone()));
@@ -285,19 +289,20 @@ fn parse_lines<'a>(
         .collect())
 }
 
-fn check_parser(name: &str) -> Result<(), ApiError> {
-    if parsers::BUILTIN.contains(&name) {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(format!(
-            "unknown parser {name:?} (built-in parsers: {})",
-            parsers::BUILTIN.join(", ")
-        )))
-    }
+/// The parser `name` of repository `repo`: a repository parser script or a built-in.
+fn resolve_parser(node: &NodeCtx, repo: &str, name: &str) -> Result<ParserSpec, ApiError> {
+    node.global
+        .read(|s| ParserSpec::resolve(s, repo, name))
+        .map_err(ApiError::bad_request)
 }
 
 /// `[{"fields": {...}, "tags": {...}, "messages": [...], "type": "parser"}]`
-fn unstructured_batches(body: &Value, default_parser: &str) -> Result<Vec<Batch>, ApiError> {
+fn unstructured_batches(
+    node: &NodeCtx,
+    repo: &str,
+    body: &Value,
+    default_parser: &str,
+) -> Result<Vec<Batch>, ApiError> {
     let arr = body.as_array().ok_or_else(|| {
         ApiError::bad_request("body must be a JSON array of {fields, messages} objects")
     })?;
@@ -330,7 +335,7 @@ fn unstructured_batches(body: &Value, default_parser: &str) -> Result<Vec<Batch>
             }
             None => default_parser,
         };
-        check_parser(parser)?;
+        let parser = resolve_parser(node, repo, parser)?;
         let tags = tags_of(obj.get("tags"), &at)?;
         let mut fields = BTreeMap::new();
         if let Some(f) = obj.get("fields") {
@@ -341,7 +346,7 @@ fn unstructured_batches(body: &Value, default_parser: &str) -> Result<Vec<Batch>
             }
             flatten_json("", f, &mut fields);
         }
-        out.extend(parse_lines(lines.into_iter(), parser, &tags, &fields)?);
+        out.extend(parse_lines(lines.into_iter(), &parser, &tags, &fields)?);
     }
     Ok(out)
 }
@@ -364,7 +369,7 @@ async fn json_batches_endpoint(
     let batches = if structured {
         structured_batches(&v)?
     } else {
-        unstructured_batches(&v, t.parser.as_deref().unwrap_or("kv"))?
+        unstructured_batches(node, &t.repo, &v, t.parser.as_deref().unwrap_or("kv"))?
     };
     publish(node, &t.repo, batches).await?;
     Ok(ok_json())
@@ -407,7 +412,7 @@ async fn raw(
     let t = target(&node, &headers, None)?;
     let text = utf8(body_bytes(&node, &headers, body)?)?;
     let parser = q.parser.or(t.parser).unwrap_or_else(|| "none".into());
-    check_parser(&parser)?;
+    let parser = resolve_parser(&node, &t.repo, &parser)?;
     let lines = text
         .lines()
         .map(|l| l.trim_end_matches('\r'))
@@ -444,7 +449,7 @@ async fn json(
         }
         lines.push(it.to_string());
     }
-    let parser = t.parser.unwrap_or_else(|| "json".into());
+    let parser = resolve_parser(&node, &t.repo, t.parser.as_deref().unwrap_or("json"))?;
     let batches = parse_lines(
         lines.iter().map(String::as_str),
         &parser,
@@ -537,7 +542,7 @@ async fn hec_raw(
 ) -> Result<Response, ApiError> {
     let t = target(&node, &headers, None)?;
     let text = utf8(body_bytes(&node, &headers, body)?)?;
-    let parser = t.parser.unwrap_or_else(|| "none".into());
+    let parser = resolve_parser(&node, &t.repo, t.parser.as_deref().unwrap_or("none"))?;
     let lines = text.lines().filter(|l| !l.trim().is_empty());
     publish(
         &node,

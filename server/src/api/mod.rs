@@ -202,15 +202,51 @@ async fn metrics(State(node): State<Arc<NodeCtx>>) -> impl IntoResponse {
     ([("content-type", "text/plain; version=0.0.4")], body)
 }
 
+/// The web UI: the built `ui/dist` at `/`, with every unknown non-API path answered by
+/// `index.html` (the UI routes in the browser). Hashed assets are cached for a year.
+fn ui(dir: &std::path::Path) -> Router<Arc<NodeCtx>> {
+    use tower_http::services::{ServeDir, ServeFile};
+    let index = dir.join("index.html");
+    if !index.exists() {
+        let msg = format!(
+            "The web UI is not built ({} is missing): run `bash scripts/run.sh`, or `npm ci && npm run build` in ui/.\n",
+            index.display()
+        );
+        return Router::new().fallback(move || {
+            let msg = msg.clone();
+            async move { (StatusCode::SERVICE_UNAVAILABLE, msg) }
+        });
+    }
+    let assets = Router::new()
+        .nest_service("/assets", ServeDir::new(dir.join("assets")))
+        .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+            axum::http::header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("public, max-age=31536000, immutable"),
+        ));
+    let pages = ServeDir::new(dir).fallback(ServeFile::new(index));
+    assets.fallback_service(tower_http::set_header::SetResponseHeader::overriding(
+        pages,
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-cache"),
+    ))
+}
+
+async fn api_not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found(format!("no API endpoint {}", uri.path()))
+}
+
 /// Builds the router.
 pub fn router(node: Arc<NodeCtx>) -> Router {
     let limit = node.cfg.max_body_bytes;
+    let ui = ui(&node.cfg.ui_dir);
     Router::new()
         .route("/api/v1/status", get(status))
         .route("/metrics", get(metrics))
         .merge(ingest::routes())
         .merge(query::routes())
         .route("/graphql", post(graphql::handler).get(graphql::playground))
+        .route("/api/{*rest}", axum::routing::any(api_not_found))
+        .merge(ui)
         // Refuses an oversized Content-Length with 413 before reading the body; bodies without
         // one are cut at the same limit while they are read.
         .layer(DefaultBodyLimit::max(limit))

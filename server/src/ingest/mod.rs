@@ -7,6 +7,7 @@
 //! one digest owner sees a datasource's events in queue order.
 
 pub mod parsers;
+pub mod script;
 pub mod time;
 
 use std::collections::BTreeMap;

@@ -42,15 +42,19 @@ pub fn parse(name: &str, raw: &str) -> Result<Parsed, ParseError> {
     }
 }
 
-/// Builds a queued event from a raw line, using `now` when no timestamp is found.
+/// Builds a queued event from a raw line, using `now` when no timestamp is found; `None` when
+/// a parser script dropped the line.
+#[allow(clippy::type_complexity)]
 pub fn event_from_line(
-    parser: &str,
+    parser: &super::script::ParserSpec,
     raw: String,
     now: i64,
-) -> Result<(BTreeMap<String, String>, QueuedEvent), ParseError> {
-    let p = parse(parser, &raw)?;
+) -> Result<Option<(BTreeMap<String, String>, QueuedEvent)>, ParseError> {
+    let Some(p) = parser.parse(&raw)? else {
+        return Ok(None);
+    };
     let (ts, nanos) = p.timestamp.unwrap_or((now, 0));
-    Ok((
+    Ok(Some((
         p.tags,
         QueuedEvent {
             timestamp: ts,
@@ -58,7 +62,7 @@ pub fn event_from_line(
             raw,
             fields: p.fields.into_iter().collect(),
         },
-    ))
+    )))
 }
 
 const TIMESTAMP_FIELDS: &[&str] = &["@timestamp", "timestamp", "ts", "time", "@t"];

@@ -1,0 +1,672 @@
+//! Repositories over GraphQL: list, create, delete, description and retention, ingest tokens
+//! (created once with the clear token in the answer, stored hashed), and parsers (the
+//! built-ins plus repository scripts, with a test run over sample lines).
+
+use async_graphql::{Context, Error, InputObject, Object, SimpleObject};
+use strata_global::{hash_token, GlobalEvent, Retention};
+
+use super::items::{Dashboard, SavedQuery};
+use super::{node, publish, require_root, require_user, valid_name};
+use crate::ingest::parsers;
+use crate::ingest::script::{ParserSpec, ScriptParser};
+
+const GB: f64 = 1e9;
+
+#[derive(SimpleObject, Clone)]
+pub struct ParserRef {
+    pub name: String,
+}
+
+#[derive(SimpleObject, Clone)]
+#[graphql(complex)]
+pub struct IngestToken {
+    pub name: String,
+    /// Only set when the token was just created; tokens are stored hashed.
+    pub token: Option<String>,
+    #[graphql(skip)]
+    pub parser_name: Option<String>,
+}
+
+#[async_graphql::ComplexObject]
+impl IngestToken {
+    async fn parser(&self) -> Option<ParserRef> {
+        self.parser_name.clone().map(|name| ParserRef { name })
+    }
+}
+
+/// A parser: a built-in (`json`, `kv`, `accesslog`, `none`) or a repository script.
+#[derive(SimpleObject, Clone)]
+pub struct Parser {
+    /// The name is the id: ingest tokens refer to parsers by name.
+    pub id: String,
+    pub name: String,
+    /// The script (empty for built-ins, which are native code).
+    pub script: String,
+    pub is_built_in: bool,
+}
+
+fn builtin_description(name: &str) -> &'static str {
+    match name {
+        "json" => "// built-in: the line is a JSON object; nested keys become dotted fields",
+        "kv" => "// built-in: key=value pairs (values may be quoted)",
+        "accesslog" => "// built-in: Apache/NGINX combined access log",
+        _ => "// built-in: keeps @rawstring only",
+    }
+}
+
+pub struct Repository {
+    pub(crate) name: String,
+}
+
+/// Storage figures of one repository's segments.
+fn sizes(ctx: &Context<'_>, repo: &str) -> (u64, u64, u64, usize) {
+    node(ctx).global.read(|s| {
+        let mut acc = (0u64, 0u64, 0u64, 0usize);
+        for x in s.segments.values().filter(|x| x.repo == repo) {
+            acc.0 += x.event_count;
+            acc.1 += x.file_bytes;
+            acc.2 += x.raw_bytes;
+            acc.3 += 1;
+        }
+        acc
+    })
+}
+
+impl Repository {
+    fn read<R>(&self, ctx: &Context<'_>, f: impl FnOnce(&strata_global::Repository) -> R) -> R
+    where
+        R: Default,
+    {
+        node(ctx)
+            .global
+            .read(|s| s.repositories.get(&self.name).map(f).unwrap_or_default())
+    }
+}
+
+#[Object]
+impl Repository {
+    async fn name(&self) -> &str {
+        &self.name
+    }
+    async fn description(&self, ctx: &Context<'_>) -> Result<String, Error> {
+        require_user(ctx)?;
+        Ok(self.read(ctx, |r| r.description.clone()))
+    }
+    /// Retention by age, in days (null keeps forever).
+    async fn time_based_retention(&self, ctx: &Context<'_>) -> Result<Option<f64>, Error> {
+        require_user(ctx)?;
+        Ok(self.read(ctx, |r| r.retention.max_age_days.map(|d| d as f64)))
+    }
+    /// Retention by ingested (uncompressed) size, in GB.
+    async fn ingest_size_based_retention(&self, ctx: &Context<'_>) -> Result<Option<f64>, Error> {
+        require_user(ctx)?;
+        Ok(self.read(ctx, |r| {
+            r.retention.max_uncompressed_bytes.map(|b| b as f64 / GB)
+        }))
+    }
+    /// Retention by stored (compressed) size, in GB.
+    async fn storage_size_based_retention(&self, ctx: &Context<'_>) -> Result<Option<f64>, Error> {
+        require_user(ctx)?;
+        Ok(self.read(ctx, |r| {
+            r.retention.max_compressed_bytes.map(|b| b as f64 / GB)
+        }))
+    }
+    async fn ingest_tokens(&self, ctx: &Context<'_>) -> Result<Vec<IngestToken>, Error> {
+        require_user(ctx)?;
+        Ok(node(ctx).global.read(|s| {
+            s.ingest_tokens
+                .values()
+                .filter(|t| t.repo == self.name)
+                .map(|t| IngestToken {
+                    name: t.name.clone(),
+                    token: None,
+                    parser_name: t.parser.clone(),
+                })
+                .collect()
+        }))
+    }
+    /// Built-in parsers, then the repository's own.
+    async fn parsers(&self, ctx: &Context<'_>) -> Result<Vec<Parser>, Error> {
+        require_user(ctx)?;
+        let mut out: Vec<Parser> = parsers::BUILTIN
+            .iter()
+            .map(|n| Parser {
+                id: n.to_string(),
+                name: n.to_string(),
+                script: builtin_description(n).to_string(),
+                is_built_in: true,
+            })
+            .collect();
+        out.extend(self.read(ctx, |r| {
+            r.parsers
+                .values()
+                .map(|p| Parser {
+                    id: p.name.clone(),
+                    name: p.name.clone(),
+                    script: p.script.clone(),
+                    is_built_in: false,
+                })
+                .collect::<Vec<_>>()
+        }));
+        Ok(out)
+    }
+    async fn saved_queries(&self, ctx: &Context<'_>) -> Result<Vec<SavedQuery>, Error> {
+        require_user(ctx)?;
+        super::items::saved_queries(ctx, &self.name)
+    }
+    async fn dashboards(&self, ctx: &Context<'_>) -> Result<Vec<Dashboard>, Error> {
+        require_user(ctx)?;
+        super::items::dashboards(ctx, &self.name)
+    }
+    async fn dashboard(&self, ctx: &Context<'_>, id: String) -> Result<Dashboard, Error> {
+        require_user(ctx)?;
+        super::items::dashboards(ctx, &self.name)?
+            .into_iter()
+            .find(|d| d.id == id)
+            .ok_or_else(|| Error::new(format!("dashboard {id:?} does not exist")))
+    }
+    /// Events stored in the repository's segments.
+    async fn event_count(&self, ctx: &Context<'_>) -> Result<u64, Error> {
+        require_user(ctx)?;
+        Ok(sizes(ctx, &self.name).0)
+    }
+    /// Bytes of the repository's segment files.
+    async fn compressed_byte_size(&self, ctx: &Context<'_>) -> Result<u64, Error> {
+        require_user(ctx)?;
+        Ok(sizes(ctx, &self.name).1)
+    }
+    /// Raw bytes ingested into the repository's segments.
+    async fn uncompressed_byte_size(&self, ctx: &Context<'_>) -> Result<u64, Error> {
+        require_user(ctx)?;
+        Ok(sizes(ctx, &self.name).2)
+    }
+    async fn segment_count(&self, ctx: &Context<'_>) -> Result<usize, Error> {
+        require_user(ctx)?;
+        Ok(sizes(ctx, &self.name).3)
+    }
+}
+
+/// One sample line's result in a parser test.
+#[derive(SimpleObject)]
+pub struct ParserTestResult {
+    input: String,
+    /// False when the script filtered the line out.
+    kept: bool,
+    /// The event's `@timestamp` (epoch ms) when the parser found one.
+    timestamp: Option<i64>,
+    fields: Vec<Field>,
+    error: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct Field {
+    name: String,
+    value: String,
+}
+
+#[derive(Default)]
+pub struct RepositoryQuery;
+
+#[Object]
+impl RepositoryQuery {
+    async fn repositories(&self, ctx: &Context<'_>) -> Result<Vec<Repository>, Error> {
+        require_user(ctx)?;
+        Ok(node(ctx).global.read(|s| {
+            s.repositories
+                .keys()
+                .map(|n| Repository { name: n.clone() })
+                .collect()
+        }))
+    }
+
+    async fn repository(&self, ctx: &Context<'_>, name: String) -> Result<Repository, Error> {
+        require_user(ctx)?;
+        if node(ctx)
+            .global
+            .read(|s| s.repositories.contains_key(&name))
+        {
+            Ok(Repository { name })
+        } else {
+            Err(Error::new(format!("repository {name:?} does not exist")))
+        }
+    }
+
+    /// Runs a parser (a script, or a parser by name) over sample lines without ingesting.
+    async fn test_parser(
+        &self,
+        ctx: &Context<'_>,
+        repository_name: String,
+        script: Option<String>,
+        parser: Option<String>,
+        test_data: Vec<String>,
+    ) -> Result<Vec<ParserTestResult>, Error> {
+        require_user(ctx)?;
+        if test_data.len() > 1000 {
+            return Err(Error::new("at most 1000 test lines"));
+        }
+        let spec = match (script, parser) {
+            (Some(s), _) => {
+                ParserSpec::Script(Box::new(ScriptParser::compile(&s).map_err(Error::new)?))
+            }
+            (None, Some(p)) => node(ctx)
+                .global
+                .read(|s| ParserSpec::resolve(s, &repository_name, &p))
+                .map_err(Error::new)?,
+            (None, None) => return Err(Error::new("give a script or a parser name")),
+        };
+        Ok(test_data
+            .into_iter()
+            .map(|line| match spec.parse(&line) {
+                Ok(Some(p)) => {
+                    let mut fields: Vec<Field> = p
+                        .tags
+                        .into_iter()
+                        .map(|(k, v)| Field {
+                            name: format!("#{k}"),
+                            value: v,
+                        })
+                        .collect();
+                    fields.extend(
+                        p.fields
+                            .into_iter()
+                            .map(|(name, value)| Field { name, value }),
+                    );
+                    ParserTestResult {
+                        input: line,
+                        kept: true,
+                        timestamp: p.timestamp.map(|t| t.0),
+                        fields,
+                        error: None,
+                    }
+                }
+                Ok(None) => ParserTestResult {
+                    input: line,
+                    kept: false,
+                    timestamp: None,
+                    fields: vec![],
+                    error: None,
+                },
+                Err(e) => ParserTestResult {
+                    input: line,
+                    kept: false,
+                    timestamp: None,
+                    fields: vec![],
+                    error: Some(e.to_string()),
+                },
+            })
+            .collect())
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct CreateRepositoryMutation {
+    repository: RepositoryName,
+}
+
+#[derive(SimpleObject)]
+pub struct RepositoryName {
+    name: String,
+}
+
+#[derive(InputObject)]
+pub struct AddIngestTokenV3Input {
+    repository_name: String,
+    name: String,
+    parser: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct AssignParserToIngestTokenInputV2 {
+    repository_name: String,
+    token_name: String,
+    /// A parser name; empty or null removes the assignment.
+    parser: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct CreateParserInput {
+    repository_name: String,
+    name: String,
+    script: String,
+    /// Sample lines that must all parse (as in LogScale's parser test cases).
+    #[graphql(default)]
+    test_data: Vec<String>,
+}
+
+#[derive(InputObject)]
+pub struct DeleteParserInput {
+    repository_name: String,
+    /// The parser's name (its id).
+    id: String,
+}
+
+fn repo_version(ctx: &Context<'_>, name: &str) -> Result<(u64, Retention, String), Error> {
+    node(ctx)
+        .global
+        .read(|s| {
+            s.repositories
+                .get(name)
+                .map(|r| (r.version, r.retention.clone(), r.description.clone()))
+        })
+        .ok_or_else(|| Error::new(format!("repository {name:?} does not exist")))
+}
+
+fn check_parser_exists(ctx: &Context<'_>, repo: &str, parser: &str) -> Result<(), Error> {
+    let custom = node(ctx).global.read(|s| {
+        s.repositories
+            .get(repo)
+            .is_some_and(|r| r.parsers.contains_key(parser))
+    });
+    if custom || parsers::BUILTIN.contains(&parser) {
+        Ok(())
+    } else {
+        Err(Error::new(format!(
+            "unknown parser {parser:?} (built-in parsers: {}; or a parser of the repository)",
+            parsers::BUILTIN.join(", ")
+        )))
+    }
+}
+
+/// Bytes from a GB figure; negative or non-finite values are refused.
+fn gb(v: Option<f64>, what: &str) -> Result<Option<u64>, Error> {
+    match v {
+        None => Ok(None),
+        Some(x) if x.is_finite() && x > 0.0 => Ok(Some((x * GB) as u64)),
+        Some(x) => Err(Error::new(format!(
+            "{what} must be a positive number, not {x}"
+        ))),
+    }
+}
+
+async fn put_parser(
+    ctx: &Context<'_>,
+    input: CreateParserInput,
+    expected_version: Option<u64>,
+) -> Result<Parser, Error> {
+    require_root(ctx)?;
+    valid_name("parser", &input.name)?;
+    if parsers::BUILTIN.contains(&input.name.as_str()) {
+        return Err(Error::new(format!(
+            "{:?} is a built-in parser's name",
+            input.name
+        )));
+    }
+    let compiled = ScriptParser::compile(&input.script)
+        .map_err(|e| Error::new(format!("the parser script does not compile: {e}")))?;
+    for (i, line) in input.test_data.iter().enumerate() {
+        if compiled.parse(line).is_none() {
+            return Err(Error::new(format!(
+                "test line {} is dropped by the parser: {line:?}",
+                i + 1
+            )));
+        }
+    }
+    publish(
+        ctx,
+        GlobalEvent::PutParser {
+            repo: input.repository_name,
+            name: input.name.clone(),
+            script: input.script.clone(),
+            expected_version,
+        },
+    )
+    .await?;
+    Ok(Parser {
+        id: input.name.clone(),
+        name: input.name,
+        script: input.script,
+        is_built_in: false,
+    })
+}
+
+#[derive(Default)]
+pub struct RepositoryMutation;
+
+#[Object]
+impl RepositoryMutation {
+    async fn create_repository(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+        description: Option<String>,
+    ) -> Result<CreateRepositoryMutation, Error> {
+        require_root(ctx)?;
+        valid_name("repository", &name)?;
+        publish(
+            ctx,
+            GlobalEvent::CreateRepository {
+                name: name.clone(),
+                description: description.unwrap_or_default(),
+            },
+        )
+        .await?;
+        Ok(CreateRepositoryMutation {
+            repository: RepositoryName { name },
+        })
+    }
+
+    /// Deletes a repository with its tokens, parsers, saved searches, dashboards and segments.
+    async fn delete_search_domain(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+        delete_message: Option<String>,
+    ) -> Result<bool, Error> {
+        require_root(ctx)?;
+        let (version, _, _) = repo_version(ctx, &name)?;
+        tracing::info!(repo = %name, message = ?delete_message, "deleting repository");
+        publish(
+            ctx,
+            GlobalEvent::DeleteRepository {
+                name,
+                expected_version: version,
+            },
+        )
+        .await?;
+        Ok(true)
+    }
+
+    async fn update_description_for_search_domain(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+        new_description: String,
+    ) -> Result<bool, Error> {
+        require_root(ctx)?;
+        if new_description.len() > 10_000 {
+            return Err(Error::new("the description is longer than 10,000 bytes"));
+        }
+        let (version, retention, _) = repo_version(ctx, &name)?;
+        publish(
+            ctx,
+            GlobalEvent::UpdateRepository {
+                name,
+                expected_version: version,
+                description: new_description,
+                retention,
+            },
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// Sets retention: by age (days), ingested size (GB) and stored size (GB); null removes a
+    /// limit.
+    async fn update_retention(
+        &self,
+        ctx: &Context<'_>,
+        repository_name: String,
+        time_based_retention: Option<f64>,
+        ingest_size_based_retention: Option<f64>,
+        storage_size_based_retention: Option<f64>,
+    ) -> Result<bool, Error> {
+        require_root(ctx)?;
+        let days = match time_based_retention {
+            None => None,
+            Some(d) if d.is_finite() && d >= 1.0 => Some(d as u64),
+            Some(d) => {
+                return Err(Error::new(format!(
+                    "timeBasedRetention must be at least 1 day, not {d}"
+                )))
+            }
+        };
+        let retention = Retention {
+            max_age_days: days,
+            max_uncompressed_bytes: gb(ingest_size_based_retention, "ingestSizeBasedRetention")?,
+            max_compressed_bytes: gb(storage_size_based_retention, "storageSizeBasedRetention")?,
+        };
+        let (version, _, description) = repo_version(ctx, &repository_name)?;
+        publish(
+            ctx,
+            GlobalEvent::UpdateRepository {
+                name: repository_name,
+                expected_version: version,
+                description,
+                retention,
+            },
+        )
+        .await?;
+        Ok(true)
+    }
+
+    #[graphql(name = "addIngestTokenV3")]
+    async fn add_ingest_token_v3(
+        &self,
+        ctx: &Context<'_>,
+        input: AddIngestTokenV3Input,
+    ) -> Result<IngestToken, Error> {
+        require_root(ctx)?;
+        valid_name("ingest token", &input.name)?;
+        if let Some(p) = &input.parser {
+            check_parser_exists(ctx, &input.repository_name, p)?;
+        }
+        let token = format!(
+            "{:032x}{:032x}",
+            rand::random::<u128>(),
+            rand::random::<u128>()
+        );
+        publish(
+            ctx,
+            GlobalEvent::CreateIngestToken {
+                repo: input.repository_name,
+                name: input.name.clone(),
+                token_hash: hash_token(&token),
+                parser: input.parser.clone(),
+            },
+        )
+        .await?;
+        Ok(IngestToken {
+            name: input.name,
+            token: Some(token),
+            parser_name: input.parser,
+        })
+    }
+
+    async fn remove_ingest_token(
+        &self,
+        ctx: &Context<'_>,
+        repository_name: String,
+        name: String,
+    ) -> Result<bool, Error> {
+        require_root(ctx)?;
+        publish(
+            ctx,
+            GlobalEvent::DeleteIngestToken {
+                repo: repository_name,
+                name,
+            },
+        )
+        .await?;
+        Ok(true)
+    }
+
+    #[graphql(name = "assignParserToIngestTokenV2")]
+    async fn assign_parser_to_ingest_token_v2(
+        &self,
+        ctx: &Context<'_>,
+        input: AssignParserToIngestTokenInputV2,
+    ) -> Result<IngestToken, Error> {
+        require_root(ctx)?;
+        let parser = input.parser.filter(|p| !p.is_empty());
+        if let Some(p) = &parser {
+            check_parser_exists(ctx, &input.repository_name, p)?;
+        }
+        let version = node(ctx)
+            .global
+            .read(|s| {
+                s.ingest_tokens
+                    .get(&format!("{}/{}", input.repository_name, input.token_name))
+                    .map(|t| t.version)
+            })
+            .ok_or_else(|| {
+                Error::new(format!(
+                    "ingest token {:?} does not exist in {:?}",
+                    input.token_name, input.repository_name
+                ))
+            })?;
+        publish(
+            ctx,
+            GlobalEvent::SetIngestTokenParser {
+                repo: input.repository_name,
+                name: input.token_name.clone(),
+                parser: parser.clone(),
+                expected_version: version,
+            },
+        )
+        .await?;
+        Ok(IngestToken {
+            name: input.token_name,
+            token: None,
+            parser_name: parser,
+        })
+    }
+
+    /// Creates a parser script; every `testData` line must be kept by it.
+    async fn create_parser(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateParserInput,
+    ) -> Result<Parser, Error> {
+        put_parser(ctx, input, None).await
+    }
+
+    /// Replaces a parser's script.
+    async fn update_parser(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateParserInput,
+    ) -> Result<Parser, Error> {
+        let version = node(ctx)
+            .global
+            .read(|s| {
+                s.repositories
+                    .get(&input.repository_name)
+                    .and_then(|r| r.parsers.get(&input.name))
+                    .map(|p| p.version)
+            })
+            .ok_or_else(|| {
+                Error::new(format!(
+                    "parser {:?} does not exist in {:?}",
+                    input.name, input.repository_name
+                ))
+            })?;
+        put_parser(ctx, input, Some(version)).await
+    }
+
+    async fn delete_parser(
+        &self,
+        ctx: &Context<'_>,
+        input: DeleteParserInput,
+    ) -> Result<bool, Error> {
+        require_root(ctx)?;
+        publish(
+            ctx,
+            GlobalEvent::DeleteParser {
+                repo: input.repository_name,
+                name: input.id,
+            },
+        )
+        .await?;
+        Ok(true)
+    }
+}

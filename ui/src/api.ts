@@ -1,0 +1,146 @@
+// The server's public APIs as the UI uses them: GraphQL (`/graphql`) for metadata and
+// administration, query jobs (`/api/v1/repositories/{repo}/queryjobs`) for searches. The API
+// token lives in sessionStorage: kept for the browser tab's session, gone when it closes.
+
+const TOKEN_KEY = "strata.token";
+
+export function getToken(): string | null {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+export function setToken(t: string | null) {
+  if (t) sessionStorage.setItem(TOKEN_KEY, t);
+  else sessionStorage.removeItem(TOKEN_KEY);
+}
+
+/** Listeners told when the server rejects the token (the app shows the sign-in page). */
+const unauthorizedListeners = new Set<(msg: string) => void>();
+export function onUnauthorized(f: (msg: string) => void): () => void {
+  unauthorizedListeners.add(f);
+  return () => unauthorizedListeners.delete(f);
+}
+
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    public status: number,
+  ) {
+    super(message);
+  }
+}
+
+async function request(path: string, init: RequestInit = {}, token = getToken()): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (token) headers.set("authorization", `Bearer ${token}`);
+  if (init.body) headers.set("content-type", "application/json");
+  const res = await fetch(path, { ...init, headers });
+  if (!res.ok) {
+    const text = (await res.text()).trim();
+    if (res.status === 401) unauthorizedListeners.forEach((f) => f(text));
+    throw new ApiError(text || `${res.status} ${res.statusText}`, res.status);
+  }
+  return res;
+}
+
+/** Runs a GraphQL operation; the first error's message becomes the thrown error. */
+export async function gql<T = any>(query: string, variables: Record<string, unknown> = {}, token?: string): Promise<T> {
+  const res = await request("/graphql", { method: "POST", body: JSON.stringify({ query, variables }) }, token ?? getToken());
+  const body = await res.json();
+  if (body.errors?.length) {
+    const msg: string = body.errors[0].message;
+    if (msg.startsWith("unauthorized")) unauthorizedListeners.forEach((f) => f(msg));
+    throw new ApiError(msg, 200);
+  }
+  return body.data as T;
+}
+
+export interface JobRequest {
+  queryString: string;
+  start: string;
+  end: string;
+  isLive?: boolean;
+}
+
+export interface JobResult {
+  done: boolean;
+  cancelled: boolean;
+  events: Record<string, string>[];
+  messages: { severity: string; text: string }[];
+  metaData: {
+    eventCount: number;
+    processedEvents: number;
+    processedBytes: number;
+    isAggregate: boolean;
+    pollAfter: number;
+    totalWork: number;
+    workDone: number;
+    fieldOrder: string[];
+    warnings: string[];
+  };
+}
+
+const jobTime = (s: string) => (/^\d{10,16}$/.test(s) ? Number(s) : s);
+
+/**
+ * A running query job: polls until done (or forever, for a live job), handing every
+ * intermediate result to `onResult`. `cancel()` stops polling and deletes the job.
+ */
+export class QueryJob {
+  private id: string | null = null;
+  private stopped = false;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(
+    private repo: string,
+    private req: JobRequest,
+    private onResult: (r: JobResult) => void,
+    private onError: (e: ApiError) => void,
+  ) {}
+
+  async start(): Promise<void> {
+    const base = `/api/v1/repositories/${encodeURIComponent(this.repo)}/queryjobs`;
+    try {
+      const res = await request(base, {
+        method: "POST",
+        body: JSON.stringify({
+          queryString: this.req.queryString,
+          start: jobTime(this.req.start),
+          end: jobTime(this.req.end),
+          isLive: !!this.req.isLive,
+        }),
+      });
+      this.id = (await res.json()).id;
+    } catch (e) {
+      if (!this.stopped) this.onError(e as ApiError);
+      return;
+    }
+    if (this.stopped) {
+      this.deleteJob();
+      return;
+    }
+    const poll = async () => {
+      if (this.stopped) return;
+      try {
+        const r: JobResult = await (await request(`${base}/${encodeURIComponent(this.id!)}`)).json();
+        if (this.stopped) return;
+        this.onResult(r);
+        if (!r.done) this.timer = setTimeout(poll, this.req.isLive ? 1000 : Math.max(100, r.metaData.pollAfter || 250));
+      } catch (e) {
+        if (!this.stopped) this.onError(e as ApiError);
+      }
+    };
+    await poll();
+  }
+
+  private deleteJob() {
+    if (!this.id) return;
+    const url = `/api/v1/repositories/${encodeURIComponent(this.repo)}/queryjobs/${encodeURIComponent(this.id)}`;
+    request(url, { method: "DELETE" }).catch(() => {});
+  }
+
+  cancel() {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.deleteJob();
+  }
+}

@@ -1,0 +1,110 @@
+// The Strata web UI: sign-in gate, navigation and routes. The dashboards page is loaded on
+// demand so the search page never downloads the dashboard editor.
+import { render } from "preact";
+import { lazy, Suspense } from "preact/compat";
+import { useEffect, useState } from "preact/hooks";
+import { getToken, gql, onUnauthorized, setToken } from "./api";
+import { link, navigate, useLocation } from "./router";
+import { SearchPage } from "./pages/Search";
+import { SignIn } from "./pages/SignIn";
+import "./styles.css";
+
+const RepositoriesPage = lazy(() => import("./pages/Repositories"));
+const RepositoryPage = lazy(() => import("./pages/Repository"));
+const DashboardsPage = lazy(() => import("./pages/Dashboards"));
+const ClusterPage = lazy(() => import("./pages/Cluster"));
+
+interface Viewer {
+  username: string;
+  isRoot: boolean;
+}
+
+function Nav({ viewer, path, onSignOut }: { viewer: Viewer; path: string; onSignOut: () => void }) {
+  const item = (href: string, label: string) => (
+    <a href={href} onClick={link} class={path.startsWith(href) ? "active" : ""}>
+      {label}
+    </a>
+  );
+  return (
+    <nav class="topnav">
+      <span class="brand">Strata</span>
+      {item("/search", "Search")}
+      {item("/repositories", "Repositories")}
+      {item("/dashboards", "Dashboards")}
+      {item("/cluster", "Cluster")}
+      <span class="spacer" />
+      <span class="user" data-testid="user">
+        {viewer.username}
+      </span>
+      <button class="link" onClick={onSignOut}>
+        Sign out
+      </button>
+    </nav>
+  );
+}
+
+function App() {
+  const { path, search } = useLocation();
+  const [viewer, setViewer] = useState<Viewer | null>(null);
+  const [checking, setChecking] = useState(!!getToken());
+  const [signInError, setSignInError] = useState<string | null>(null);
+
+  useEffect(() => {
+    const off = onUnauthorized((msg) => {
+      setToken(null);
+      setViewer(null);
+      setSignInError(`Your token was rejected: ${msg}`);
+    });
+    if (getToken()) {
+      gql<{ viewer: Viewer }>("{ viewer { username isRoot } }")
+        .then((d) => setViewer(d.viewer))
+        .catch(() => setToken(null))
+        .finally(() => setChecking(false));
+    }
+    return off;
+  }, []);
+
+  useEffect(() => {
+    if (path === "/" || path === "") navigate("/search" + search, true);
+  }, [path]);
+
+  if (checking) return <div class="loading">Loading…</div>;
+  if (!viewer)
+    return (
+      <SignIn
+        initialError={signInError}
+        onSignedIn={(token, v) => {
+          setToken(token);
+          setSignInError(null);
+          setViewer(v);
+        }}
+      />
+    );
+
+  let page;
+  const m = /^\/repositories\/([^/]+)$/.exec(path);
+  if (path.startsWith("/search")) page = <SearchPage search={search} />;
+  else if (m) page = <RepositoryPage name={decodeURIComponent(m[1])} />;
+  else if (path.startsWith("/repositories")) page = <RepositoriesPage />;
+  else if (path.startsWith("/dashboards")) page = <DashboardsPage path={path} search={search} />;
+  else if (path.startsWith("/cluster")) page = <ClusterPage />;
+  else page = <div class="page">Not found: {path}</div>;
+
+  return (
+    <>
+      <Nav
+        viewer={viewer}
+        path={path}
+        onSignOut={() => {
+          setToken(null);
+          setViewer(null);
+        }}
+      />
+      <main>
+        <Suspense fallback={<div class="loading">Loading…</div>}>{page}</Suspense>
+      </main>
+    </>
+  );
+}
+
+render(<App />, document.getElementById("app")!);
