@@ -240,6 +240,25 @@ impl State {
                 if !self.repositories.contains_key(&segment.repo) {
                     reject!("repository {:?} does not exist", segment.repo);
                 }
+                // Fencing: only the partition's current digest primary may add digest output.
+                // A node that lost the partition (failover while it was slow or cut off) has
+                // its late segment refused; the new primary re-reads those events from the
+                // safe offset, so they land exactly once.
+                if safe_offset.is_some() {
+                    if let Some(primary) = self
+                        .partitions
+                        .get(&segment.partition)
+                        .and_then(|p| p.nodes.first())
+                    {
+                        if !segment.nodes.contains(primary) {
+                            reject!(
+                                "partition {} is digested by node {primary}, not by the writer of segment {:?}",
+                                segment.partition,
+                                segment.id
+                            );
+                        }
+                    }
+                }
                 let key = datasource_key(&segment.repo, &segment.tags);
                 let ds = self
                     .datasources

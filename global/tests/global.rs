@@ -365,3 +365,68 @@ fn snapshot_writer_child() {
         .unwrap();
     }
 }
+
+/// Digest output from a node that is no longer the partition's primary is refused (fencing),
+/// and the refusal moves neither the safe offset nor the high-water mark.
+#[test]
+fn only_the_partition_primary_may_add_digest_segments() {
+    let mut st = State::default();
+    let mut off = 0;
+    let mut apply = |st: &mut State, e: GlobalEvent| {
+        off += 1;
+        st.apply(off, &e)
+    };
+    apply(
+        &mut st,
+        GlobalEvent::CreateRepository {
+            name: "web".into(),
+            description: String::new(),
+        },
+    );
+    apply(
+        &mut st,
+        GlobalEvent::SetPartitionNodes {
+            partition: 0,
+            nodes: vec![1, 2],
+            expected_version: 0,
+        },
+    );
+    assert!(apply(
+        &mut st,
+        GlobalEvent::AddSegment {
+            segment: seg("a", "web", 0, 10),
+            safe_offset: Some(11)
+        }
+    )
+    .is_applied());
+    let v = st.partitions[&0].version;
+    apply(
+        &mut st,
+        GlobalEvent::SetPartitionNodes {
+            partition: 0,
+            nodes: vec![2, 1],
+            expected_version: v,
+        },
+    );
+    let late = apply(
+        &mut st,
+        GlobalEvent::AddSegment {
+            segment: seg("b", "web", 0, 20),
+            safe_offset: Some(21),
+        },
+    );
+    assert!(!late.is_applied(), "node 1 lost partition 0: {late:?}");
+    assert_eq!(st.partitions[&0].safe_offset, 11);
+    assert!(!st.segments.contains_key("b"));
+    let mut from_2 = seg("c", "web", 0, 20);
+    from_2.nodes = BTreeSet::from([2]);
+    assert!(apply(
+        &mut st,
+        GlobalEvent::AddSegment {
+            segment: from_2,
+            safe_offset: Some(21)
+        }
+    )
+    .is_applied());
+    assert_eq!(st.partitions[&0].safe_offset, 21);
+}

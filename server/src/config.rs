@@ -73,6 +73,17 @@ pub struct ServeArgs {
     /// the source tree the binary was built from].
     #[arg(long, env = "STRATA_UI_DIR")]
     pub ui_dir: Option<PathBuf>,
+    /// Delete a segment file this long after Global stopped listing it (merged, expired by
+    /// retention, repository deleted), so running searches finish reading it [default: 60].
+    #[arg(long, env = "STRATA_DELETE_GRACE_SECS")]
+    pub delete_grace_secs: Option<u64>,
+    /// Check repository retention this often [default: 30].
+    #[arg(long, env = "STRATA_RETENTION_INTERVAL_SECS")]
+    pub retention_interval_secs: Option<u64>,
+    /// A node not heard from (heartbeats) for this long is offline and loses its digest
+    /// partitions [default: 10000].
+    #[arg(long, env = "STRATA_NODE_TIMEOUT_MS")]
+    pub node_timeout_ms: Option<u64>,
 }
 
 /// The config file: same keys as the flags, nothing else.
@@ -98,6 +109,9 @@ struct FileConfig {
     query_cache_mb: Option<usize>,
     disk_budget_mb: Option<u64>,
     ui_dir: Option<PathBuf>,
+    delete_grace_secs: Option<u64>,
+    retention_interval_secs: Option<u64>,
+    node_timeout_ms: Option<u64>,
 }
 
 /// Fully resolved settings of a node.
@@ -122,6 +136,9 @@ pub struct Config {
     pub query_cache_mb: usize,
     pub disk_budget_mb: Option<u64>,
     pub ui_dir: PathBuf,
+    pub delete_grace_secs: u64,
+    pub retention_interval_secs: u64,
+    pub node_timeout_ms: u64,
     /// `STRATA_ROOT_TOKEN`: an API token with every permission.
     pub root_token: Option<String>,
 }
@@ -208,6 +225,20 @@ impl Config {
             query_cache_mb: args.query_cache_mb.or(file.query_cache_mb).unwrap_or(1024),
             disk_budget_mb: args.disk_budget_mb.or(file.disk_budget_mb),
             ui_dir: args.ui_dir.or(file.ui_dir).unwrap_or_else(default_ui_dir),
+            delete_grace_secs: args
+                .delete_grace_secs
+                .or(file.delete_grace_secs)
+                .unwrap_or(60),
+            retention_interval_secs: args
+                .retention_interval_secs
+                .or(file.retention_interval_secs)
+                .unwrap_or(30)
+                .max(1),
+            node_timeout_ms: args
+                .node_timeout_ms
+                .or(file.node_timeout_ms)
+                .unwrap_or(10_000)
+                .max(500),
             root_token: std::env::var("STRATA_ROOT_TOKEN")
                 .ok()
                 .filter(|t| !t.is_empty()),

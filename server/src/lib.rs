@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod bucket;
+pub mod cluster;
 pub mod config;
 pub mod digest;
 pub mod ingest;
@@ -13,4 +14,5 @@ pub mod metrics;
 pub mod node;
 pub mod query;
 pub mod queue;
+pub mod retention;
 pub mod search;

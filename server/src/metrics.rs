@@ -53,6 +53,26 @@ pub static DIGEST_BAD_RECORDS: Counter = Counter::new(
 );
 pub static MERGE_SEGMENTS: Counter =
     Counter::new("strata_merge_segments_total", "Merged segments written");
+pub static CLUSTER_FANOUT_QUERIES: Counter = Counter::new(
+    "strata_cluster_fanout_queries_total",
+    "Queries this node spread over other nodes",
+);
+pub static CLUSTER_SUBSEARCHES: Counter = Counter::new(
+    "strata_cluster_subsearches_total",
+    "Sub-searches this node ran for another node's query",
+);
+pub static CLUSTER_SUBSEARCH_FAILURES: Counter = Counter::new(
+    "strata_cluster_subsearch_failures_total",
+    "Sub-searches on other nodes that failed (their share was re-planned)",
+);
+pub static RETENTION_DELETED: Counter = Counter::new(
+    "strata_retention_segments_deleted_total",
+    "Segments deleted by repository retention",
+);
+pub static SEGMENT_FILES_SWEPT: Counter = Counter::new(
+    "strata_segment_files_swept_total",
+    "Local segment files deleted because Global no longer lists them",
+);
 pub static SEARCH_QUERIES: Counter = Counter::new("strata_search_queries_total", "Queries run");
 pub static SEARCH_BLOCKS_READ: Counter =
     Counter::new("strata_search_blocks_read_total", "Segment blocks scanned");
@@ -107,6 +127,11 @@ const ALL: &[&Counter] = &[
     &SEARCH_QUERIES,
     &SEARCH_BLOCKS_READ,
     &SEARCH_BLOCKS_SKIPPED,
+    &RETENTION_DELETED,
+    &CLUSTER_FANOUT_QUERIES,
+    &CLUSTER_SUBSEARCHES,
+    &CLUSTER_SUBSEARCH_FAILURES,
+    &SEGMENT_FILES_SWEPT,
 ];
 
 /// Renders the counters plus `gauges` (name, help, value) in the Prometheus text format.

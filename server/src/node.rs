@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use crate::api;
 use crate::config::Config;
-use crate::digest::{self, DigestConfig, WipRegistry};
+use crate::digest::{DigestConfig, WipRegistry};
 use crate::ingest::Ingester;
 use crate::merge::{self, MergeConfig};
 use crate::queue::embedded::EmbeddedQueue;
@@ -30,6 +30,10 @@ pub struct NodeCtx {
     /// Work in progress (and the live queries digest feeds).
     pub wip: Arc<WipRegistry>,
     pub jobs: api::query::Jobs,
+    /// Who is alive (heartbeats) — for coordination and for planning searches.
+    pub membership: Arc<crate::cluster::Membership>,
+    /// Client for the internal API of other nodes.
+    pub http: reqwest::Client,
     pub schema: api::graphql::StrataSchema,
     pub root_token_hash: Option<String>,
 }
@@ -127,11 +131,6 @@ pub async fn run(cfg: Config) -> Result<()> {
                 .await?;
         }
     }
-    let owned: Vec<u32> = global.read(|s| {
-        (0..partitions)
-            .filter(|p| s.partitions.get(p).and_then(|x| x.nodes.first()) == Some(&cfg.node_id))
-            .collect()
-    });
 
     let wip = Arc::new(WipRegistry::new(partitions));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -141,14 +140,31 @@ pub async fn run(cfg: Config) -> Result<()> {
         mini_max_bytes: cfg.mini_max_bytes,
         mini_max_age: Duration::from_secs(cfg.mini_max_age_secs),
     };
-    let mut digests = Vec::new();
-    for p in owned {
-        digests.push(tokio::spawn(digest::run_partition(
-            p,
-            dcfg.clone(),
+    // Digest whatever Global makes this node primary of (it changes as nodes come and go).
+    let digests = vec![tokio::spawn(crate::cluster::run_digest_manager(
+        partitions,
+        dcfg.clone(),
+        queue.clone(),
+        global.clone(),
+        wip.clone(),
+        shutdown_rx.clone(),
+    ))];
+    let clustered = cfg.kafka_brokers.is_some();
+    let membership = Arc::new(crate::cluster::Membership::new(
+        cfg.node_id,
+        Duration::from_millis(cfg.node_timeout_ms),
+        clustered,
+    ));
+    let mut cluster_tasks = Vec::new();
+    if clustered {
+        cluster_tasks.push(tokio::spawn(crate::cluster::run_heartbeats(
             queue.clone(),
+            membership.clone(),
+            shutdown_rx.clone(),
+        )));
+        cluster_tasks.push(tokio::spawn(crate::cluster::run_coordinator(
             global.clone(),
-            wip.clone(),
+            membership.clone(),
             shutdown_rx.clone(),
         )));
     }
@@ -158,7 +174,7 @@ pub async fn run(cfg: Config) -> Result<()> {
             segments_dir: segments_dir.clone(),
             minis_per_merge: cfg.minis_per_merge,
             merge_after: Duration::from_secs(cfg.merge_after_secs),
-            delete_grace: Duration::from_secs(60),
+            delete_grace: Duration::from_secs(cfg.delete_grace_secs),
         },
         global.clone(),
         shutdown_rx.clone(),
@@ -178,6 +194,11 @@ pub async fn run(cfg: Config) -> Result<()> {
         )),
         wip: wip.clone(),
         jobs: api::query::Jobs::default(),
+        membership: membership.clone(),
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(300))
+            .build()
+            .context("building the internal HTTP client")?,
         schema: api::graphql::schema(),
         cfg: cfg.clone(),
         global: global.clone(),
@@ -195,10 +216,13 @@ pub async fn run(cfg: Config) -> Result<()> {
     });
 
     // Housekeeping: expire query jobs, write (and upload) periodic snapshots, truncate the
-    // ingest queue below the durable offset, keep local disk within its budget.
+    // ingest queue below the durable offset, enforce retention and delete unlisted segment
+    // files, keep local disk within its budget.
     let hk_ctx = ctx.clone();
     let hk_bucket = bucket.clone();
     let mut hk_shutdown = shutdown_rx.clone();
+    let mut sweeper =
+        crate::retention::Sweeper::new(&segments_dir, Duration::from_secs(cfg.delete_grace_secs));
     let housekeeping = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let mut last_snapshot = tokio::time::Instant::now();
@@ -223,6 +247,16 @@ pub async fn run(cfg: Config) -> Result<()> {
                     &unsupported,
                 )
                 .await;
+            }
+            if n.is_multiple_of(hk_ctx.cfg.retention_interval_secs) {
+                crate::retention::enforce(&hk_ctx.global, hk_ctx.cfg.node_id).await;
+                let swept = sweeper.sweep(&hk_ctx.global);
+                if swept > 0 {
+                    tracing::info!(
+                        files = swept,
+                        "deleted segment files Global no longer lists"
+                    );
+                }
             }
             if let (Some(mb), Some(_)) = (hk_ctx.cfg.disk_budget_mb, &hk_bucket) {
                 let s = hk_ctx.searcher.clone();
@@ -251,6 +285,9 @@ pub async fn run(cfg: Config) -> Result<()> {
     }
     let _ = merger.await;
     let _ = housekeeping.await;
+    for t in cluster_tasks {
+        let _ = t.await;
+    }
     if let Some(u) = uploader {
         let _ = u.await;
     }

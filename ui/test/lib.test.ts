@@ -36,7 +36,7 @@ describe("time ranges", () => {
 });
 
 describe("field sidebar", () => {
-  const events = [
+  const events: Record<string, string>[] = [
     { "@timestamp": "3", "@rawstring": "a", level: "ERROR", host: "h1", "#type": "app" },
     { "@timestamp": "2", "@rawstring": "b", level: "INFO", host: "h1", "#type": "app" },
     { "@timestamp": "1", "@rawstring": "c", level: "ERROR", "#type": "app" },

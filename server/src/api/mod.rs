@@ -245,7 +245,9 @@ pub fn router(node: Arc<NodeCtx>) -> Router {
         .merge(ingest::routes())
         .merge(query::routes())
         .route("/graphql", post(graphql::handler).get(graphql::playground))
+        .merge(crate::cluster::internal::routes())
         .route("/api/{*rest}", axum::routing::any(api_not_found))
+        .route("/internal/{*rest}", axum::routing::any(api_not_found))
         .merge(ui)
         // Refuses an oversized Content-Length with 413 before reading the body; bodies without
         // one are cut at the same limit while they are read.

@@ -225,6 +225,8 @@ async fn create_job(
         m.insert(id.clone(), job.clone());
     }
     let n = node.clone();
+    let qs = input.query_string.clone().unwrap_or_default();
+    let arguments = input.arguments.clone();
     tokio::spawn(async move {
         let range = SearchRange { start, end };
         let progress = match job.progress.lock() {
@@ -238,18 +240,33 @@ async fn create_job(
             }
             None => Box::new(|| {}),
         };
-        let r = n
-            .searcher
-            .search_state(&repo, job.plan.clone(), range, progress, register)
-            .await;
+        // Live jobs follow this node's digest; the others fan out over the cluster.
+        let r = if live_sub.is_some() {
+            n.searcher
+                .search_state(&repo, job.plan.clone(), range, progress, register)
+                .await
+                .map(|st| (st, Vec::new()))
+        } else {
+            let fan = crate::cluster::internal::FanOut {
+                repo: repo.clone(),
+                query_string: qs,
+                arguments,
+                range,
+            };
+            crate::cluster::internal::search(&n, job.plan.clone(), fan, progress).await
+        };
         if let Ok(mut s) = job.state.lock() {
             *s = match r {
-                Ok(st) => match &live_sub {
+                Ok((st, warnings)) => match &live_sub {
                     Some(sub) => {
                         sub.merge(st);
                         JobState::Done(SearchResult::default())
                     }
-                    None => JobState::Done(crate::search::finish(&job.plan, st)),
+                    None => {
+                        let mut res = crate::search::finish(&job.plan, st);
+                        res.warnings.extend(warnings);
+                        JobState::Done(res)
+                    }
                 },
                 Err(e) => JobState::Failed(e.to_string()),
             };
@@ -363,21 +380,30 @@ async fn stream_query(
     node.authorize_read(&headers, &repo)?;
     let input = parse_input(&body)?;
     let (plan, start, end) = plan(&input, STREAM_EVENT_LIMIT)?;
-    let r = node
-        .searcher
-        .search(
-            &repo,
-            Arc::new(plan),
-            SearchRange { start, end },
-            Arc::new(Progress::default()),
-        )
-        .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("query failed: {e}"),
-            )
-        })?;
+    let plan = Arc::new(plan);
+    let fan = crate::cluster::internal::FanOut {
+        repo: repo.clone(),
+        query_string: input.query_string.clone().unwrap_or_default(),
+        arguments: input.arguments.clone(),
+        range: SearchRange { start, end },
+    };
+    let (st, warnings) =
+        crate::cluster::internal::search(&node, plan.clone(), fan, Arc::new(Progress::default()))
+            .await
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("query failed: {e}"),
+                )
+            })?;
+    let r = crate::search::finish(&plan, st);
+    // The body is the rows alone; an incomplete result says so in a header.
+    let warning = warnings
+        .iter()
+        .chain(&r.warnings)
+        .map(|w| w.replace(['\r', '\n'], " "))
+        .collect::<Vec<_>>()
+        .join("; ");
     let rows: Vec<serde_json::Map<String, Value>> = r.rows.iter().map(|r| r.to_json()).collect();
     let accept = headers
         .get("accept")
@@ -389,7 +415,14 @@ async fn stream_query(
             out.push_str(&Value::Object(row.clone()).to_string());
             out.push('\n');
         }
-        Ok(([("content-type", "application/x-ndjson")], out).into_response())
+        Ok((
+            [
+                ("content-type", "application/x-ndjson"),
+                ("x-strata-warnings", warning.as_str()),
+            ],
+            out,
+        )
+            .into_response())
     } else if accept.contains("text/plain") {
         let mut out = String::new();
         for row in &rows {
@@ -411,9 +444,20 @@ async fn stream_query(
             }
             out.push('\n');
         }
-        Ok(([("content-type", "text/plain; charset=utf-8")], out).into_response())
+        Ok((
+            [
+                ("content-type", "text/plain; charset=utf-8"),
+                ("x-strata-warnings", warning.as_str()),
+            ],
+            out,
+        )
+            .into_response())
     } else {
-        Ok(Json(Value::Array(rows.into_iter().map(Value::Object).collect())).into_response())
+        Ok((
+            [("x-strata-warnings", warning.as_str())],
+            Json(Value::Array(rows.into_iter().map(Value::Object).collect())),
+        )
+            .into_response())
     }
 }
 

@@ -34,6 +34,18 @@ pub struct WipBuffer {
     opened: Instant,
 }
 
+/// How a digest task is asked to stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// Keep digesting.
+    Run,
+    /// Node shutdown: close every WIP buffer into a segment first.
+    Flush,
+    /// The partition moved to another node: drop the WIP (the new primary re-reads it from
+    /// the safe offset; Global would refuse our segments anyway).
+    Abandon,
+}
+
 /// Work in progress of one partition.
 #[derive(Default)]
 pub struct PartitionWip {
@@ -77,17 +89,20 @@ struct PartitionDigest {
     /// Highest offset per datasource already in a segment (from Global at start).
     high_water: HashMap<String, u64>,
     published_safe: u64,
+    /// Global refused our segment because the partition moved: stop, drop the WIP.
+    fenced: bool,
 }
 
-/// Runs the digest of `partition` until `shutdown` turns true, then closes every WIP buffer
-/// into a segment.
+/// Runs the digest of `partition` until `stop` says otherwise: on [`Stop::Flush`] it closes
+/// every WIP buffer into a segment, on [`Stop::Abandon`] (or when Global fenced it off) it
+/// drops them.
 pub async fn run_partition(
     partition: u32,
     cfg: DigestConfig,
     queue: Arc<dyn Queue>,
     global: Global,
     wip: Arc<WipRegistry>,
-    mut shutdown: watch::Receiver<bool>,
+    mut stop: watch::Receiver<Stop>,
 ) {
     let (safe, high_water) = global.read(|s| {
         let safe = s
@@ -123,15 +138,16 @@ pub async fn run_partition(
         next: safe.max(start),
         high_water,
         published_safe: safe,
+        fenced: false,
     };
     tracing::info!(partition, from = d.next, "digest starting");
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     loop {
-        if *shutdown.borrow() {
+        if *stop.borrow() != Stop::Run || d.fenced {
             break;
         }
         tokio::select! {
-            _ = shutdown.changed() => {}
+            _ = stop.changed() => {}
             _ = tick.tick() => d.flush_aged().await,
             r = d.queue.read(INGEST_TOPIC, partition, d.next, 64) => match r {
                 Ok(records) => d.process(records).await,
@@ -145,6 +161,15 @@ pub async fn run_partition(
                 }
             },
         }
+    }
+    if d.fenced || *stop.borrow() == Stop::Abandon {
+        d.wip.partitions[partition as usize]
+            .write()
+            .await
+            .buffers
+            .clear();
+        tracing::info!(partition, "digest stopped; partition moved to another node");
+        return;
     }
     let keys: Vec<String> = d.wip.partitions[partition as usize]
         .read()
@@ -249,7 +274,13 @@ impl PartitionDigest {
             .await
             .buffers
             .is_empty();
-        if empty && self.next > self.published_safe {
+        let primary = self.global.read(|s| {
+            s.partitions
+                .get(&self.partition)
+                .and_then(|p| p.nodes.first())
+                .is_none_or(|n| *n == self.cfg.node_id)
+        });
+        if empty && primary && self.next > self.published_safe {
             let ev = GlobalEvent::SetSafeOffset {
                 partition: self.partition,
                 offset: self.next,
@@ -367,8 +398,22 @@ impl PartitionDigest {
                 crate::metrics::DIGEST_SEGMENTS.inc();
             }
             Ok((_, o)) => {
-                tracing::error!(partition = self.partition, outcome = ?o, "global rejected the new segment");
                 let _ = std::fs::remove_file(&path);
+                let moved = self.global.read(|s| {
+                    s.partitions
+                        .get(&self.partition)
+                        .and_then(|p| p.nodes.first())
+                        .is_some_and(|n| *n != self.cfg.node_id)
+                });
+                if moved {
+                    tracing::warn!(
+                        partition = self.partition,
+                        "partition moved to another node; stopping this digest"
+                    );
+                    self.fenced = true;
+                } else {
+                    tracing::error!(partition = self.partition, outcome = ?o, "global rejected the new segment");
+                }
             }
             Err(e) => {
                 tracing::error!(partition = self.partition, error = %e, "announcing segment failed; will retry");

@@ -98,6 +98,12 @@ impl Progress {
         finish(plan, st)
     }
 
+    /// Counts work another node did for this search.
+    pub fn add_processed(&self, events: u64, bytes: u64) {
+        self.processed_events.fetch_add(events, Ordering::Relaxed);
+        self.processed_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
     /// Forgets a failed run's progress before a retry.
     fn reset(&self) {
         self.work_done.store(0, Ordering::Relaxed);
@@ -126,6 +132,14 @@ pub fn finish(plan: &Plan, st: State) -> SearchResult {
         warnings: out.warnings,
         rows: out.rows,
     }
+}
+
+/// The part of a cluster-wide search one node runs (see [`Searcher::search_scoped`]).
+pub struct Scope {
+    pub segments: Vec<SegmentInfo>,
+    /// Every segment id of the cluster-wide plan.
+    pub planned: std::collections::HashSet<String>,
+    pub wip: bool,
 }
 
 /// Runs queries on this node.
@@ -332,7 +346,49 @@ impl Searcher {
         progress: Arc<Progress>,
         register: Box<dyn FnOnce() + Send>,
     ) -> Result<State, SearchError> {
+        self.search_inner(repo, plan, range, progress, register, None)
+            .await
+    }
+
+    /// This node's share of a cluster-wide search (see `cluster::internal`): the given
+    /// segments, plus — with `scope.wip` — this node's work in progress and the minis its
+    /// digest closed that the plan does not list.
+    pub async fn search_scoped(
+        self: &Arc<Self>,
+        repo: &str,
+        plan: Arc<Plan>,
+        range: SearchRange,
+        progress: Arc<Progress>,
+        scope: Scope,
+    ) -> Result<State, SearchError> {
+        self.search_inner(repo, plan, range, progress, Box::new(|| {}), Some(scope))
+            .await
+    }
+
+    /// True when the segment's file is on this node's disk.
+    pub fn has_local(&self, id: &str) -> bool {
+        self.readers
+            .lock()
+            .map(|m| m.contains_key(id))
+            .unwrap_or(false)
+            || crate::merge::segment_path(&self.segments_dir, id).exists()
+    }
+
+    pub fn segments_dir(&self) -> PathBuf {
+        self.segments_dir.clone()
+    }
+
+    async fn search_inner(
+        self: &Arc<Self>,
+        repo: &str,
+        plan: Arc<Plan>,
+        range: SearchRange,
+        progress: Arc<Progress>,
+        register: Box<dyn FnOnce() + Send>,
+        scope: Option<Scope>,
+    ) -> Result<State, SearchError> {
         crate::metrics::SEARCH_QUERIES.inc();
+        let with_wip = scope.as_ref().is_none_or(|s| s.wip);
         // Snapshot WIP and the segment list consistently (see digest's module docs): copy the
         // WIP chunk lists and read Global while holding every partition's WIP read lock.
         let mut guards = Vec::new();
@@ -340,16 +396,31 @@ impl Searcher {
             guards.push(p.read().await);
         }
         let mut wip: Vec<WipSnapshot> = Vec::new();
-        for g in &guards {
+        for g in guards.iter().filter(|_| with_wip) {
             for buf in g.buffers.values().filter(|b| b.datasource.repo == repo) {
                 wip.push((Arc::new(buf.datasource.tags.clone()), buf.chunks.clone()));
             }
         }
-        let mut segments: Vec<SegmentInfo> = self.global.read(|s| {
-            s.segments_in_range(repo, range.start, range.end)
-                .cloned()
-                .collect()
-        });
+        let mut segments: Vec<SegmentInfo> = match scope {
+            None => self.global.read(|s| {
+                s.segments_in_range(repo, range.start, range.end)
+                    .cloned()
+                    .collect()
+            }),
+            Some(scope) => {
+                let mut segs = scope.segments;
+                if scope.wip {
+                    let newer: Vec<SegmentInfo> = self.global.read(|s| {
+                        s.segments_in_range(repo, range.start, range.end)
+                            .filter(|x| !x.merged && !scope.planned.contains(&x.id))
+                            .cloned()
+                            .collect()
+                    });
+                    segs.extend(newer.into_iter().filter(|x| self.has_local(&x.id)));
+                }
+                segs
+            }
+        };
         register();
         drop(guards);
         // Newest first: event lists fill with the events they keep, and cut the rest early.

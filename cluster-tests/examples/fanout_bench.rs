@@ -1,0 +1,82 @@
+//! Scatter-gather overhead: the CPU a query costs when its data is spread over 3 nodes
+//! (all on this machine) against the same query on 1 node holding all of it. Both clusters
+//! get the same events; CPU is the sum of every node's user+system time over the repeated
+//! query (from /proc), so the two runs are compared on the same machine in the same run.
+//!
+//! `cargo run --release -p strata-cluster-tests --example fanout_bench [events] [runs]`
+//! (needs the strata binary built in the same profile, and Tansu: scripts/install-test-deps.sh)
+
+use strata_cluster_tests::{lines, Cluster};
+
+fn load(c: &Cluster, events: usize) {
+    let per = 2000;
+    for b in 0..events / per {
+        let node = b % c.nodes.len();
+        assert!(c.ingest_tagged(node, &format!("s{}", b % 12), &lines("b", b * per, per)));
+    }
+    for i in 0..c.nodes.len() {
+        c.assert_count(i, "batch=b", (events / per * per) as u64);
+    }
+}
+
+fn measure(c: &Cluster, q: &str, runs: usize) -> (f64, f64) {
+    let cpu = |c: &Cluster| c.nodes.iter().map(|n| n.cpu_seconds()).sum::<f64>();
+    let _ = c.query(0, q); // warm the caches
+    let before = cpu(c);
+    let t = std::time::Instant::now();
+    for _ in 0..runs {
+        let (_, w) = c.query(0, q);
+        assert!(w.is_empty(), "{w}");
+    }
+    (
+        (cpu(c) - before) / runs as f64,
+        t.elapsed().as_secs_f64() / runs as f64,
+    )
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let events: usize = args.get(1).and_then(|v| v.parse().ok()).unwrap_or(400_000);
+    let runs: usize = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(20);
+    let queries = [
+        "batch=b | count()",
+        "batch=b | groupBy(host, function=[count(), max(seq)])",
+        "level=ERROR seq=*7 | tail(200)",
+    ];
+    let mut results = Vec::new();
+    for nodes in [1usize, 3] {
+        let mut c = Cluster::with_args(nodes, &["--mini-max-age-secs", "2"]);
+        c.create_repo("bench");
+        if nodes == 3 {
+            c.wait_until(30, "partitions spread", || {
+                let p = c.primaries(0);
+                [1, 2, 3].iter().all(|n| p.contains(n))
+            });
+        }
+        load(&c, events);
+        // Let digest close everything so both runs scan segments, not work in progress.
+        std::thread::sleep(std::time::Duration::from_secs(4));
+        for q in queries {
+            let (cpu, wall) = measure(&c, q, runs);
+            results.push((nodes, q, cpu, wall));
+        }
+    }
+    println!("{events} events, {runs} runs per query; CPU = all nodes' user+sys per query");
+    println!(
+        "{:<55} {:>12} {:>12} {:>8} {:>10} {:>10}",
+        "query", "CPU 1 node", "CPU 3 nodes", "ratio", "wall 1", "wall 3"
+    );
+    for q in queries {
+        let one = results.iter().find(|r| r.0 == 1 && r.1 == q).unwrap();
+        let three = results.iter().find(|r| r.0 == 3 && r.1 == q).unwrap();
+        println!(
+            "{:<55} {:>10.1}ms {:>10.1}ms {:>7.2}x {:>8.1}ms {:>8.1}ms",
+            q,
+            one.2 * 1000.0,
+            three.2 * 1000.0,
+            three.2 / one.2.max(1e-9),
+            one.3 * 1000.0,
+            three.3 * 1000.0
+        );
+    }
+}

@@ -1,0 +1,224 @@
+//! Multi-node scenarios against real processes (see the crate docs). The tests share the
+//! machine's two cores, so they run one at a time.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use strata_cluster_tests::{lines, Cluster, SECRET};
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Ingests `batches` batches of `size` lines round-robin over the running nodes; returns how
+/// many lines were acknowledged.
+fn ingest_round_robin(c: &Cluster, batch: &str, from: usize, batches: usize, size: usize) -> usize {
+    let mut acked = 0;
+    for b in 0..batches {
+        let running = c.running();
+        let node = running[b % running.len()];
+        let l = lines(batch, from + b * size, size);
+        // 12 datasources spread the batches over the partitions, hence over the nodes.
+        if c.ingest_tagged(node, &format!("s{}", b % 12), &l) {
+            acked += size;
+        }
+    }
+    acked
+}
+
+#[test]
+fn killed_node_loses_no_acknowledged_event() {
+    let _g = serial();
+    let mut c = Cluster::new(3);
+    c.create_repo("web");
+    let mut acked = ingest_round_robin(&c, "k", 0, 12, 50);
+    c.kill(1);
+    let t = Instant::now();
+    acked += ingest_round_robin(&c, "k", 600, 12, 50);
+    assert_eq!(
+        acked, 1200,
+        "the survivors acknowledge everything sent to them"
+    );
+    for i in [0, 2] {
+        c.assert_count(i, "batch=k", acked as u64);
+    }
+    eprintln!(
+        "failover: all acked events searchable {:?} after the kill",
+        t.elapsed()
+    );
+    let (rows, _) = c.query(2, "batch=k | count(seq, distinct=true)");
+    assert_eq!(rows[0]["_count"], acked.to_string(), "no event twice");
+    c.restart(1);
+    c.assert_count(1, "batch=k", acked as u64);
+    // The restarted node takes its partitions back, and ingest through it works.
+    c.wait_until(30, "node 2 to be primary again", || {
+        c.primaries(0).contains(&2)
+    });
+    assert!(c.ingest(1, &lines("k", 5000, 10)));
+    for i in 0..3 {
+        c.assert_count(i, "batch=k", acked as u64 + 10);
+    }
+}
+
+#[test]
+fn coordinator_failover_keeps_digest_going() {
+    let _g = serial();
+    let mut c = Cluster::new(3);
+    c.create_repo("web");
+    c.wait_until(30, "partitions spread over the nodes", || {
+        let p = c.primaries(0);
+        [1, 2, 3].iter().all(|n| p.contains(n))
+    });
+    assert!(c.ingest(0, &lines("c", 0, 100)));
+    c.kill(0); // node 1: the coordinator (lowest id)
+    let t = Instant::now();
+    c.wait_until(30, "a new coordinator to move node 1's partitions", || {
+        !c.primaries(1).contains(&1)
+    });
+    let moved = t.elapsed();
+    assert!(c.ingest(1, &lines("c", 100, 100)));
+    assert!(c.ingest(2, &lines("c", 200, 100)));
+    c.assert_count(1, "batch=c", 300);
+    c.assert_count(2, "batch=c", 300);
+    eprintln!(
+        "coordinator failover: partitions moved {moved:?} after the kill; all 300 searchable {:?} after it",
+        t.elapsed()
+    );
+    let states = c.graphql(1, "{ cluster { nodes { id state } } }");
+    assert!(
+        states.to_string().contains(r#"{"id":1,"state":"Offline"}"#),
+        "{states}"
+    );
+}
+
+#[test]
+fn rolling_restart_under_ingest_loses_nothing() {
+    let _g = serial();
+    let mut c = Cluster::new(3);
+    c.create_repo("web");
+    let mut acked = 0;
+    let mut next = 0;
+    for i in 0..3 {
+        acked += ingest_round_robin(&c, "r", next, 4, 25);
+        next += 100;
+        c.stop(i);
+        acked += ingest_round_robin(&c, "r", next, 4, 25);
+        next += 100;
+        c.restart(i);
+    }
+    acked += ingest_round_robin(&c, "r", next, 4, 25);
+    assert_eq!(acked, 700);
+    for i in 0..3 {
+        c.assert_count(i, "batch=r", acked as u64);
+    }
+    let (rows, _) = c.query(0, "batch=r | count(seq, distinct=true)");
+    assert_eq!(rows[0]["_count"], acked.to_string());
+}
+
+#[test]
+fn every_node_answers_like_a_single_node() {
+    let _g = serial();
+    let mut c = Cluster::new(3);
+    c.create_repo("web");
+    c.wait_until(30, "partitions spread over the nodes", || {
+        let p = c.primaries(0);
+        [1, 2, 3].iter().all(|n| p.contains(n))
+    });
+    assert_eq!(ingest_round_robin(&c, "s", 0, 30, 100), 3000);
+    c.wait_until(60, "segments on at least two nodes", || {
+        let d = c.graphql(0, "{ cluster { nodes { segmentCount } } }");
+        d["cluster"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["segmentCount"].as_u64().unwrap_or(0) > 0)
+            .count()
+            >= 2
+    });
+    for i in 0..3 {
+        c.assert_count(i, "batch=s", 3000);
+    }
+    let queries = [
+        "batch=s | groupBy(host, function=count())",
+        "batch=s | stats([count(), sum(seq), max(seq)])",
+        "batch=s level=ERROR | top(host)",
+        "batch=s | sort(seq, limit=5) | table([seq])",
+    ];
+    let answers: Vec<Vec<String>> = (0..3)
+        .map(|i| {
+            queries
+                .iter()
+                .map(|q| {
+                    let (rows, w) = c.query(i, q);
+                    assert!(w.is_empty(), "{w}");
+                    serde_json::to_string(&rows).unwrap()
+                })
+                .collect()
+        })
+        .collect();
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(answers[0], answers[2]);
+    // The answers were gathered: every node ran sub-searches for the others.
+    for i in 0..3 {
+        assert!(c.metric(i, "strata_cluster_fanout_queries_total") > 0.0);
+        assert!(c.metric(i, "strata_cluster_subsearches_total") > 0.0);
+    }
+    drop(c);
+
+    let mut single = Cluster::new(1);
+    single.create_repo("web");
+    assert_eq!(ingest_round_robin(&single, "s", 0, 30, 100), 3000);
+    single.assert_count(0, "batch=s", 3000);
+    let alone: Vec<String> = queries
+        .iter()
+        .map(|q| serde_json::to_string(&single.query(0, q).0).unwrap())
+        .collect();
+    assert_eq!(answers[0], alone);
+}
+
+#[test]
+fn wiped_node_serves_everything_from_the_bucket() {
+    let _g = serial();
+    let mut c = Cluster::new(2);
+    c.create_repo("web");
+    assert_eq!(ingest_round_robin(&c, "w", 0, 10, 100), 1000);
+    c.assert_count(0, "batch=w", 1000);
+    c.stop(1);
+    c.wipe(1);
+    c.restart(1);
+    c.assert_count(1, "batch=w", 1000);
+    c.assert_count(0, "batch=w", 1000);
+}
+
+#[test]
+fn internal_api_requires_the_cluster_secret() {
+    let _g = serial();
+    let c = Cluster::new(1);
+    let url = c.nodes[0].url("/internal/v1/ping");
+    let status = |secret: Option<&str>| {
+        let mut r = c.client.get(&url);
+        if let Some(s) = secret {
+            r = r.header("x-strata-cluster-secret", s);
+        }
+        r.send().unwrap().status().as_u16()
+    };
+    assert_eq!(status(None), 401);
+    assert_eq!(status(Some("wrong")), 401);
+    assert_eq!(status(Some(SECRET)), 200);
+    let r = c
+        .client
+        .post(c.nodes[0].url("/internal/v1/search"))
+        .body(vec![1u8, 2, 3])
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let r = c
+        .client
+        .get(c.nodes[0].url("/internal/v1/segments/x"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let _ = Duration::from_secs(0);
+}

@@ -1,0 +1,382 @@
+//! The internal API between nodes (`/internal/v1/...`), authenticated by the cluster secret
+//! (`X-Strata-Cluster-Secret`; without a configured secret the internal API is closed), and
+//! scatter-gather search on top of it.
+//!
+//! A query's receiving node plans it from Global: every segment in range goes to one node —
+//! this node when the file is local, else the live holder with the least work so far, else
+//! this node from the bucket. Every live node also searches its own work in progress and the
+//! segments its digest closed after the plan was made (so no event is missed between the plan
+//! and the sub-search, nor counted twice). Partial aggregate states come back bincode-encoded
+//! and merge. When a node fails mid-query its segments are re-planned on another holder or the
+//! bucket; its work in progress cannot be, and the result says so in a warning.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State as AxState};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::{Deserialize, Serialize};
+use strata_global::SegmentInfo;
+
+use crate::api::ApiError;
+use crate::node::NodeCtx;
+use crate::query::{self, Plan, PlanOptions, State};
+use crate::search::{Progress, Scope, SearchError, SearchRange};
+
+pub const SECRET_HEADER: &str = "x-strata-cluster-secret";
+
+/// A sub-query sent to one node.
+#[derive(Serialize, Deserialize)]
+pub struct SubQuery {
+    pub repo: String,
+    pub query_string: String,
+    pub arguments: HashMap<String, String>,
+    pub start: i64,
+    pub end: i64,
+    /// Segments this node scans (full metadata: the receiver's Global may lag or lead).
+    pub segments: Vec<SegmentInfo>,
+    /// Every segment id of the plan: the receiver adds its own newer minis not among them.
+    pub planned: Vec<String>,
+    /// Include this node's work in progress and newer minis.
+    pub wip: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct SubResult {
+    pub state: State,
+    pub processed_events: u64,
+    pub processed_bytes: u64,
+}
+
+pub fn routes() -> Router<Arc<NodeCtx>> {
+    Router::new()
+        .route("/internal/v1/search", post(sub_search))
+        .route("/internal/v1/segments/{id}", get(segment_file))
+        .route("/internal/v1/ping", get(ping))
+}
+
+/// Checks the cluster secret in constant time.
+fn check_secret(node: &NodeCtx, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(secret) = node.cfg.cluster_secret.as_deref() else {
+        return Err(ApiError::unauthorized(
+            "the internal API is closed: this node has no --cluster-secret",
+        ));
+    };
+    let given = headers
+        .get(SECRET_HEADER)
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    let a = strata_global::hash_token(&String::from_utf8_lossy(given));
+    let b = strata_global::hash_token(secret);
+    // Comparing hashes keeps the comparison's time independent of the secret's bytes.
+    if given.is_empty() || a != b {
+        return Err(ApiError::unauthorized(format!(
+            "the internal API needs the cluster secret in {SECRET_HEADER}"
+        )));
+    }
+    Ok(())
+}
+
+async fn ping(
+    AxState(node): AxState<Arc<NodeCtx>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    check_secret(&node, &headers)?;
+    Ok(axum::Json(serde_json::json!({"node": node.cfg.node_id})).into_response())
+}
+
+/// Serves a local segment file (for nodes replicating or searching it).
+async fn segment_file(
+    AxState(node): AxState<Arc<NodeCtx>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    check_secret(&node, &headers)?;
+    if id.contains('/') || id.contains("..") {
+        return Err(ApiError::bad_request("bad segment id"));
+    }
+    let path = crate::merge::segment_path(&node.searcher.segments_dir(), &id);
+    match tokio::fs::read(&path).await {
+        Ok(b) => Ok((
+            StatusCode::OK,
+            [("content-type", "application/octet-stream")],
+            b,
+        )
+            .into_response()),
+        Err(_) => Err(ApiError::not_found(format!(
+            "segment {id:?} is not on node {}",
+            node.cfg.node_id
+        ))),
+    }
+}
+
+fn compile(q: &SubQuery) -> Result<Plan, ApiError> {
+    let parsed = query::parse_with(&q.query_string, &q.arguments)
+        .map_err(|e| ApiError::bad_request(format!("query parse error: {e}")))?;
+    query::compile(
+        &parsed,
+        PlanOptions {
+            start: q.start,
+            end: q.end,
+            default_limit: 200,
+        },
+    )
+    .map_err(|e| ApiError::bad_request(format!("query parse error: {e}")))
+}
+
+async fn sub_search(
+    AxState(node): AxState<Arc<NodeCtx>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    check_secret(&node, &headers)?;
+    let q: SubQuery = bincode::serde::decode_from_slice(&body, bincode::config::standard())
+        .map(|(q, _)| q)
+        .map_err(|e| ApiError::bad_request(format!("invalid sub-query: {e}")))?;
+    let plan = Arc::new(compile(&q)?);
+    crate::metrics::CLUSTER_SUBSEARCHES.inc();
+    let progress = Arc::new(Progress::default());
+    let scope = Scope {
+        segments: q.segments,
+        planned: q.planned.into_iter().collect(),
+        wip: q.wip,
+    };
+    let st = node
+        .searcher
+        .search_scoped(
+            &q.repo,
+            plan,
+            SearchRange {
+                start: q.start,
+                end: q.end,
+            },
+            progress.clone(),
+            scope,
+        )
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("sub-search failed: {e}"),
+            )
+        })?;
+    let out = SubResult {
+        state: st,
+        processed_events: progress
+            .processed_events
+            .load(std::sync::atomic::Ordering::Relaxed),
+        processed_bytes: progress
+            .processed_bytes
+            .load(std::sync::atomic::Ordering::Relaxed),
+    };
+    let bytes = bincode::serde::encode_to_vec(&out, bincode::config::standard())
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok((
+        StatusCode::OK,
+        [("content-type", "application/octet-stream")],
+        bytes,
+    )
+        .into_response())
+}
+
+/// What a query needs to fan out: the query text (sub-queries recompile it; plans are
+/// deterministic) and its time range.
+pub struct FanOut {
+    pub repo: String,
+    pub query_string: String,
+    pub arguments: HashMap<String, String>,
+    pub range: SearchRange,
+}
+
+async fn remote(node: &NodeCtx, url: &str, q: &SubQuery) -> Result<SubResult, String> {
+    let secret = node.cfg.cluster_secret.clone().unwrap_or_default();
+    let body =
+        bincode::serde::encode_to_vec(q, bincode::config::standard()).map_err(|e| e.to_string())?;
+    let r = node
+        .http
+        .post(format!("{}/internal/v1/search", url.trim_end_matches('/')))
+        .header(SECRET_HEADER, secret)
+        .header("content-type", "application/octet-stream")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = r.status();
+    let bytes = r.bytes().await.map_err(|e| e.to_string())?;
+    if !status.is_success() {
+        return Err(format!(
+            "{status}: {}",
+            String::from_utf8_lossy(&bytes).trim()
+        ));
+    }
+    let cfg = bincode::config::standard().with_limit::<{ 1 << 30 }>();
+    bincode::serde::decode_from_slice::<SubResult, _>(&bytes, cfg)
+        .map(|(r, _)| r)
+        .map_err(|e| format!("undecodable sub-result: {e}"))
+}
+
+/// Runs a query over the whole cluster; returns the merged state and warnings (a node that
+/// failed mid-query makes the result incomplete, and a warning says so). On one node, or
+/// without a cluster secret, it is the local search.
+pub async fn search(
+    node: &Arc<NodeCtx>,
+    plan: Arc<Plan>,
+    f: FanOut,
+    progress: Arc<Progress>,
+) -> Result<(State, Vec<String>), SearchError> {
+    let me = node.cfg.node_id;
+    let live = node.membership.live_nodes(&node.global);
+    let others: Vec<u32> = live.iter().copied().filter(|n| *n != me).collect();
+    if node.cfg.cluster_secret.is_none() || others.is_empty() {
+        let st = node
+            .searcher
+            .search_state(&f.repo, plan, f.range, progress, Box::new(|| {}))
+            .await?;
+        return Ok((st, Vec::new()));
+    }
+    let (segments, urls): (Vec<SegmentInfo>, HashMap<u32, String>) = node.global.read(|s| {
+        (
+            s.segments_in_range(&f.repo, f.range.start, f.range.end)
+                .cloned()
+                .collect(),
+            s.nodes.iter().map(|(id, n)| (*id, n.url.clone())).collect(),
+        )
+    });
+    crate::metrics::CLUSTER_FANOUT_QUERIES.inc();
+    let planned: Vec<String> = segments.iter().map(|s| s.id.clone()).collect();
+    let has_bucket = node.cfg.bucket.is_some();
+    let mut warnings = Vec::new();
+    let mut share: HashMap<u32, Vec<SegmentInfo>> = live.iter().map(|n| (*n, Vec::new())).collect();
+    let mut load: HashMap<u32, u64> = HashMap::new();
+    let assign =
+        |seg: &SegmentInfo, exclude: &HashSet<u32>, load: &mut HashMap<u32, u64>| -> Option<u32> {
+            if !exclude.contains(&me) && node.searcher.has_local(&seg.id) {
+                return Some(me);
+            }
+            let holder = seg
+                .nodes
+                .iter()
+                .copied()
+                .filter(|n| live.contains(n) && !exclude.contains(n))
+                .min_by_key(|n| load.get(n).copied().unwrap_or(0));
+            let pick = holder.or((has_bucket && seg.bucket_key.is_some()).then_some(me))?;
+            *load.entry(pick).or_default() += seg.file_bytes;
+            Some(pick)
+        };
+    let mut missing = 0usize;
+    for seg in &segments {
+        match assign(seg, &HashSet::new(), &mut load) {
+            Some(n) => share.entry(n).or_default().push(seg.clone()),
+            None => missing += 1,
+        }
+    }
+    if missing > 0 {
+        warnings.push(format!(
+            "incomplete result: {missing} segment(s) have no live holder and are not in the bucket"
+        ));
+    }
+    let sub = |segments: Vec<SegmentInfo>, wip: bool| SubQuery {
+        repo: f.repo.clone(),
+        query_string: f.query_string.clone(),
+        arguments: f.arguments.clone(),
+        start: f.range.start,
+        end: f.range.end,
+        segments,
+        planned: planned.clone(),
+        wip,
+    };
+    let mine = share.remove(&me).unwrap_or_default();
+    let mut remotes = Vec::new();
+    for (n, segs) in share {
+        let url = urls.get(&n).cloned().unwrap_or_default();
+        let q = sub(segs, true);
+        let node2 = node.clone();
+        remotes.push(tokio::spawn(async move {
+            let r = remote(&node2, &url, &q).await;
+            (n, q.segments, r)
+        }));
+    }
+    let local = node.searcher.search_scoped(
+        &f.repo,
+        plan.clone(),
+        f.range,
+        progress.clone(),
+        Scope {
+            segments: mine,
+            planned: planned.iter().cloned().collect(),
+            wip: true,
+        },
+    );
+    let mut st = local.await?;
+    let mut failed: HashSet<u32> = HashSet::new();
+    let mut retry: Vec<SegmentInfo> = Vec::new();
+    for h in remotes {
+        let Ok((n, segs, r)) = h.await else { continue };
+        match r {
+            Ok(res) => {
+                progress.add_processed(res.processed_events, res.processed_bytes);
+                plan.agg.merge(&mut st, res.state);
+            }
+            Err(e) => {
+                tracing::warn!(node = n, error = %e, "sub-search failed; re-planning its segments");
+                crate::metrics::CLUSTER_SUBSEARCH_FAILURES.inc();
+                failed.insert(n);
+                retry.extend(segs);
+            }
+        }
+    }
+    if !failed.is_empty() {
+        let mut ids: Vec<u32> = failed.iter().copied().collect();
+        ids.sort();
+        warnings.push(format!(
+            "incomplete result: node(s) {ids:?} failed during the search; events they had not yet written to segments are missing"
+        ));
+        // Their segments go to another holder or the bucket, searched from here: this node
+        // downloads what it lacks.
+        let mut again: HashMap<u32, Vec<SegmentInfo>> = HashMap::new();
+        let mut lost = 0;
+        for seg in retry {
+            match assign(&seg, &failed, &mut load) {
+                Some(n) => again.entry(n).or_default().push(seg),
+                None => lost += 1,
+            }
+        }
+        if lost > 0 {
+            warnings.push(format!(
+                "incomplete result: {lost} segment(s) of the failed node(s) have no other copy"
+            ));
+        }
+        for (n, segs) in again {
+            let part = if n == me {
+                node.searcher
+                    .search_scoped(
+                        &f.repo,
+                        plan.clone(),
+                        f.range,
+                        Arc::new(Progress::default()),
+                        Scope {
+                            segments: segs,
+                            planned: planned.iter().cloned().collect(),
+                            wip: false,
+                        },
+                    )
+                    .await
+                    .map_err(|e| e.to_string())
+            } else {
+                let url = urls.get(&n).cloned().unwrap_or_default();
+                remote(node, &url, &sub(segs, false)).await.map(|r| r.state)
+            };
+            match part {
+                Ok(s) => plan.agg.merge(&mut st, s),
+                Err(e) => warnings.push(format!(
+                    "incomplete result: re-planned sub-search on node {n} failed: {e}"
+                )),
+            }
+        }
+    }
+    Ok((st, warnings))
+}

@@ -1,0 +1,300 @@
+//! Cluster membership and coordination.
+//!
+//! - Heartbeats: every node appends `{"node": id}` to `transientChatter-events` each second
+//!   and reads everyone's; a node not heard from for `--node-timeout-secs` is offline. Only
+//!   with Kafka: the embedded queue means one node, always live.
+//! - Coordinator: the live node with the lowest id (every node computes the same from the
+//!   same registered-node list and heartbeats). It publishes `SetPartitionNodes` so each
+//!   ingest partition's primary is the first live node of its preferred order (registered
+//!   node ids rotated by the partition number: partitions spread evenly, and return to a
+//!   node when it comes back), and `SetNodeState` as nodes go and come.
+//! - Digest manager ([`run_digest_manager`]): each node digests exactly the partitions Global
+//!   says it is primary of, starting and stopping digest tasks as that changes. A node that
+//!   loses a partition drops its work in progress; Global refuses its late segments (see
+//!   `State::apply`'s fencing) and the new primary re-reads from the safe offset.
+
+pub mod internal;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use strata_global::{Global, GlobalEvent, NodeState};
+use tokio::sync::watch;
+
+use crate::digest::{self, DigestConfig, Stop, WipRegistry};
+use crate::queue::{Queue, CHATTER_TOPIC};
+
+/// Who is alive, from heartbeats.
+pub struct Membership {
+    me: u32,
+    timeout: Duration,
+    started: Instant,
+    /// `None` when there are no heartbeats (embedded queue): every registered node counts
+    /// as this one, alone.
+    last_seen: Option<Mutex<HashMap<u32, Instant>>>,
+}
+
+impl Membership {
+    pub fn new(me: u32, timeout: Duration, clustered: bool) -> Membership {
+        Membership {
+            me,
+            timeout,
+            started: Instant::now(),
+            last_seen: clustered.then(|| Mutex::new(HashMap::new())),
+        }
+    }
+
+    pub fn me(&self) -> u32 {
+        self.me
+    }
+
+    /// True when node `id` has been heard from within the timeout (this node always is).
+    pub fn is_live(&self, id: u32) -> bool {
+        if id == self.me {
+            return true;
+        }
+        let Some(seen) = &self.last_seen else {
+            return false;
+        };
+        seen.lock()
+            .ok()
+            .and_then(|m| m.get(&id).copied())
+            .is_some_and(|t| t.elapsed() < self.timeout)
+    }
+
+    fn saw(&self, id: u32) {
+        if let Some(seen) = &self.last_seen {
+            if let Ok(mut m) = seen.lock() {
+                m.insert(id, Instant::now());
+            }
+        }
+    }
+
+    /// Registered nodes that are live, ascending. Before this node has listened for a full
+    /// timeout, a node Global says is running counts as live too (a search planned then
+    /// asks it, and re-plans if it does not answer).
+    pub fn live_nodes(&self, global: &Global) -> Vec<u32> {
+        let settled = self.settled();
+        let ids: Vec<(u32, NodeState)> =
+            global.read(|s| s.nodes.values().map(|n| (n.id, n.state)).collect());
+        ids.into_iter()
+            .filter(|(id, st)| self.is_live(*id) || (!settled && *st == NodeState::Running))
+            .map(|(id, _)| id)
+            .collect()
+    }
+
+    /// Until a full timeout has passed since start, silence means "not heard yet", not
+    /// "offline": a node must not reassign partitions before it has listened long enough.
+    pub fn settled(&self) -> bool {
+        self.last_seen.is_none() || self.started.elapsed() >= self.timeout
+    }
+}
+
+/// Sends this node's heartbeat every second and records everyone's.
+pub async fn run_heartbeats(
+    queue: Arc<dyn Queue>,
+    membership: Arc<Membership>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let me = membership.me;
+    let sender = {
+        let queue = queue.clone();
+        let mut shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            let record = serde_json::json!({ "node": me }).to_string().into_bytes();
+            loop {
+                tokio::select! {
+                    _ = shutdown.changed() => return,
+                    _ = tick.tick() => {}
+                }
+                if let Err(e) = queue.append(CHATTER_TOPIC, 0, vec![record.clone()]).await {
+                    tracing::warn!(error = %e, "heartbeat could not be sent");
+                }
+            }
+        })
+    };
+    let mut next = queue.end_offset(CHATTER_TOPIC, 0).await.unwrap_or(0);
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            r = queue.read(CHATTER_TOPIC, 0, next, 256) => match r {
+                Ok(records) => {
+                    for (offset, bytes) in records {
+                        next = offset + 1;
+                        // Chatter is advisory: a record that is not a heartbeat is ignored.
+                        if let Some(id) = serde_json::from_slice::<serde_json::Value>(&bytes)
+                            .ok()
+                            .and_then(|v| v.get("node").and_then(|n| n.as_u64()))
+                        {
+                            membership.saw(id as u32);
+                        }
+                    }
+                }
+                Err(crate::queue::QueueError::Truncated { start, .. }) => next = start,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading heartbeats failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+    }
+    let _ = sender.await;
+}
+
+/// The preferred digest order of `partition`: node ids rotated by the partition number.
+pub fn preferred_order(nodes: &[u32], partition: u32) -> Vec<u32> {
+    if nodes.is_empty() {
+        return Vec::new();
+    }
+    let k = partition as usize % nodes.len();
+    nodes[k..].iter().chain(&nodes[..k]).copied().collect()
+}
+
+/// The coordinator's loop: on the lowest-id live node, keeps node states and partition
+/// primaries in line with who is live.
+pub async fn run_coordinator(
+    global: Global,
+    membership: Arc<Membership>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tick.tick() => {}
+        }
+        if !membership.settled() {
+            continue;
+        }
+        let live = membership.live_nodes(&global);
+        if live.first() != Some(&membership.me) {
+            continue; // not the coordinator
+        }
+        let (registered, states, parts) = global.read(|s| {
+            (
+                s.nodes.keys().copied().collect::<Vec<u32>>(),
+                s.nodes
+                    .values()
+                    .map(|n| (n.id, n.state))
+                    .collect::<Vec<_>>(),
+                s.partitions
+                    .iter()
+                    .map(|(p, i)| (*p, i.nodes.clone(), i.version))
+                    .collect::<Vec<_>>(),
+            )
+        });
+        for (id, state) in states {
+            let want = if live.contains(&id) {
+                NodeState::Running
+            } else {
+                NodeState::Offline
+            };
+            if state != want {
+                tracing::info!(node = id, state = ?want, "coordinator: node state changed");
+                let _ = global
+                    .publish(GlobalEvent::SetNodeState { id, state: want })
+                    .await;
+            }
+        }
+        for (p, current, version) in parts {
+            let order = preferred_order(&registered, p);
+            let mut want: Vec<u32> = order.iter().copied().filter(|n| live.contains(n)).collect();
+            want.extend(order.iter().copied().filter(|n| !live.contains(n)));
+            if want.is_empty() || current.first() == want.first() {
+                continue;
+            }
+            tracing::info!(partition = p, from = ?current.first(), to = want[0], "coordinator: moving digest primary");
+            let _ = global
+                .publish(GlobalEvent::SetPartitionNodes {
+                    partition: p,
+                    nodes: want,
+                    expected_version: version,
+                })
+                .await;
+        }
+    }
+}
+
+/// Runs digest for the partitions Global makes this node primary of; stops the others. At
+/// node shutdown every running digest flushes its work in progress.
+pub async fn run_digest_manager(
+    partitions: u32,
+    cfg: DigestConfig,
+    queue: Arc<dyn Queue>,
+    global: Global,
+    wip: Arc<WipRegistry>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let me = cfg.node_id;
+    let mut running: HashMap<u32, (watch::Sender<Stop>, tokio::task::JoinHandle<()>)> =
+        HashMap::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => {}
+            _ = tick.tick() => {}
+        }
+        if *shutdown.borrow() {
+            break;
+        }
+        let mine: Vec<bool> = global.read(|s| {
+            (0..partitions)
+                .map(|p| s.partitions.get(&p).and_then(|x| x.nodes.first()) == Some(&me))
+                .collect()
+        });
+        // Tasks that ended by themselves (fenced off) are restarted only if still primary.
+        running.retain(|_, (_, h)| !h.is_finished());
+        for (p, is_mine) in mine.into_iter().enumerate() {
+            let p = p as u32;
+            match (is_mine, running.contains_key(&p)) {
+                (true, false) => {
+                    let (tx, rx) = watch::channel(Stop::Run);
+                    let h = tokio::spawn(digest::run_partition(
+                        p,
+                        cfg.clone(),
+                        queue.clone(),
+                        global.clone(),
+                        wip.clone(),
+                        rx,
+                    ));
+                    running.insert(p, (tx, h));
+                }
+                (false, true) => {
+                    if let Some((tx, h)) = running.remove(&p) {
+                        tracing::info!(
+                            partition = p,
+                            "no longer the digest primary; dropping work in progress"
+                        );
+                        let _ = tx.send(Stop::Abandon);
+                        let _ = h.await;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    for (tx, _) in running.values() {
+        let _ = tx.send(Stop::Flush);
+    }
+    for (_, (_, h)) in running {
+        let _ = h.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preferred_order_rotates_by_partition() {
+        assert_eq!(preferred_order(&[1, 2, 3], 0), vec![1, 2, 3]);
+        assert_eq!(preferred_order(&[1, 2, 3], 1), vec![2, 3, 1]);
+        assert_eq!(preferred_order(&[1, 2, 3], 5), vec![3, 1, 2]);
+        assert!(preferred_order(&[], 3).is_empty());
+    }
+}
