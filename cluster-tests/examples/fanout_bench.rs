@@ -45,7 +45,7 @@ fn main() {
     ];
     let mut results = Vec::new();
     for nodes in [1usize, 3] {
-        let mut c = Cluster::with_args(nodes, &["--mini-max-age-secs", "2"]);
+        let mut c = Cluster::new(nodes);
         c.create_repo("bench");
         if nodes == 3 {
             c.wait_until(30, "partitions spread", || {

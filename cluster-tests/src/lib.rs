@@ -152,6 +152,63 @@ pub struct Cluster {
     pub client: reqwest::blocking::Client,
     ingest_token: Option<(String, String)>,
     extra: Vec<String>,
+    use_bucket: bool,
+    s3: Option<S3Server>,
+}
+
+/// A real S3-protocol server (moto, PyPI `moto[server]`) with one bucket.
+struct S3Server {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const S3_BUCKET: &str = "strata-cluster";
+const S3_ENV: &[(&str, &str)] = &[
+    ("AWS_ACCESS_KEY_ID", "strata-test"),
+    ("AWS_SECRET_ACCESS_KEY", "strata-test-secret"),
+    ("AWS_REGION", "us-east-1"),
+];
+
+fn start_s3() -> S3Server {
+    let port = free_port();
+    let child = Command::new("python3")
+        .args([
+            "-m",
+            "moto.server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start moto (run scripts/install-test-deps.sh)");
+    let client = reqwest::blocking::Client::new();
+    let t = Instant::now();
+    loop {
+        if let Ok(r) = client
+            .put(format!("http://127.0.0.1:{port}/{S3_BUCKET}"))
+            .send()
+        {
+            if r.status().is_success() {
+                break;
+            }
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "moto did not start: is moto[server] installed (scripts/install-test-deps.sh)?"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    S3Server { child, port }
 }
 
 impl Cluster {
@@ -160,7 +217,9 @@ impl Cluster {
         Cluster::with_args(n, &[])
     }
 
-    /// Like [`new`](Self::new) with extra `strata serve` flags for every node.
+    /// Like [`new`](Self::new) with extra `strata serve` flags for every node (`--no-bucket`:
+    /// no shared bucket, so durability rests on replication between nodes; `--s3`: the
+    /// bucket is on a real S3-protocol server instead of a local directory).
     pub fn with_args(n: usize, extra: &[&str]) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         let bucket = dir.path().join("bucket");
@@ -175,8 +234,11 @@ impl Cluster {
                 .unwrap(),
             ingest_token: None,
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            use_bucket: !extra.contains(&"--no-bucket"),
+            s3: extra.contains(&"--s3").then(start_s3),
             _dir: dir,
         };
+        c.extra.retain(|a| a != "--no-bucket" && a != "--s3");
         for _ in 0..n {
             c.add_node();
         }
@@ -195,8 +257,6 @@ impl Cluster {
             (i + 1).to_string(),
             "--cluster-secret".into(),
             SECRET.into(),
-            "--bucket".into(),
-            format!("file://{}", self.bucket.display()),
             "--ingest-partitions".into(),
             "6".into(),
             "--node-timeout-ms".into(),
@@ -204,6 +264,15 @@ impl Cluster {
             "--mini-max-age-secs".into(),
             "3".into(),
         ];
+        if let Some(s3) = &self.s3 {
+            args.push("--bucket".into());
+            args.push(format!("s3://{S3_BUCKET}/data"));
+            args.push("--s3-endpoint".into());
+            args.push(format!("http://127.0.0.1:{}", s3.port));
+        } else if self.use_bucket {
+            args.push("--bucket".into());
+            args.push(format!("file://{}", self.bucket.display()));
+        }
         args.extend(self.extra.iter().cloned());
         self.nodes.push(Node {
             id: (i + 1) as u32,
@@ -233,6 +302,7 @@ impl Cluster {
             .args(&n.args)
             .env("STRATA_ROOT_TOKEN", ROOT)
             .env("STRATA_LOG", "info")
+            .envs(S3_ENV.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -287,6 +357,23 @@ impl Cluster {
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
+    }
+
+    /// SIGSTOP: the process hangs (a frozen or cut-off node) until [`resume`](Self::resume).
+    pub fn freeze(&self, i: usize) {
+        let pid = self.nodes[i].pid().expect("node is running");
+        Command::new("kill")
+            .args(["-STOP", &pid.to_string()])
+            .status()
+            .unwrap();
+    }
+
+    pub fn resume(&self, i: usize) {
+        let pid = self.nodes[i].pid().expect("node is running");
+        Command::new("kill")
+            .args(["-CONT", &pid.to_string()])
+            .status()
+            .unwrap();
     }
 
     pub fn restart(&mut self, i: usize) {
@@ -476,6 +563,9 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         for n in &mut self.nodes {
             if let Some(mut c) = n.child.take() {
+                let _ = Command::new("kill")
+                    .args(["-CONT", &c.id().to_string()])
+                    .status();
                 let _ = c.kill();
                 let _ = c.wait();
             }

@@ -84,6 +84,9 @@ pub struct ServeArgs {
     /// partitions [default: 10000].
     #[arg(long, env = "STRATA_NODE_TIMEOUT_MS")]
     pub node_timeout_ms: Option<u64>,
+    /// Nodes that keep a copy of each segment [default: 2 without a bucket, 1 with one].
+    #[arg(long, env = "STRATA_REPLICATION_FACTOR")]
+    pub replication_factor: Option<u32>,
 }
 
 /// The config file: same keys as the flags, nothing else.
@@ -112,6 +115,7 @@ struct FileConfig {
     delete_grace_secs: Option<u64>,
     retention_interval_secs: Option<u64>,
     node_timeout_ms: Option<u64>,
+    replication_factor: Option<u32>,
 }
 
 /// Fully resolved settings of a node.
@@ -139,6 +143,7 @@ pub struct Config {
     pub delete_grace_secs: u64,
     pub retention_interval_secs: u64,
     pub node_timeout_ms: u64,
+    pub replication_factor: u32,
     /// `STRATA_ROOT_TOKEN`: an API token with every permission.
     pub root_token: Option<String>,
 }
@@ -171,6 +176,7 @@ impl Config {
         } else {
             4
         };
+        let bucket_set = args.bucket.is_some() || file.bucket.is_some();
         let ingest_partitions = args
             .ingest_partitions
             .or(file.ingest_partitions)
@@ -239,6 +245,11 @@ impl Config {
                 .or(file.node_timeout_ms)
                 .unwrap_or(10_000)
                 .max(500),
+            replication_factor: args
+                .replication_factor
+                .or(file.replication_factor)
+                .unwrap_or(if bucket_set { 1 } else { 2 })
+                .max(1),
             root_token: std::env::var("STRATA_ROOT_TOKEN")
                 .ok()
                 .filter(|t| !t.is_empty()),

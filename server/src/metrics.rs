@@ -53,6 +53,10 @@ pub static DIGEST_BAD_RECORDS: Counter = Counter::new(
 );
 pub static MERGE_SEGMENTS: Counter =
     Counter::new("strata_merge_segments_total", "Merged segments written");
+pub static CLUSTER_SEGMENTS_REPLICATED: Counter = Counter::new(
+    "strata_cluster_segments_replicated_total",
+    "Segment copies this node fetched from other nodes",
+);
 pub static CLUSTER_FANOUT_QUERIES: Counter = Counter::new(
     "strata_cluster_fanout_queries_total",
     "Queries this node spread over other nodes",
@@ -129,6 +133,7 @@ const ALL: &[&Counter] = &[
     &SEARCH_BLOCKS_SKIPPED,
     &RETENTION_DELETED,
     &CLUSTER_FANOUT_QUERIES,
+    &CLUSTER_SEGMENTS_REPLICATED,
     &CLUSTER_SUBSEARCHES,
     &CLUSTER_SUBSEARCH_FAILURES,
     &SEGMENT_FILES_SWEPT,

@@ -205,6 +205,14 @@ pub async fn run(cfg: Config) -> Result<()> {
         queue: queue.clone(),
     });
 
+    if clustered {
+        // Replication between nodes: each node copies the segments it should hold.
+        cluster_tasks.push(tokio::spawn(crate::cluster::mover::run(
+            ctx.clone(),
+            shutdown_rx.clone(),
+        )));
+    }
+
     let uploader = bucket.clone().map(|b| {
         tokio::spawn(crate::bucket::sync::run_uploader(
             b,
@@ -244,6 +252,7 @@ pub async fn run(cfg: Config) -> Result<()> {
                     &hk_ctx.global,
                     &hk_ctx.queue,
                     hk_bucket.is_some(),
+                    hk_ctx.cfg.replication_factor,
                     &unsupported,
                 )
                 .await;

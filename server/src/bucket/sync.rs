@@ -112,16 +112,27 @@ pub async fn run_uploader(
 }
 
 /// Offset below which every event of `partition` is in segments durable by policy: with a
-/// bucket, in the bucket; otherwise on local disk (the cluster issue adds replication).
-pub fn durable_offset(global: &Global, partition: u32, with_bucket: bool) -> u64 {
+/// bucket, in the bucket; otherwise held by `replication_factor` nodes (at most as many as the
+/// cluster has).
+pub fn durable_offset(
+    global: &Global,
+    partition: u32,
+    with_bucket: bool,
+    replication_factor: u32,
+) -> u64 {
     global.read(|s| {
         let safe = s.partitions.get(&partition).map_or(0, |p| p.safe_offset);
-        if !with_bucket {
-            return safe;
-        }
+        let copies = (replication_factor as usize).clamp(1, s.nodes.len().max(1));
         s.segments
             .values()
-            .filter(|x| x.partition == partition && x.bucket_key.is_none())
+            .filter(|x| x.partition == partition)
+            .filter(|x| {
+                if with_bucket {
+                    x.bucket_key.is_none()
+                } else {
+                    x.nodes.len() < copies
+                }
+            })
             .map(|x| x.first_offset)
             .min()
             .map_or(safe, |o| o.min(safe))
@@ -133,10 +144,11 @@ pub async fn truncate_queue(
     global: &Global,
     queue: &Arc<dyn Queue>,
     with_bucket: bool,
+    replication_factor: u32,
     unsupported_logged: &AtomicBool,
 ) {
     for p in 0..queue.partitions(INGEST_TOPIC) {
-        let below = durable_offset(global, p, with_bucket);
+        let below = durable_offset(global, p, with_bucket, replication_factor);
         let done = global.read(|s| s.partitions.get(&p).map_or(0, |x| x.truncated_offset));
         if below <= done {
             continue;

@@ -219,6 +219,28 @@ async fn remote(node: &NodeCtx, url: &str, q: &SubQuery) -> Result<SubResult, St
         .map_err(|e| format!("undecodable sub-result: {e}"))
 }
 
+/// [`remote`], given up as soon as node `n` stops heartbeating (a hung or cut-off node must
+/// not hold the query until the HTTP timeout).
+async fn remote_while_live(
+    node: &NodeCtx,
+    n: u32,
+    url: &str,
+    q: &SubQuery,
+) -> Result<SubResult, String> {
+    let watch = async {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            if !node.membership.is_live(n) && node.membership.settled() {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        r = remote(node, url, q) => r,
+        _ = watch => Err(format!("node {n} went offline during the sub-search")),
+    }
+}
+
 /// Runs a query over the whole cluster; returns the merged state and warnings (a node that
 /// failed mid-query makes the result incomplete, and a warning says so). On one node, or
 /// without a cluster secret, it is the local search.
@@ -296,7 +318,7 @@ pub async fn search(
         let q = sub(segs, true);
         let node2 = node.clone();
         remotes.push(tokio::spawn(async move {
-            let r = remote(&node2, &url, &q).await;
+            let r = remote_while_live(&node2, n, &url, &q).await;
             (n, q.segments, r)
         }));
     }
@@ -368,7 +390,9 @@ pub async fn search(
                     .map_err(|e| e.to_string())
             } else {
                 let url = urls.get(&n).cloned().unwrap_or_default();
-                remote(node, &url, &sub(segs, false)).await.map(|r| r.state)
+                remote_while_live(node, n, &url, &sub(segs, false))
+                    .await
+                    .map(|r| r.state)
             };
             match part {
                 Ok(s) => plan.agg.merge(&mut st, s),

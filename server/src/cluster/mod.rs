@@ -14,6 +14,7 @@
 //!   `State::apply`'s fencing) and the new primary re-reads from the safe offset.
 
 pub mod internal;
+pub mod mover;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
