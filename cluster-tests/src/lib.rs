@@ -547,6 +547,18 @@ impl Cluster {
             .unwrap_or_else(|| panic!("no metric {name}"))
     }
 
+    /// Waits until every running node has uploaded all its segments to the bucket.
+    pub fn wait_uploaded(&self) {
+        self.wait_until(60, "bucket uploads", || {
+            self.running().into_iter().all(|i| {
+                self.graphql(i, "{ cluster { bucketUploadBacklog { segments } } }")["cluster"]
+                    ["bucketUploadBacklog"]["segments"]
+                    .as_u64()
+                    == Some(0)
+            })
+        });
+    }
+
     /// Digest primaries per partition, as node `i` sees them.
     pub fn primaries(&self, i: usize) -> Vec<u64> {
         self.graphql(i, "{ cluster { ingestPartitions { nodeIds } } }")["cluster"]
