@@ -69,6 +69,10 @@ pub static CLUSTER_SUBSEARCH_FAILURES: Counter = Counter::new(
     "strata_cluster_subsearch_failures_total",
     "Sub-searches on other nodes that failed (their share was re-planned)",
 );
+pub static BUCKET_OBJECTS_DELETED: Counter = Counter::new(
+    "strata_bucket_objects_deleted_total",
+    "Segment objects deleted from the bucket after Global and its newest snapshot dropped them",
+);
 pub static RETENTION_DELETED: Counter = Counter::new(
     "strata_retention_segments_deleted_total",
     "Segments deleted by repository retention",
@@ -132,6 +136,7 @@ const ALL: &[&Counter] = &[
     &SEARCH_BLOCKS_READ,
     &SEARCH_BLOCKS_SKIPPED,
     &RETENTION_DELETED,
+    &BUCKET_OBJECTS_DELETED,
     &CLUSTER_FANOUT_QUERIES,
     &CLUSTER_SEGMENTS_REPLICATED,
     &CLUSTER_SUBSEARCHES,

@@ -245,7 +245,13 @@ pub async fn run(cfg: Config) -> Result<()> {
             hk_ctx.jobs.expire();
             if last_snapshot.elapsed() >= Duration::from_secs(hk_ctx.cfg.snapshot_interval_secs) {
                 last_snapshot = tokio::time::Instant::now();
-                write_snapshot(&hk_ctx.global, &hk_ctx.cfg.data_dir, hk_bucket.as_ref()).await;
+                let uploaded =
+                    write_snapshot(&hk_ctx.global, &hk_ctx.cfg.data_dir, hk_bucket.as_ref()).await;
+                if let (Some(bytes), Some(b)) = (uploaded, &hk_bucket) {
+                    if crate::retention::is_enforcer(&hk_ctx.global, hk_ctx.cfg.node_id) {
+                        crate::bucket::sync::collect_garbage(b, &hk_ctx.global, bytes).await;
+                    }
+                }
             }
             if n.is_multiple_of(2) {
                 crate::bucket::sync::truncate_queue(
@@ -317,16 +323,17 @@ pub async fn run(cfg: Config) -> Result<()> {
             ),
         }
     }
-    write_snapshot(&global, &cfg.data_dir, bucket.as_ref()).await;
+    let _ = write_snapshot(&global, &cfg.data_dir, bucket.as_ref()).await;
     tracing::info!("shutdown complete");
     Ok(())
 }
 
+/// Writes a Global snapshot locally and uploads it; returns the bytes when uploaded.
 async fn write_snapshot(
     global: &Global,
     dir: &std::path::Path,
     bucket: Option<&crate::bucket::Bucket>,
-) {
+) -> Option<Vec<u8>> {
     let g = global.clone();
     let dir = dir.to_path_buf();
     let r = tokio::task::spawn_blocking(move || {
@@ -339,13 +346,14 @@ async fn write_snapshot(
         Ok(Ok((off, bytes))) => {
             tracing::info!(offset = off, "wrote global snapshot");
             if let Some(b) = bucket {
-                match b.put_snapshot(off, bytes).await {
+                match b.put_snapshot(off, bytes.clone()).await {
                     Ok(()) => {
                         tracing::info!(offset = off, "uploaded global snapshot");
                         // Older snapshots are only a fallback; keep a few.
                         if let Err(e) = b.prune_snapshots(SNAPSHOTS_KEPT).await {
                             tracing::warn!(error = %e, "pruning old snapshots in the bucket failed");
                         }
+                        return Some(bytes);
                     }
                     Err(e) => {
                         crate::metrics::BUCKET_UPLOAD_FAILURES.inc();
@@ -357,6 +365,7 @@ async fn write_snapshot(
         Ok(Err(e)) => tracing::warn!(error = %e, "writing global snapshot failed"),
         Err(e) => tracing::warn!(error = %e, "snapshot task failed"),
     }
+    None
 }
 
 /// Global snapshots kept in the bucket.

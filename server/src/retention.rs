@@ -54,8 +54,12 @@ pub fn expired(state: &State, now_ms: i64) -> Vec<String> {
     out
 }
 
-/// True when this node is the one that publishes retention deletions.
-fn is_enforcer(state: &State, me: u32) -> bool {
+/// True when this node publishes retention deletions and collects bucket garbage.
+pub fn is_enforcer(global: &Global, me: u32) -> bool {
+    global.read(|s| enforcer_in(s, me))
+}
+
+fn enforcer_in(state: &State, me: u32) -> bool {
     state
         .nodes
         .values()
@@ -68,7 +72,7 @@ fn is_enforcer(state: &State, me: u32) -> bool {
 /// Publishes the deletion of expired segments (when this node enforces); returns how many.
 pub async fn enforce(global: &Global, me: u32) -> usize {
     let ids = global.read(|s| {
-        if is_enforcer(s, me) {
+        if enforcer_in(s, me) {
             expired(s, crate::ingest::now_ms())
         } else {
             Vec::new()

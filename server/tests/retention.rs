@@ -71,3 +71,56 @@ fn age_retention_deletes_old_segments_and_their_files() {
     });
     assert_eq!(node.metric("strata_retention_segments_deleted_total"), 1.0);
 }
+
+/// With a bucket: once retention drops a segment and a newer snapshot no longer lists it, its
+/// object is deleted from the bucket too; the kept segment's object stays.
+#[test]
+fn expired_segments_leave_the_bucket_after_the_next_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = dir.path().join("bucket");
+    std::fs::create_dir_all(&bucket).unwrap();
+    let bucket_url = format!("file://{}", bucket.display());
+    let node = Node::start(
+        &dir.path().join("n"),
+        &[
+            "--bucket",
+            &bucket_url,
+            "--snapshot-interval-secs",
+            "1",
+            "--mini-max-age-secs",
+            "1",
+            "--retention-interval-secs",
+            "1",
+            "--delete-grace-secs",
+            "1",
+        ],
+    );
+    let objects = || {
+        std::fs::read_dir(bucket.join("segments"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    let tok = node.repo_with_token("web", "json");
+    let now = chrono::Utc::now().timestamp_millis();
+    let (s, _) = node.post(
+        "/api/v1/ingest/json",
+        &tok,
+        format!(
+            r#"[{{"@timestamp": {}, "age": "old"}}]"#,
+            now - 30 * 86_400_000i64
+        ),
+    );
+    assert_eq!(s, 200);
+    node.wait_until(30, "the old segment in the bucket", || objects() == 1);
+    let (s, _) = node.post(
+        "/api/v1/ingest/json",
+        &tok,
+        format!(r#"[{{"@timestamp": {now}, "age": "new"}}]"#),
+    );
+    assert_eq!(s, 200);
+    node.wait_until(30, "the new segment in the bucket", || objects() == 2);
+    node.graphql(r#"mutation { updateRetention(repositoryName: "web", timeBasedRetention: 7) }"#);
+    node.wait_until(30, "the expired object's deletion", || objects() == 1);
+    assert_eq!(node.count("web", "age=new"), 1);
+    assert_eq!(node.metric("strata_bucket_objects_deleted_total"), 1.0);
+}

@@ -173,3 +173,55 @@ pub async fn truncate_queue(
         }
     }
 }
+
+/// Deletes segment objects neither Global nor the newest uploaded snapshot (`snapshot`, its
+/// bytes) lists: segments merged away, expired by retention, or of deleted repositories. The
+/// snapshot check matters because a node restored from the bucket starts from that snapshot:
+/// every object it lists must still be there. Objects of segments Global lists are kept even
+/// before `SetSegmentInBucket` (an upload in flight). Returns the number deleted.
+pub async fn collect_garbage(bucket: &Bucket, global: &Global, snapshot: Vec<u8>) -> usize {
+    let in_snapshot = tokio::task::spawn_blocking(move || {
+        strata_global::snapshot::decode("bucket snapshot", &snapshot).map(|s| {
+            s.state
+                .segments
+                .into_keys()
+                .collect::<std::collections::HashSet<String>>()
+        })
+    })
+    .await;
+    let in_snapshot = match in_snapshot {
+        Ok(Ok(ids)) => ids,
+        _ => return 0, // cannot tell what the snapshot needs: delete nothing
+    };
+    let objects = match bucket.list("segments").await {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::warn!(error = %e, "listing bucket segments for garbage collection failed");
+            return 0;
+        }
+    };
+    let garbage: Vec<String> = global.read(|s| {
+        objects
+            .into_iter()
+            .filter_map(|(key, _)| {
+                let id = key.strip_prefix("segments/")?.to_string();
+                (!in_snapshot.contains(&id) && !s.segments.contains_key(&id)).then_some(key)
+            })
+            .collect()
+    });
+    let mut n = 0;
+    for key in garbage {
+        match bucket.delete(&key).await {
+            Ok(()) => n += 1,
+            Err(e) => tracing::warn!(key, error = %e, "deleting a garbage segment object failed"),
+        }
+    }
+    if n > 0 {
+        crate::metrics::BUCKET_OBJECTS_DELETED.inc_by(n as u64);
+        tracing::info!(
+            objects = n,
+            "deleted bucket objects of segments Global no longer lists"
+        );
+    }
+    n
+}
