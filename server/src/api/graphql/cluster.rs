@@ -54,14 +54,19 @@ impl Cluster {
         let n = node(ctx);
         let me = n.cfg.node_id;
         Ok(n.global.read(|s| {
+            // One pass over the segments for every node's figures.
+            let mut held: std::collections::HashMap<u32, (usize, u64)> = Default::default();
+            for seg in s.segments.values() {
+                for id in &seg.nodes {
+                    let e = held.entry(*id).or_default();
+                    e.0 += 1;
+                    e.1 += seg.file_bytes;
+                }
+            }
             s.nodes
                 .values()
                 .map(|x| {
-                    let (count, bytes) = s
-                        .segments
-                        .values()
-                        .filter(|seg| seg.nodes.contains(&x.id))
-                        .fold((0, 0), |(c, b), seg| (c + 1, b + seg.file_bytes));
+                    let (count, bytes) = held.get(&x.id).copied().unwrap_or_default();
                     ClusterNode {
                         id: x.id,
                         uri: x.url.clone(),

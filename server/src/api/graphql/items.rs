@@ -192,16 +192,9 @@ pub struct CreateDashboardInput {
 #[derive(InputObject)]
 pub struct UpdateDashboardInput {
     id: String,
-    search_domain_name: String,
-    name: String,
-    #[graphql(default)]
-    description: String,
-    #[graphql(default_with = "\"24h\".to_string()")]
-    start: String,
-    #[graphql(default)]
-    refresh_interval_seconds: u32,
-    #[graphql(default)]
-    widgets: Vec<WidgetInput>,
+    /// The dashboard's new contents (same fields as when creating it).
+    #[graphql(flatten)]
+    dashboard: CreateDashboardInput,
 }
 
 #[derive(InputObject)]
@@ -210,14 +203,16 @@ pub struct DeleteDashboardInput {
     search_domain_name: String,
 }
 
-fn dashboard_of(
-    id: String,
-    name: String,
-    description: String,
-    start: String,
-    refresh_interval_seconds: u32,
-    widgets: Vec<WidgetInput>,
-) -> Result<Dashboard, Error> {
+/// Validates a dashboard's input (name, time, every widget's query) into the stored shape.
+fn dashboard_of(id: String, input: CreateDashboardInput) -> Result<Dashboard, Error> {
+    let CreateDashboardInput {
+        name,
+        description,
+        start,
+        refresh_interval_seconds,
+        widgets,
+        ..
+    } = input;
     valid_name("dashboard", &name)?;
     check_time(&start, "start")?;
     if widgets.len() > MAX_WIDGETS {
@@ -331,15 +326,8 @@ impl ItemMutation {
         input: CreateDashboardInput,
     ) -> Result<Dashboard, Error> {
         require_root(ctx)?;
-        let d = dashboard_of(
-            new_id(),
-            input.name,
-            input.description,
-            input.start,
-            input.refresh_interval_seconds,
-            input.widgets,
-        )?;
-        put_dashboard(ctx, input.search_domain_name, d, None).await
+        let repo = input.search_domain_name.clone();
+        put_dashboard(ctx, repo, dashboard_of(new_id(), input)?, None).await
     }
 
     async fn update_dashboard(
@@ -348,21 +336,10 @@ impl ItemMutation {
         input: UpdateDashboardInput,
     ) -> Result<Dashboard, Error> {
         require_root(ctx)?;
-        let v = item_version(
-            ctx,
-            &input.search_domain_name,
-            ItemKind::Dashboard,
-            &input.id,
-        )?;
-        let d = dashboard_of(
-            input.id,
-            input.name,
-            input.description,
-            input.start,
-            input.refresh_interval_seconds,
-            input.widgets,
-        )?;
-        put_dashboard(ctx, input.search_domain_name, d, Some(v)).await
+        let d = input.dashboard;
+        let v = item_version(ctx, &d.search_domain_name, ItemKind::Dashboard, &input.id)?;
+        let repo = d.search_domain_name.clone();
+        put_dashboard(ctx, repo, dashboard_of(input.id, d)?, Some(v)).await
     }
 
     async fn delete_dashboard(

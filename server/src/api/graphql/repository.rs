@@ -56,23 +56,43 @@ fn builtin_description(name: &str) -> &'static str {
 
 pub struct Repository {
     pub(crate) name: String,
+    /// Storage figures, computed once per object however many size fields are asked for.
+    sizes: std::sync::OnceLock<Sizes>,
 }
 
-/// Storage figures of one repository's segments.
-fn sizes(ctx: &Context<'_>, repo: &str) -> (u64, u64, u64, usize) {
-    node(ctx).global.read(|s| {
-        let mut acc = (0u64, 0u64, 0u64, 0usize);
-        for x in s.segments.values().filter(|x| x.repo == repo) {
-            acc.0 += x.event_count;
-            acc.1 += x.file_bytes;
-            acc.2 += x.raw_bytes;
-            acc.3 += 1;
-        }
-        acc
-    })
+/// Events, stored bytes, raw bytes and count of one repository's segments.
+#[derive(Clone, Copy, Default)]
+struct Sizes {
+    events: u64,
+    stored: u64,
+    raw: u64,
+    segments: usize,
 }
 
 impl Repository {
+    pub(crate) fn new(name: String) -> Self {
+        Repository {
+            name,
+            sizes: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// One pass over Global's segments for all the size fields of this repository.
+    fn sizes(&self, ctx: &Context<'_>) -> Sizes {
+        *self.sizes.get_or_init(|| {
+            node(ctx).global.read(|s| {
+                let mut acc = Sizes::default();
+                for x in s.segments.values().filter(|x| x.repo == self.name) {
+                    acc.events += x.event_count;
+                    acc.stored += x.file_bytes;
+                    acc.raw += x.raw_bytes;
+                    acc.segments += 1;
+                }
+                acc
+            })
+        })
+    }
+
     fn read<R>(&self, ctx: &Context<'_>, f: impl FnOnce(&strata_global::Repository) -> R) -> R
     where
         R: Default,
@@ -168,21 +188,21 @@ impl Repository {
     /// Events stored in the repository's segments.
     async fn event_count(&self, ctx: &Context<'_>) -> Result<u64, Error> {
         require_user(ctx)?;
-        Ok(sizes(ctx, &self.name).0)
+        Ok(self.sizes(ctx).events)
     }
     /// Bytes of the repository's segment files.
     async fn compressed_byte_size(&self, ctx: &Context<'_>) -> Result<u64, Error> {
         require_user(ctx)?;
-        Ok(sizes(ctx, &self.name).1)
+        Ok(self.sizes(ctx).stored)
     }
     /// Raw bytes ingested into the repository's segments.
     async fn uncompressed_byte_size(&self, ctx: &Context<'_>) -> Result<u64, Error> {
         require_user(ctx)?;
-        Ok(sizes(ctx, &self.name).2)
+        Ok(self.sizes(ctx).raw)
     }
     async fn segment_count(&self, ctx: &Context<'_>) -> Result<usize, Error> {
         require_user(ctx)?;
-        Ok(sizes(ctx, &self.name).3)
+        Ok(self.sizes(ctx).segments)
     }
 }
 
@@ -214,7 +234,7 @@ impl RepositoryQuery {
         Ok(node(ctx).global.read(|s| {
             s.repositories
                 .keys()
-                .map(|n| Repository { name: n.clone() })
+                .map(|n| Repository::new(n.clone()))
                 .collect()
         }))
     }
@@ -225,7 +245,7 @@ impl RepositoryQuery {
             .global
             .read(|s| s.repositories.contains_key(&name))
         {
-            Ok(Repository { name })
+            Ok(Repository::new(name))
         } else {
             Err(Error::new(format!("repository {name:?} does not exist")))
         }
