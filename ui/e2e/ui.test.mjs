@@ -84,6 +84,20 @@ after(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
+// The search page numbers its runs (data-gen); waiting for a later number than the one seen
+// before an action avoids mistaking the previous run's finished results for the new one's.
+async function searchGen() {
+  const g = await page.locator("[data-testid=progress]").getAttribute("data-gen", { timeout: 1000 }).catch(() => null);
+  return g === null ? 0 : Number(g);
+}
+
+async function searchDone(after) {
+  await page.waitForFunction((a) => {
+    const p = document.querySelector("[data-testid=progress]");
+    return p !== null && p.dataset.done === "1" && Number(p.dataset.gen) > a;
+  }, after);
+}
+
 const ingestToken = { value: "" };
 
 describe("web UI", () => {
@@ -123,7 +137,7 @@ describe("web UI", () => {
     await api("/api/v1/ingest/raw", { token: ingestToken.value, body: lines.join("\n"), json: false });
     const t0 = Date.now();
     await page.goto(base + "/search?repo=web&start=24h");
-    await page.locator("[data-testid=progress][data-done='1']").waitFor();
+    await searchDone(0);
     await page.locator("[data-testid=histogram] canvas").waitFor();
     perf.searchPageToResultsMs = Date.now() - t0;
     const paint = await page.evaluate(() => performance.getEntriesByName("first-contentful-paint")[0]?.startTime ?? null);
@@ -142,10 +156,11 @@ describe("web UI", () => {
   });
 
   it("adds a filter from the field sidebar", async () => {
+    const prev = await searchGen();
     await page.click("[data-field=level] >> .field-name");
     await page.click("[data-field=level] >> [data-testid=field-value] >> text=ERROR");
     await page.waitForURL(/query=level%3D%22ERROR%22/);
-    await page.locator("[data-testid=progress][data-done='1']").waitFor();
+    await searchDone(prev);
     await page.waitForFunction(() => document.querySelectorAll("[data-testid=event]").length === 63);
     const raws = await page.locator("[data-testid=event] .raw").allTextContents();
     assert.ok(raws.every((r) => r.startsWith("level=ERROR")));
@@ -161,10 +176,11 @@ describe("web UI", () => {
   });
 
   it("runs a groupBy and shows the table and chart", async () => {
+    const prev = await searchGen();
     await page.fill("[data-testid=query]", "groupBy(host)");
     await page.press("[data-testid=query]", "Enter");
     await page.locator("[data-testid=results-table]").waitFor();
-    await page.locator("[data-testid=progress][data-done='1']").waitFor();
+    await searchDone(prev);
     const rows = await page.locator("[data-testid=results-table] tbody tr").allTextContents();
     assert.deepEqual(rows.sort(), ["h084", "h183", "h283"]);
     assert.equal(await page.locator("[data-testid=chart]").getAttribute("data-kind"), "bars");
@@ -178,7 +194,7 @@ describe("web UI", () => {
 
   it("streams a new event into a live query", async () => {
     await page.goto(base + "/search?repo=web&start=15m&query=" + encodeURIComponent("live-marker"));
-    await page.locator("[data-testid=progress][data-done='1']").waitFor();
+    await searchDone(0);
     assert.equal(await page.locator("[data-testid=event]").count(), 0);
     await page.check("[data-testid=live]");
     await page.waitForURL(/live=1/);
@@ -191,7 +207,7 @@ describe("web UI", () => {
 
   it("saves a search", async () => {
     await page.goto(base + "/search?repo=web&start=24h&query=" + encodeURIComponent("level=WARN"));
-    await page.locator("[data-testid=progress][data-done='1']").waitFor();
+    await searchDone(0);
     await page.click("[data-testid=save-search]");
     await page.fill("[data-testid=save-name]", "Warnings");
     await page.press("[data-testid=save-name]", "Enter");
@@ -266,9 +282,11 @@ describe("web UI", () => {
       window.__long = [];
       new PerformanceObserver((l) => l.getEntries().forEach((e) => window.__long.push(e.duration))).observe({ type: "longtask", buffered: false });
     });
+    await searchDone(0);
+    const prev = await searchGen();
     const t0 = Date.now();
     await page.click("[data-testid=run]");
-    await page.locator("[data-testid=progress][data-done='1']").waitFor();
+    await searchDone(prev);
     await page.locator("[data-testid=histogram] canvas").waitFor();
     perf.rerunTo200EventsAndHistogramMs = Date.now() - t0;
     const long = await page.evaluate(() => window.__long);

@@ -42,6 +42,9 @@ export function SearchPage({ search }: { search: string }) {
   const [notice, setNotice] = useState<string | null>(null);
   const [runId, setRunId] = useState(0);
   const jobs = useRef<QueryJob[]>([]);
+  // Numbers each run, so a watcher (the e2e tests) can tell a finished run from the one before it.
+  const generation = useRef(0);
+  const [resultGen, setResultGen] = useState(0);
 
   const go = (s: Partial<SearchState>, replace = false) => navigate("/search?" + encodeSearch({ ...state, ...s }), replace);
 
@@ -79,6 +82,7 @@ export function SearchPage({ search }: { search: string }) {
     setCancelled(false);
     if (!state.repo) return;
     setRunning(true);
+    const gen = ++generation.current;
     const range = { start: state.start, end: state.end };
     const [s, e] = resolve(range);
     const { span } = histogramSpan(e - s);
@@ -92,6 +96,7 @@ export function SearchPage({ search }: { search: string }) {
       { queryString: state.query, ...range, isLive: state.live },
       (r) => {
         setResult(r);
+        setResultGen(gen);
         if (r.done) setRunning(false);
         if (!r.metaData.isAggregate && !histStarted) {
           histStarted = true;
@@ -189,7 +194,7 @@ export function SearchPage({ search }: { search: string }) {
         )}
       </div>
       <div class="search-tools">
-        <div class="progress" data-testid="progress" data-done={result?.done ? "1" : "0"}>
+        <div class="progress" data-testid="progress" data-done={result?.done ? "1" : "0"} data-gen={resultGen}>
           <div class="bar" style={{ width: `${state.live && result ? 100 : pct}%` }} />
           <span>
             {state.live && result
