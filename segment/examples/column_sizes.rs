@@ -7,8 +7,7 @@ use strata_segment::*;
 
 fn main() {
     let path = std::env::temp_dir().join("strata-column-sizes.seg");
-    let mut w =
-        SegmentWriter::create(&path, Datasource::default(), WriterOptions::merged()).unwrap();
+    let mut w = SegmentWriter::create(&path, Datasource::default(), options()).unwrap();
     let mut raw = 0usize;
     for (i, g) in AppLogs::new(1, 0).take(150_000).enumerate() {
         raw += g.raw.len();
@@ -26,6 +25,7 @@ fn main() {
                 1 => "ingest".into(),
                 2 => "id".into(),
                 3 => "raw".into(),
+                4 => "raw template".into(),
                 n => r.meta().field_names[(n - 16) as usize].clone(),
             };
             let e = by.entry(name).or_default();
@@ -59,5 +59,14 @@ fn main() {
             "{k:>12}: {c:>9} compressed, {u:>10} uncompressed ({:.1}% of file)",
             100.0 * c as f64 / s.file_bytes as f64
         );
+    }
+}
+
+/// Merged-segment options, or a mini's with `MINI=1` in the environment.
+fn options() -> WriterOptions {
+    if std::env::var_os("MINI").is_some() {
+        WriterOptions::mini()
+    } else {
+        WriterOptions::merged()
     }
 }

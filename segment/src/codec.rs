@@ -176,7 +176,20 @@ impl<'a> Dec<'a> {
         }
         Ok(n)
     }
+    #[inline]
     pub fn varint(&mut self, what: &str) -> Result<u64, String> {
+        // Most varints (lengths, deltas) are one byte.
+        if let Some(&b) = self.data.get(self.pos) {
+            if b < 0x80 {
+                self.pos += 1;
+                return Ok(u64::from(b));
+            }
+        }
+        self.varint_slow(what)
+    }
+
+    #[cold]
+    fn varint_slow(&mut self, what: &str) -> Result<u64, String> {
         let mut v: u64 = 0;
         let mut shift = 0u32;
         loop {

@@ -6,6 +6,15 @@
 //! - ingest (id 1): zigzag varint deltas of the ingest timestamp.
 //! - id (id 2): per event varint partition, zigzag varint offset delta, varint index.
 //! - raw (id 3): `count` varint lengths, then the strings back to back.
+//! - raw template (id 4, format version 2; a block has id 3 or id 4): `@rawstring` with the
+//!   spans that equal one of the event's field values, or its `@timestamp` written as ISO-8601,
+//!   cut out. A varint `n` and `n` varints of field-table indexes (the slots); a varint `t` and
+//!   `t` distinct templates, each a varint length and its bytes; then per row a varint template
+//!   number. In a template, byte 0x00 starts an escape, a varint `k`: 0 a literal 0x00 byte,
+//!   1 the row's `@timestamp` as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC), 2..=7 reserved, `k >= 8`
+//!   the row's value of slot `k - 8`. Structured logs then keep one copy of each value, in its
+//!   field column where it compresses with its kind, and a block holds a handful of distinct
+//!   templates, so rebuilding a raw string is a few copies.
 //! - field (id 16 + n, n indexes the segment's field-name table), a mode byte then:
 //!   - mode 0, inline: `count` varints of `length + 1` (0 = the event lacks the field), then the
 //!     present values back to back;
@@ -22,6 +31,7 @@ pub(crate) const COL_TIME: u32 = 0;
 pub(crate) const COL_INGEST: u32 = 1;
 pub(crate) const COL_ID: u32 = 2;
 pub(crate) const COL_RAW: u32 = 3;
+pub(crate) const COL_TEMPLATE: u32 = 4;
 pub(crate) const COL_FIELD_BASE: u32 = 16;
 
 pub(crate) fn encode_time(events: &[Event]) -> Vec<u8> {
@@ -60,7 +70,17 @@ pub(crate) fn encode_id(events: &[Event]) -> Vec<u8> {
 pub(crate) const FIELD_INLINE: u8 = 0;
 pub(crate) const FIELD_RAW_REFS: u8 = 1;
 
-/// Encodes a field column, choosing reference mode when it pays (see the module docs).
+/// Encodes a field column inline (mode 0): what this version writes.
+pub(crate) fn encode_field_inline(values: &[Option<&str>]) -> Vec<u8> {
+    let mut b = vec![FIELD_INLINE];
+    b.extend_from_slice(&encode_strings(values.iter().copied()));
+    b
+}
+
+/// Encodes a field column, choosing reference mode when it pays (see the module docs). Format
+/// version 1 wrote this; version 2 writes raw templates instead, and the reader still decodes
+/// both, so it stays for testing that.
+#[cfg(test)]
 pub(crate) fn encode_field(values: &[Option<&str>], raws: &[&str]) -> Vec<u8> {
     let present: Vec<&str> = values.iter().flatten().copied().collect();
     let total: usize = present.iter().map(|v| v.len()).sum();
@@ -144,6 +164,413 @@ pub(crate) fn encode_raw(events: &[Event]) -> Vec<u8> {
         b.extend_from_slice(e.raw.as_bytes());
     }
     b
+}
+
+const ESC: u8 = 0;
+const ESC_LITERAL: u64 = 0;
+const ESC_ISO_MILLIS: u64 = 1;
+const FIRST_SLOT: u64 = 8;
+/// At most this many occurrences of a value are tried when looking for a token-bounded one.
+const MAX_TRIES: usize = 8;
+const ISO_LEN: usize = 24;
+
+#[inline]
+fn word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
+}
+
+/// True when `raw[at..at + len]` does not cut a word in two (so `"200"` is preferred as the
+/// whole status value over the start of `2001`).
+#[inline]
+fn bounded(raw: &[u8], at: usize, len: usize) -> bool {
+    let end = at + len;
+    (at == 0 || !(word_byte(raw[at - 1]) && word_byte(raw[at])))
+        && (end == raw.len() || !(word_byte(raw[end - 1]) && word_byte(raw[end])))
+}
+
+/// Where `v` appears in `raw`, and whether that place is token-bounded: at `hint` when it is
+/// (structured lines put a field at the same place), else the first token-bounded
+/// occurrence, else the first.
+fn find_value(raw: &[u8], v: &[u8], hint: usize) -> Option<(usize, bool)> {
+    if raw.get(hint..hint + v.len()) == Some(v) && bounded(raw, hint, v.len()) {
+        return Some((hint, true));
+    }
+    let mut first = None;
+    for at in memchr::memmem::find_iter(raw, v).take(MAX_TRIES) {
+        if bounded(raw, at, v.len()) {
+            return Some((at, true));
+        }
+        first.get_or_insert((at, false));
+    }
+    first
+}
+
+/// Writes epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`, reusing the date and time of
+/// the previous call (`cache` holds its second) when only the milliseconds changed. `false`
+/// for years outside 0..=9999, which do not fit the pattern.
+fn iso_millis(ms: i64, out: &mut [u8; ISO_LEN], cache: &mut Option<i64>) -> bool {
+    let secs = ms.div_euclid(1000);
+    let millis = ms.rem_euclid(1000) as u32;
+    if *cache != Some(secs) {
+        let (y, m, d) = crate::datagen::civil_from_days(secs.div_euclid(86_400));
+        if !(0..=9999).contains(&y) {
+            *cache = None;
+            return false;
+        }
+        let sod = secs.rem_euclid(86_400) as u32;
+        let two = |o: &mut [u8], v: u32| {
+            o[0] = b'0' + (v / 10) as u8;
+            o[1] = b'0' + (v % 10) as u8;
+        };
+        two(&mut out[0..2], (y / 100) as u32);
+        two(&mut out[2..4], (y % 100) as u32);
+        out[4] = b'-';
+        two(&mut out[5..7], m);
+        out[7] = b'-';
+        two(&mut out[8..10], d);
+        out[10] = b'T';
+        two(&mut out[11..13], sod / 3600);
+        out[13] = b':';
+        two(&mut out[14..16], (sod / 60) % 60);
+        out[16] = b':';
+        two(&mut out[17..19], sod % 60);
+        out[19] = b'.';
+        out[23] = b'Z';
+        *cache = Some(secs);
+    }
+    out[20] = b'0' + (millis / 100) as u8;
+    out[21] = b'0' + ((millis / 10) % 10) as u8;
+    out[22] = b'0' + (millis % 10) as u8;
+    true
+}
+
+/// A block's raw strings as templates, and which fields the filter cannot treat as covered.
+pub(crate) struct TemplateOut {
+    /// The template column; `None` when no field value appears in any raw string (then the
+    /// plain raw column is smaller).
+    pub column: Option<Vec<u8>>,
+    /// Field-table indexes with a non-empty value somewhere in the block that is not a
+    /// token-bounded part of its raw string.
+    pub uncovered: rustc_hash::FxHashSet<u32>,
+}
+
+fn push_literal(out: &mut Vec<u8>, mut lit: &[u8]) {
+    while let Some(z) = memchr::memchr(ESC, lit) {
+        out.extend_from_slice(&lit[..z]);
+        out.push(ESC);
+        put_varint(out, ESC_LITERAL);
+        lit = &lit[z + 1..];
+    }
+    out.extend_from_slice(lit);
+}
+
+/// A cut-out span of a raw string: a field's value (by field-table index) or the timestamp.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Cut {
+    Time,
+    Field(u32),
+}
+
+/// Encodes the block's raw strings as templates over its field columns (see the module docs).
+/// Every field column the templates name must be written inline.
+pub(crate) fn encode_template(
+    events: &[Event],
+    field_index: &rustc_hash::FxHashMap<String, u32>,
+) -> TemplateOut {
+    let mut uncovered = rustc_hash::FxHashSet::default();
+    let mut slots: Vec<u32> = Vec::new();
+    let mut slot_of: rustc_hash::FxHashMap<u32, u64> = rustc_hash::FxHashMap::default();
+    let mut hints: rustc_hash::FxHashMap<Cut, usize> = rustc_hash::FxHashMap::default();
+    let mut templates: rustc_hash::FxHashMap<Vec<u8>, u64> = rustc_hash::FxHashMap::default();
+    let mut ids: Vec<u8> = Vec::with_capacity(events.len());
+    let mut spans: Vec<(usize, usize, Cut)> = Vec::new();
+    let mut tpl: Vec<u8> = Vec::new();
+    let mut iso = [0u8; ISO_LEN];
+    let mut iso_cache = None;
+    let mut cut_any = false;
+    for e in events {
+        let raw = e.raw.as_bytes();
+        spans.clear();
+        for (k, v) in &e.fields {
+            let Some(&idx) = field_index.get(k) else {
+                continue;
+            };
+            if v.is_empty() {
+                continue;
+            }
+            let key = Cut::Field(idx);
+            let hint = hints.get(&key).copied().unwrap_or(0);
+            match find_value(raw, v.as_bytes(), hint) {
+                Some((at, bounded)) => {
+                    if !bounded {
+                        uncovered.insert(idx);
+                    }
+                    hints.insert(key, at);
+                    spans.push((at, at + v.len(), key));
+                }
+                None => {
+                    uncovered.insert(idx);
+                }
+            }
+        }
+        if raw.len() >= ISO_LEN && iso_millis(e.timestamp, &mut iso, &mut iso_cache) {
+            let hint = hints.get(&Cut::Time).copied().unwrap_or(0);
+            if let Some((at, _)) = find_value(raw, &iso, hint) {
+                hints.insert(Cut::Time, at);
+                spans.push((at, at + ISO_LEN, Cut::Time));
+            }
+        }
+        spans.sort_unstable();
+        tpl.clear();
+        let mut at = 0;
+        for &(start, end, cut) in &spans {
+            if start < at {
+                continue;
+            }
+            push_literal(&mut tpl, &raw[at..start]);
+            tpl.push(ESC);
+            match cut {
+                Cut::Time => put_varint(&mut tpl, ESC_ISO_MILLIS),
+                Cut::Field(idx) => {
+                    let next = slots.len() as u64;
+                    let slot = *slot_of.entry(idx).or_insert_with(|| {
+                        slots.push(idx);
+                        next
+                    });
+                    put_varint(&mut tpl, FIRST_SLOT + slot);
+                }
+            }
+            cut_any = true;
+            at = end;
+        }
+        push_literal(&mut tpl, &raw[at..]);
+        let next = templates.len() as u64;
+        let id = match templates.get(tpl.as_slice()) {
+            Some(&id) => id,
+            None => {
+                templates.insert(tpl.clone(), next);
+                next
+            }
+        };
+        put_varint(&mut ids, id);
+    }
+    if !cut_any {
+        return TemplateOut {
+            column: None,
+            uncovered,
+        };
+    }
+    let mut dict: Vec<(&Vec<u8>, u64)> = templates.iter().map(|(t, &id)| (t, id)).collect();
+    dict.sort_unstable_by_key(|&(_, id)| id);
+    let total: usize = dict.iter().map(|(t, _)| t.len() + 2).sum();
+    let mut out = Vec::with_capacity(16 + slots.len() * 2 + total + ids.len());
+    put_varint(&mut out, slots.len() as u64);
+    for s in &slots {
+        put_varint(&mut out, u64::from(*s));
+    }
+    put_varint(&mut out, dict.len() as u64);
+    for (t, _) in &dict {
+        put_varint(&mut out, t.len() as u64);
+        out.extend_from_slice(t);
+    }
+    out.extend_from_slice(&ids);
+    TemplateOut {
+        column: Some(out),
+        uncovered,
+    }
+}
+
+/// One step of rebuilding a raw string from a template: copy bytes `lit.0..lit.1` of the
+/// column data, then do `then` (a slot index, or one of the `THEN_*` markers). Pairing the
+/// literal with what follows it halves the steps, which is what rebuilding costs.
+#[derive(Clone, Copy, Debug)]
+struct Op {
+    lit: (u32, u32),
+    then: u32,
+}
+const THEN_NOTHING: u32 = u32::MAX;
+const THEN_NUL: u32 = u32::MAX - 1;
+const THEN_ISO_MILLIS: u32 = u32::MAX - 2;
+
+/// A decoded raw-template column, waiting for its slots' field columns.
+pub(crate) struct Templates {
+    /// Field-table index of each slot.
+    pub slots: Vec<u32>,
+    bytes: Vec<u8>,
+    /// Per distinct template, `ops[op_bounds[i]..op_bounds[i + 1]]` rebuilds it.
+    ops: Vec<Op>,
+    op_bounds: Vec<usize>,
+    /// Template number of each row.
+    rows: Vec<u32>,
+    uses_time: bool,
+}
+
+impl Templates {
+    pub(crate) fn decode(bytes: Vec<u8>, count: usize) -> Result<Templates, String> {
+        let mut d = Dec::new(&bytes);
+        let n = d.varint("template slot count")?;
+        if n > 1 << 16 {
+            return Err(format!("template names {n} slots"));
+        }
+        let mut slots = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            let idx = d.varint("template slot")?;
+            slots.push(u32::try_from(idx).map_err(|_| format!("template slot {idx} too large"))?);
+        }
+        let ntpl = d.varint("template count")?;
+        // Every template takes at least a byte, so a corrupt count cannot allocate more.
+        if ntpl > d.remaining() as u64 {
+            return Err(format!("template count {ntpl} exceeds the column"));
+        }
+        let mut ops = Vec::new();
+        let mut op_bounds = Vec::with_capacity(ntpl as usize + 1);
+        op_bounds.push(0);
+        let mut uses_time = false;
+        for ti in 0..ntpl {
+            let len = d.varint("template length")? as usize;
+            if len > d.remaining() {
+                return Err(format!("template {ti} runs past the column"));
+            }
+            let (start, end) = (d.pos, d.pos + len);
+            let mut i = start;
+            while i < end {
+                let lit_end = memchr::memchr(ESC, &bytes[i..end]).map_or(end, |z| i + z);
+                let lit = (i as u32, lit_end as u32);
+                if lit_end == end {
+                    ops.push(Op {
+                        lit,
+                        then: THEN_NOTHING,
+                    });
+                    break;
+                }
+                let mut e = Dec::new(&bytes[lit_end + 1..end]);
+                let k = e.varint("template escape")?;
+                i = lit_end + 1 + e.pos;
+                let then = match k {
+                    ESC_LITERAL => THEN_NUL,
+                    ESC_ISO_MILLIS => {
+                        uses_time = true;
+                        THEN_ISO_MILLIS
+                    }
+                    k if k >= FIRST_SLOT && k - FIRST_SLOT < slots.len() as u64 => {
+                        (k - FIRST_SLOT) as u32
+                    }
+                    k => return Err(format!("template {ti} has unknown escape {k}")),
+                };
+                ops.push(Op { lit, then });
+            }
+            op_bounds.push(ops.len());
+            d.pos = end;
+        }
+        let mut rows = Vec::with_capacity(count.min(d.remaining()));
+        for row in 0..count {
+            let id = d.varint("template number")?;
+            if id >= ntpl {
+                return Err(format!("row {row} names template {id} of {ntpl}"));
+            }
+            rows.push(id as u32);
+        }
+        if d.remaining() != 0 {
+            return Err(format!(
+                "template column has {} trailing bytes",
+                d.remaining()
+            ));
+        }
+        if u32::try_from(bytes.len()).is_err() {
+            return Err("template column too large".into());
+        }
+        Ok(Templates {
+            slots,
+            bytes,
+            ops,
+            op_bounds,
+            rows,
+            uses_time,
+        })
+    }
+
+    /// True when rebuilding needs the block's timestamps.
+    pub(crate) fn uses_time(&self) -> bool {
+        self.uses_time
+    }
+
+    /// Rebuilds `@rawstring` from the templates, the slots' columns (in slot order) and,
+    /// when [`uses_time`](Self::uses_time), the block's timestamps.
+    pub(crate) fn rebuild(
+        &self,
+        values: &[&StrColumn],
+        time: &[(i64, u32)],
+    ) -> Result<StrColumn, String> {
+        if values.len() != self.slots.len() {
+            return Err("template slots and field columns disagree".into());
+        }
+        if self.uses_time && time.len() != self.rows.len() {
+            return Err("template needs the timestamps".into());
+        }
+        let count = self.rows.len();
+        // Byte views of the slots: the hot loop copies bytes and validates UTF-8 once at the end.
+        type SlotView<'a> = (&'a [u8], &'a [u32], Option<&'a [bool]>);
+        let slots: Vec<SlotView<'_>> = values
+            .iter()
+            .map(|c| {
+                (
+                    c.data.as_bytes(),
+                    c.offsets.as_slice(),
+                    c.present.as_deref(),
+                )
+            })
+            .collect();
+        let mut data: Vec<u8> =
+            Vec::with_capacity(count * 32 + values.iter().map(|c| c.data.len()).sum::<usize>());
+        let mut offsets = Vec::with_capacity(count + 1);
+        offsets.push(0u32);
+        let mut iso = [0u8; ISO_LEN];
+        let mut iso_cache = None;
+        for (row, &t) in self.rows.iter().enumerate() {
+            let t = t as usize;
+            for op in &self.ops[self.op_bounds[t]..self.op_bounds[t + 1]] {
+                data.extend_from_slice(&self.bytes[op.lit.0 as usize..op.lit.1 as usize]);
+                if let Some(&(vals, offs, present)) = slots.get(op.then as usize) {
+                    let lacks = || format!("row {row}: template names a field the row lacks");
+                    if present.is_some_and(|p| p.get(row) != Some(&true)) {
+                        return Err(lacks());
+                    }
+                    let (Some(&a), Some(&b)) = (offs.get(row), offs.get(row + 1)) else {
+                        return Err(lacks());
+                    };
+                    data.extend_from_slice(vals.get(a as usize..b as usize).ok_or_else(lacks)?);
+                } else if op.then == THEN_ISO_MILLIS {
+                    if !iso_millis(time[row].0, &mut iso, &mut iso_cache) {
+                        return Err(format!("row {row}: timestamp does not fit ISO-8601"));
+                    }
+                    data.extend_from_slice(&iso);
+                } else if op.then == THEN_NUL {
+                    data.push(ESC);
+                }
+            }
+            offsets
+                .push(u32::try_from(data.len()).map_err(|_| "raw column too large".to_string())?);
+        }
+        let data = String::from_utf8(data).map_err(|e| {
+            format!(
+                "rebuilt raw strings are not valid UTF-8 at byte {}",
+                e.utf8_error().valid_up_to()
+            )
+        })?;
+        if let Some(bad) = offsets
+            .iter()
+            .find(|&&o| !data.is_char_boundary(o as usize))
+        {
+            return Err(format!(
+                "raw string boundary {bad} splits a UTF-8 character"
+            ));
+        }
+        Ok(StrColumn {
+            data,
+            offsets,
+            present: None,
+        })
+    }
 }
 
 /// A decoded column of strings (`@rawstring` or a field): values back to back plus offsets.
@@ -431,5 +858,134 @@ mod tests {
         // Low-cardinality fields stay inline so reading them never needs the raw column.
         let levels = vec![Some("INFO"); 20];
         assert_eq!(encode_field(&levels, &raw_refs)[0], FIELD_INLINE);
+    }
+
+    fn ev(raw: &str, fields: &[(&str, &str)]) -> Event {
+        Event {
+            raw: raw.into(),
+            fields: fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn templates_cut_out_bounded_field_values_and_rebuild_exactly() {
+        let events = vec![
+            ev(
+                r#"{"user":2001,"status":200,"msg":"a\u0000b"}"#,
+                &[("status", "200"), ("user", "2001")],
+            ),
+            ev(
+                "status=200 user=2001 \0 NUL:\u{0}",
+                &[("status", "200"), ("user", "2001")],
+            ),
+            ev("no fields here \u{0}", &[]),
+            ev("x", &[("status", "x"), ("user", "missing")]),
+        ];
+        let index: rustc_hash::FxHashMap<String, u32> =
+            [("status".to_string(), 0), ("user".to_string(), 1)]
+                .into_iter()
+                .collect();
+        let out = encode_template(&events, &index);
+        // "missing" is not in its raw string; every status value is, token-bounded.
+        assert_eq!(out.uncovered.iter().copied().collect::<Vec<_>>(), vec![1]);
+        let bytes = out.column.unwrap();
+        let t = Templates::decode(bytes.clone(), events.len()).unwrap();
+        // "200" is cut at the status value, not at the start of "2001".
+        assert!(memchr::memmem::find(&bytes, b":2001,").is_none());
+        assert!(memchr::memmem::find(&bytes, b"200").is_none());
+        let col = |name: &str| {
+            let vals: Vec<Option<&str>> = events
+                .iter()
+                .map(|e| e.fields.get(name).map(String::as_str))
+                .collect();
+            StrColumn::decode_field(encode_field_inline(&vals), events.len(), None).unwrap()
+        };
+        let cols: Vec<StrColumn> = t
+            .slots
+            .iter()
+            .map(|&i| col(if i == 0 { "status" } else { "user" }))
+            .collect();
+        let refs: Vec<&StrColumn> = cols.iter().collect();
+        let raw = t.rebuild(&refs, &[]).unwrap();
+        for (i, e) in events.iter().enumerate() {
+            assert_eq!(raw.get(i), Some(e.raw.as_str()));
+        }
+        // A template naming a field the row lacks is an error, not a panic or a wrong string.
+        let empty: Vec<Option<&str>> = vec![None; events.len()];
+        let lacking =
+            StrColumn::decode_field(encode_field_inline(&empty), events.len(), None).unwrap();
+        let bad: Vec<&StrColumn> = t.slots.iter().map(|_| &lacking).collect();
+        assert!(t.rebuild(&bad, &[]).unwrap_err().contains("lacks"));
+        // No value in any raw string: no template column.
+        assert!(encode_template(&[ev("abc", &[("status", "zzz")])], &index)
+            .column
+            .is_none());
+    }
+
+    proptest::proptest! {
+        /// Arbitrary bytes as a template column never panic the decoder or the rebuild.
+        #[test]
+        fn arbitrary_template_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200), count in 0usize..6) {
+            if let Ok(t) = Templates::decode(bytes, count) {
+                let vals: Vec<Option<&str>> = (0..count).map(|i| if i % 2 == 0 { Some("v\u{e9}") } else { None }).collect();
+                let c = StrColumn::decode_field(encode_field_inline(&vals), count, None).unwrap();
+                let refs: Vec<&StrColumn> = t.slots.iter().map(|_| &c).collect();
+                let time = vec![(0i64, 0u32); count];
+                let _ = t.rebuild(&refs, &time);
+            }
+        }
+    }
+
+    #[test]
+    fn iso_timestamps_render_like_the_generator_and_are_cut_out() {
+        let mut cache = None;
+        let mut out = [0u8; ISO_LEN];
+        for ms in [
+            0i64,
+            999,
+            1_700_000_000_123,
+            1_700_000_001_000,
+            253_402_300_799_999,
+            -1,
+        ] {
+            let mut want = String::new();
+            crate::datagen::iso8601(ms, &mut want);
+            assert!(iso_millis(ms, &mut out, &mut cache));
+            assert_eq!(std::str::from_utf8(&out).unwrap(), want);
+        }
+        assert!(
+            !iso_millis(253_402_300_800_000, &mut out, &mut cache),
+            "year 10000"
+        );
+        let at = |ms: i64, raw: String| Event {
+            timestamp: ms,
+            raw,
+            ..Default::default()
+        };
+        let events = vec![
+            at(
+                1_700_000_000_123,
+                "2023-11-14T22:13:20.123Z level=INFO".into(),
+            ),
+            // Another time than the event's stays literal.
+            at(
+                1_700_000_000_124,
+                "2023-11-14T22:13:20.123Z level=INFO".into(),
+            ),
+        ];
+        let out = encode_template(&events, &Default::default());
+        let bytes = out.column.unwrap();
+        let t = Templates::decode(bytes, 2).unwrap();
+        assert!(t.uses_time());
+        assert_eq!(t.op_bounds.len(), 3, "two distinct templates");
+        let time = vec![(1_700_000_000_123, 0), (1_700_000_000_124, 0)];
+        let raw = t.rebuild(&[], &time).unwrap();
+        assert_eq!(raw.get(0), Some(events[0].raw.as_str()));
+        assert_eq!(raw.get(1), Some(events[1].raw.as_str()));
+        assert!(t.rebuild(&[], &[]).is_err(), "timestamps are required");
     }
 }

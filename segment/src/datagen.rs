@@ -113,7 +113,8 @@ const AGENTS: &[&str] = &[
     "kube-probe/1.30",
 ];
 
-fn iso8601(ms: i64, out: &mut String) {
+/// Appends epoch milliseconds as ISO-8601 UTC with milliseconds (`2023-11-14T22:13:20.123Z`).
+pub fn iso8601(ms: i64, out: &mut String) {
     let secs = ms.div_euclid(1000);
     let millis = ms.rem_euclid(1000);
     let days = secs.div_euclid(86_400);

@@ -6,7 +6,12 @@
 //!   ASCII-lowercased;
 //! - every trigram (3 consecutive bytes) inside those tokens, lowercased, so substring terms
 //!   that are parts of tokens (LogScale free text matches substrings) can still be checked;
-//! - every field `name=value` pair (values up to [`MAX_INDEXED_VALUE`] bytes, exact case).
+//! - every field `name=value` pair (values up to [`MAX_INDEXED_VALUE`] bytes, exact case),
+//!   except for fields the block *covers*: fields whose every value in the block appears in
+//!   its event's `@rawstring` without cutting a token (format version 2 lists them by name
+//!   hash). A value's tokens are then tokens of the raw string, already in the filter, so a
+//!   query `name=value` tests those instead and the pairs, mostly unique ids and messages, cost
+//!   nothing.
 //!
 //! A free-text term can therefore be tested by its interior tokens (runs bounded by
 //! separators on both sides inside the term) and by every trigram of every run.
@@ -95,8 +100,24 @@ pub fn field_hash(name: &str, value: &str) -> u64 {
     h ^ u64::from(TAG_FIELD).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
+/// Hash of a field name in a filter's covered list.
+fn name_hash(name: &str) -> u64 {
+    hash64(name.as_bytes()) ^ 0x5851_f42d_4c95_7f2d
+}
+
+/// Lowercased token hashes of `text` (runs of token bytes).
+fn token_hashes(text: &str, out: &mut Vec<u64>) {
+    for run in text.as_bytes().split(|b| !is_token_byte(*b)) {
+        if !run.is_empty() {
+            let lower: Vec<u8> = run.iter().map(|b| b.to_ascii_lowercase()).collect();
+            out.push(token_hash(&lower));
+        }
+    }
+}
+
 /// Collects the distinct items of one block while it is being written.
 pub(crate) struct FilterBuilder {
+    covered: Vec<u64>,
     items: HashSet64,
     trigrams: Vec<u64>,
     lower: Vec<u8>,
@@ -107,6 +128,7 @@ const TRIGRAM_SPACE: usize = 64 * 64 * 64;
 impl FilterBuilder {
     pub fn new() -> Self {
         FilterBuilder {
+            covered: Vec::new(),
             items: HashSet64::default(),
             trigrams: vec![0; TRIGRAM_SPACE / 64],
             lower: Vec::new(),
@@ -148,6 +170,12 @@ impl FilterBuilder {
         }
     }
 
+    /// Marks `name` covered in this block: its values are not added, queries test their
+    /// tokens in `@rawstring` instead (see the module docs).
+    pub fn cover_field(&mut self, name: &str) {
+        self.covered.push(name_hash(name));
+    }
+
     /// Builds the filter and resets the builder for the next block.
     pub fn finish(&mut self) -> Filter {
         for (w, word) in self.trigrams.iter_mut().enumerate() {
@@ -159,8 +187,11 @@ impl FilterBuilder {
             }
             *word = 0;
         }
-        let f = Filter::from_items(self.items.iter().copied(), self.items.len());
+        let mut f = Filter::from_items(self.items.iter().copied(), self.items.len());
         self.items.clear();
+        f.covered = std::mem::take(&mut self.covered);
+        f.covered.sort_unstable();
+        f.covered.dedup();
         f
     }
 }
@@ -170,6 +201,8 @@ impl FilterBuilder {
 pub struct Filter {
     probes: u8,
     words: Vec<u64>,
+    /// Name hashes of the fields the block covers, sorted.
+    covered: Vec<u64>,
 }
 
 impl Filter {
@@ -179,6 +212,7 @@ impl Filter {
         let mut f = Filter {
             probes: PROBES,
             words: vec![0; words],
+            covered: Vec::new(),
         };
         for h in items {
             f.insert(h);
@@ -207,6 +241,7 @@ impl Filter {
         Filter {
             probes: 1,
             words: vec![u64::MAX],
+            covered: Vec::new(),
         }
     }
 
@@ -219,9 +254,14 @@ impl Filter {
         })
     }
 
-    /// Size of the encoded filter in bytes.
+    /// True when the block covers field `name` (see the module docs).
+    fn covers(&self, name: u64) -> bool {
+        self.covered.binary_search(&name).is_ok()
+    }
+
+    /// Size of the encoded filter in bytes (current format version).
     pub fn encoded_len(&self) -> usize {
-        5 + self.words.len() * 8
+        5 + self.words.len() * 8 + 4 + self.covered.len() * 8
     }
 
     pub(crate) fn encode(&self, e: &mut Enc) {
@@ -230,9 +270,14 @@ impl Filter {
         for w in &self.words {
             e.u64(*w);
         }
+        e.u32(self.covered.len() as u32);
+        for c in &self.covered {
+            e.u64(*c);
+        }
     }
 
-    pub(crate) fn decode(d: &mut Dec<'_>) -> Result<Filter, String> {
+    /// Decodes a filter written by format `version` (version 1 has no covered list).
+    pub(crate) fn decode(d: &mut Dec<'_>, version: u16) -> Result<Filter, String> {
         let probes = d.u8("filter probe count")?;
         if probes == 0 || probes > 16 {
             return Err(format!("filter probe count {probes} out of range 1..=16"));
@@ -245,14 +290,40 @@ impl Filter {
         for _ in 0..n {
             words.push(d.u64("filter word")?);
         }
-        Ok(Filter { probes, words })
+        let mut covered = Vec::new();
+        if version >= 2 {
+            let n = d.count("covered field count", 8)?;
+            covered.reserve(n);
+            for _ in 0..n {
+                covered.push(d.u64("covered field")?);
+            }
+            if covered.windows(2).any(|w| w[0] >= w[1]) {
+                return Err("covered fields are not sorted".into());
+            }
+        }
+        Ok(Filter {
+            probes,
+            words,
+            covered,
+        })
     }
 }
 
-/// What a search needs to be true of a block, in filter terms: every listed hash present.
+/// What a search needs to be true of a block, in filter terms: every listed hash present, and
+/// every field term present (as a pair, or as its value's tokens where the block covers the
+/// field).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FilterQuery {
     pub required: Vec<u64>,
+    fields: Vec<FieldTerm>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct FieldTerm {
+    name: u64,
+    /// `None` for values too long to be indexed as pairs.
+    pair: Option<u64>,
+    tokens: Vec<u64>,
 }
 
 impl FilterQuery {
@@ -296,11 +367,16 @@ impl FilterQuery {
         self.required.dedup();
     }
 
-    /// Requires the exact field pair (values over [`MAX_INDEXED_VALUE`] add nothing).
+    /// Requires the exact field pair (values over [`MAX_INDEXED_VALUE`] add nothing unless the
+    /// block covers the field).
     pub fn add_field(&mut self, name: &str, value: &str) {
-        if value.len() <= MAX_INDEXED_VALUE {
-            self.required.push(field_hash(name, value));
-        }
+        let mut tokens = Vec::new();
+        token_hashes(value, &mut tokens);
+        self.fields.push(FieldTerm {
+            name: name_hash(name),
+            pair: (value.len() <= MAX_INDEXED_VALUE).then(|| field_hash(name, value)),
+            tokens,
+        });
     }
 
     /// Requires `token` as a whole token of `@rawstring` (ASCII case-insensitive).
@@ -311,12 +387,19 @@ impl FilterQuery {
 
     /// True when nothing is required: every block may match.
     pub fn is_empty(&self) -> bool {
-        self.required.is_empty()
+        self.required.is_empty() && self.fields.is_empty()
     }
 
     /// False when the filter proves the block cannot match.
     pub fn may_match(&self, f: &Filter) -> bool {
         self.required.iter().all(|h| f.contains_hash(*h))
+            && self.fields.iter().all(|t| {
+                if f.covers(t.name) {
+                    t.tokens.iter().all(|h| f.contains_hash(*h))
+                } else {
+                    t.pair.is_none_or(|h| f.contains_hash(h))
+                }
+            })
     }
 }
 
@@ -367,6 +450,6 @@ mod tests {
         f.encode(&mut e);
         assert_eq!(e.buf.len(), f.encoded_len());
         let mut d = Dec::new(&e.buf);
-        assert_eq!(Filter::decode(&mut d).unwrap(), f);
+        assert_eq!(Filter::decode(&mut d, crate::FORMAT_VERSION).unwrap(), f);
     }
 }

@@ -9,7 +9,7 @@ use crate::filter::Filter;
 pub(crate) const MAGIC: &[u8; 8] = b"STRATSEG";
 pub(crate) const TRAILER_MAGIC: &[u8; 8] = b"STRATEND";
 /// The format version this build writes and the newest it reads.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 pub(crate) const HEADER_LEN: u64 = 16;
 pub(crate) const TRAILER_LEN: u64 = 24;
 /// Largest uncompressed column chunk a reader accepts (a guard against corrupt lengths).
@@ -26,7 +26,8 @@ pub(crate) fn encode_header(codec: Codec) -> [u8; HEADER_LEN as usize] {
 /// Where one compressed column chunk lives in the file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ColumnMeta {
-    /// Column id: 0 time, 1 ingest, 2 id, 3 raw, 16 + n field n of the field table.
+    /// Column id: 0 time, 1 ingest, 2 id, 3 raw, 4 raw template, 16 + n field n of the field
+    /// table.
     pub id: u32,
     pub offset: u64,
     pub compressed_len: u32,
@@ -116,6 +117,7 @@ pub(crate) fn decode_footer(
     bytes: &[u8],
     codec: Codec,
     data_end: u64,
+    version: u16,
 ) -> Result<SegmentMeta, String> {
     let mut d = Dec::new(bytes);
     let repo = d.str("datasource repository")?;
@@ -158,7 +160,7 @@ pub(crate) fn decode_footer(
         let bmax = d.i64("block max timestamp")?;
         let count = d.u32("block event count")?;
         let braw = d.u64("block raw bytes")?;
-        let filter = Filter::decode(&mut d).map_err(|e| format!("block {bi}: {e}"))?;
+        let filter = Filter::decode(&mut d, version).map_err(|e| format!("block {bi}: {e}"))?;
         let ncols = d.count("column count", 24)?;
         let mut columns = Vec::with_capacity(ncols);
         for _ in 0..ncols {
@@ -193,11 +195,19 @@ pub(crate) fn decode_footer(
             crate::column::COL_TIME,
             crate::column::COL_INGEST,
             crate::column::COL_ID,
-            crate::column::COL_RAW,
         ] {
             if !columns.iter().any(|c| c.id == needed) {
                 return Err(format!("block {bi} lacks column {needed}"));
             }
+        }
+        let raws = columns
+            .iter()
+            .filter(|c| c.id == crate::column::COL_RAW || c.id == crate::column::COL_TEMPLATE)
+            .count();
+        if raws != 1 {
+            return Err(format!(
+                "block {bi} has {raws} raw columns (3 or 4), needs exactly one"
+            ));
         }
         if bmin > bmax || count == 0 {
             return Err(format!("block {bi} has an empty or reversed summary"));

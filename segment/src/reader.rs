@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::codec::Codec;
-use crate::column::{self, StrColumn, COL_FIELD_BASE, COL_ID, COL_INGEST, COL_RAW, COL_TIME};
+use crate::column::{
+    self, StrColumn, Templates, COL_FIELD_BASE, COL_ID, COL_INGEST, COL_RAW, COL_TEMPLATE, COL_TIME,
+};
 use crate::error::{Result, SegmentError};
 use crate::event::{Event, EventId};
 use crate::filter::FilterQuery;
@@ -96,7 +98,8 @@ impl SegmentReader {
         if crc32fast::hash(&fbytes) != footer_crc {
             return Err(corrupt("footer checksum mismatch".into()));
         }
-        let meta = footer::decode_footer(&fbytes, codec, footer_offset).map_err(corrupt)?;
+        let meta =
+            footer::decode_footer(&fbytes, codec, footer_offset, version).map_err(corrupt)?;
         let field_lookup = meta
             .field_names
             .iter()
@@ -181,10 +184,57 @@ impl SegmentReader {
 
     /// `@rawstring` of every event in the block.
     pub fn raw_column(&self, block: usize) -> Result<StrColumn> {
-        let count = self.block_meta(block)?.count as usize;
-        let bytes = self.required(block, COL_RAW)?;
-        StrColumn::decode(bytes, count, false)
-            .map_err(|e| self.corrupt(block, format!("raw column: {e}")))
+        self.raw_with(block, &mut Vec::new())
+    }
+
+    /// `@rawstring` of the block; a templated raw column decodes its slots' field columns,
+    /// which land in `decoded` (name, column) so [`read_block`](Self::read_block) reuses them.
+    fn raw_with(&self, block: usize, decoded: &mut Vec<(String, StrColumn)>) -> Result<StrColumn> {
+        let b = self.block_meta(block)?;
+        let count = b.count as usize;
+        let Some(tc) = b.column(COL_TEMPLATE) else {
+            let bytes = self.required(block, COL_RAW)?;
+            return StrColumn::decode(bytes, count, false)
+                .map_err(|e| self.corrupt(block, format!("raw column: {e}")));
+        };
+        let t = Templates::decode(self.read_column(block, tc)?, count)
+            .map_err(|e| self.corrupt(block, format!("raw template column: {e}")))?;
+        for &idx in &t.slots {
+            let name = self.meta.field_names.get(idx as usize).ok_or_else(|| {
+                self.corrupt(block, format!("raw template names unknown field {idx}"))
+            })?;
+            if decoded.iter().any(|(n, _)| n == name) {
+                continue;
+            }
+            let c = b.column(COL_FIELD_BASE + idx).ok_or_else(|| {
+                self.corrupt(
+                    block,
+                    format!("raw template names field {name:?}, which the block lacks"),
+                )
+            })?;
+            let bytes = self.read_column(block, c)?;
+            // Inline only: a reference-mode column would need the raw column being built.
+            let col = StrColumn::decode_field(bytes, count, None)
+                .map_err(|e| self.corrupt(block, format!("field {name:?}: {e}")))?;
+            decoded.push((name.clone(), col));
+        }
+        let mut values = Vec::with_capacity(t.slots.len());
+        for &idx in &t.slots {
+            let name = &self.meta.field_names[idx as usize];
+            let col = decoded
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, c)| c)
+                .ok_or_else(|| self.corrupt(block, format!("field {name:?} not decoded")))?;
+            values.push(col);
+        }
+        let time = if t.uses_time() {
+            self.time_column(block)?
+        } else {
+            Vec::new()
+        };
+        t.rebuild(&values, &time)
+            .map_err(|e| self.corrupt(block, format!("raw template column: {e}")))
     }
 
     /// One field's column; `None` when no event in the block has the field.
@@ -236,11 +286,16 @@ impl SegmentReader {
         let ingest = column::decode_ingest(&self.required(block, COL_INGEST)?, count)
             .map_err(|e| self.corrupt(block, e))?;
         let ids = self.id_column(block)?;
-        let raw = self.raw_column(block)?;
+        let mut decoded = Vec::new();
+        let raw = self.raw_with(block, &mut decoded)?;
         let mut fields = Vec::new();
         for c in &b.columns {
             if c.id >= COL_FIELD_BASE {
                 let name = &self.meta.field_names[(c.id - COL_FIELD_BASE) as usize];
+                if let Some(i) = decoded.iter().position(|(n, _)| n == name) {
+                    fields.push(decoded.swap_remove(i));
+                    continue;
+                }
                 let bytes = self.read_column(block, c)?;
                 let col = StrColumn::decode_field(bytes, count, Some(&raw))
                     .map_err(|e| self.corrupt(block, format!("field {name:?}: {e}")))?;

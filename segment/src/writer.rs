@@ -8,7 +8,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::codec::Codec;
-use crate::column::{self, COL_FIELD_BASE, COL_ID, COL_INGEST, COL_RAW, COL_TIME};
+use crate::column::{self, COL_FIELD_BASE, COL_ID, COL_INGEST, COL_RAW, COL_TEMPLATE, COL_TIME};
 use crate::error::{Result, SegmentError};
 use crate::event::{Datasource, Event, EventId, OffsetRange};
 use crate::filter::FilterBuilder;
@@ -160,8 +160,9 @@ impl SegmentWriter {
             )));
         }
         self.last_key = Some(key);
-        // Field values mostly repeat the raw string (stored as references) or are short, so
-        // blocks are sized by their raw bytes; the per-event constant covers the rest.
+        // Field values mostly repeat the raw string (which then stores a template in their
+        // place) or are short, so blocks are sized by their raw bytes; the per-event constant
+        // covers the rest.
         let size = event.raw.len() + 8 * event.fields.len() + 24;
         let r = self
             .offsets
@@ -187,16 +188,9 @@ impl SegmentWriter {
         self.pending_bytes = 0;
         let mut columns = Vec::new();
         let mut raw_bytes = 0u64;
-        let filters = self.opts.build_filters;
         for e in &events {
-            if filters {
-                self.filter.add_raw(e.raw.as_bytes());
-            }
             raw_bytes += e.raw.len() as u64;
-            for (k, v) in &e.fields {
-                if filters {
-                    self.filter.add_field(k, v);
-                }
+            for k in e.fields.keys() {
                 if !self.field_index.contains_key(k) {
                     self.field_index
                         .insert(k.clone(), self.field_names.len() as u32);
@@ -204,10 +198,28 @@ impl SegmentWriter {
                 }
             }
         }
+        let templates = column::encode_template(&events, &self.field_index);
+        if self.opts.build_filters {
+            let mut seen = rustc_hash::FxHashSet::default();
+            for e in &events {
+                self.filter.add_raw(e.raw.as_bytes());
+                for (k, v) in &e.fields {
+                    let idx = self.field_index[k];
+                    if templates.uncovered.contains(&idx) {
+                        self.filter.add_field(k, v);
+                    } else if seen.insert(idx) {
+                        self.filter.cover_field(k);
+                    }
+                }
+            }
+        }
         columns.push(self.write_column(COL_TIME, &column::encode_time(&events))?);
         columns.push(self.write_column(COL_INGEST, &column::encode_ingest(&events))?);
         columns.push(self.write_column(COL_ID, &column::encode_id(&events))?);
-        columns.push(self.write_column(COL_RAW, &column::encode_raw(&events))?);
+        match &templates.column {
+            Some(t) => columns.push(self.write_column(COL_TEMPLATE, t)?),
+            None => columns.push(self.write_column(COL_RAW, &column::encode_raw(&events))?),
+        }
         // Field columns in field-table order, only for fields this block has.
         let mut by_field: Vec<Option<Vec<Option<&str>>>> = vec![None; self.field_names.len()];
         for (row, e) in events.iter().enumerate() {
@@ -217,14 +229,13 @@ impl SegmentWriter {
                 col[row] = Some(v.as_str());
             }
         }
-        let raws: Vec<&str> = events.iter().map(|e| e.raw.as_str()).collect();
         for (idx, col) in by_field.iter().enumerate() {
             if let Some(col) = col {
-                let bytes = column::encode_field(col, &raws);
+                let bytes = column::encode_field_inline(col);
                 columns.push(self.write_column(COL_FIELD_BASE + idx as u32, &bytes)?);
             }
         }
-        let filter = if filters {
+        let filter = if self.opts.build_filters {
             self.filter.finish()
         } else {
             crate::filter::Filter::match_all()
