@@ -69,12 +69,56 @@ pub(crate) fn encode_id(events: &[Event]) -> Vec<u8> {
 
 pub(crate) const FIELD_INLINE: u8 = 0;
 pub(crate) const FIELD_RAW_REFS: u8 = 1;
+pub(crate) const FIELD_DICT: u8 = 2;
+pub(crate) const FIELD_TEMPLATE: u8 = 3;
+/// Dictionary mode is used when a block's field has at most this many distinct values...
+const DICT_MAX: usize = 4096;
+/// ...and they are at most this fraction (1/n) of its present values.
+const DICT_RATIO: usize = 8;
 
-/// Encodes a field column inline (mode 0): what this version writes.
+/// Encodes a field column inline (mode 0).
 pub(crate) fn encode_field_inline(values: &[Option<&str>]) -> Vec<u8> {
     let mut b = vec![FIELD_INLINE];
     b.extend_from_slice(&encode_strings(values.iter().copied()));
     b
+}
+
+/// Encodes a field column as a dictionary (mode 2) when it has few distinct values (levels,
+/// status codes, hosts, paths: one small number per row compresses far better than the
+/// repeated text), else inline. Both decode without the raw column.
+pub(crate) fn encode_field_v2(values: &[Option<&str>]) -> Vec<u8> {
+    dict_encode(values).unwrap_or_else(|| encode_field_inline(values))
+}
+
+/// The dictionary encoding (mode 2) of a field column, `None` when it has too many distinct
+/// values for one.
+fn dict_encode(values: &[Option<&str>]) -> Option<Vec<u8>> {
+    let present = values.iter().flatten().count();
+    let mut ids: rustc_hash::FxHashMap<&str, u64> = rustc_hash::FxHashMap::default();
+    let mut dict: Vec<&str> = Vec::new();
+    let limit = DICT_MAX.min(present / DICT_RATIO);
+    for v in values.iter().flatten() {
+        if !ids.contains_key(v) {
+            if dict.len() >= limit {
+                return None;
+            }
+            ids.insert(v, dict.len() as u64);
+            dict.push(v);
+        }
+    }
+    if dict.is_empty() {
+        return None;
+    }
+    let mut b = vec![FIELD_DICT];
+    put_varint(&mut b, dict.len() as u64);
+    for v in &dict {
+        put_varint(&mut b, v.len() as u64);
+        b.extend_from_slice(v.as_bytes());
+    }
+    for v in values {
+        put_varint(&mut b, v.map_or(0, |v| ids[v] + 1));
+    }
+    Some(b)
 }
 
 /// Encodes a field column, choosing reference mode when it pays (see the module docs). Format
@@ -264,125 +308,221 @@ fn push_literal(out: &mut Vec<u8>, mut lit: &[u8]) {
     out.extend_from_slice(lit);
 }
 
-/// A cut-out span of a raw string: a field's value (by field-table index) or the timestamp.
+/// A cut-out span of a text: a field's value (by field-table index) or the timestamp.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum Cut {
     Time,
     Field(u32),
 }
 
-/// Encodes the block's raw strings as templates over its field columns (see the module docs).
-/// Every field column the templates name must be written inline.
-pub(crate) fn encode_template(
-    events: &[Event],
-    field_index: &rustc_hash::FxHashMap<String, u32>,
-) -> TemplateOut {
-    let mut uncovered = rustc_hash::FxHashSet::default();
-    let mut slots: Vec<u32> = Vec::new();
-    let mut slot_of: rustc_hash::FxHashMap<u32, u64> = rustc_hash::FxHashMap::default();
-    let mut hints: rustc_hash::FxHashMap<Cut, usize> = rustc_hash::FxHashMap::default();
-    let mut templates: rustc_hash::FxHashMap<Vec<u8>, u64> = rustc_hash::FxHashMap::default();
-    let mut ids: Vec<u8> = Vec::with_capacity(events.len());
-    let mut spans: Vec<(usize, usize, Cut)> = Vec::new();
-    let mut tpl: Vec<u8> = Vec::new();
-    let mut iso = [0u8; ISO_LEN];
-    let mut iso_cache = None;
-    let mut cut_any = false;
-    for e in events {
-        let raw = e.raw.as_bytes();
-        spans.clear();
-        for (k, v) in &e.fields {
-            let Some(&idx) = field_index.get(k) else {
-                continue;
-            };
-            if v.is_empty() {
-                continue;
-            }
+/// Row codes after the template dictionary: absent (composite field columns only), the next
+/// template not used before, or one used before.
+const ROW_ABSENT: u64 = 0;
+const ROW_NEW: u64 = 1;
+const ROW_SEEN: u64 = 2;
+
+/// Builds a template column body (see the module docs): the raw template column, or after a
+/// mode byte a composite field column.
+#[derive(Default)]
+struct TemplateEncoder {
+    slots: Vec<u32>,
+    slot_of: rustc_hash::FxHashMap<u32, u64>,
+    hints: rustc_hash::FxHashMap<Cut, usize>,
+    templates: rustc_hash::FxHashMap<Vec<u8>, u64>,
+    dict: Vec<u8>,
+    codes: Vec<u8>,
+    spans: Vec<(usize, usize, Cut)>,
+    tpl: Vec<u8>,
+    iso: [u8; ISO_LEN],
+    iso_cache: Option<i64>,
+    cut_any: bool,
+}
+
+impl TemplateEncoder {
+    fn absent(&mut self) {
+        put_varint(&mut self.codes, ROW_ABSENT);
+    }
+
+    /// Adds a row: `text` with the candidate `(field, value)` spans and, if given, the ISO
+    /// rendering of `timestamp` cut out. Fields with a value not found token-bounded are added
+    /// to `uncovered`; with `bounded_only` such values stay in the text.
+    fn push<'v>(
+        &mut self,
+        text: &[u8],
+        cuts: impl Iterator<Item = (u32, &'v [u8])>,
+        timestamp: Option<i64>,
+        uncovered: &mut rustc_hash::FxHashSet<u32>,
+        bounded_only: bool,
+    ) {
+        self.spans.clear();
+        for (idx, v) in cuts {
             let key = Cut::Field(idx);
-            let hint = hints.get(&key).copied().unwrap_or(0);
-            match find_value(raw, v.as_bytes(), hint) {
+            let hint = self.hints.get(&key).copied().unwrap_or(0);
+            match find_value(text, v, hint) {
                 Some((at, bounded)) => {
                     if !bounded {
                         uncovered.insert(idx);
+                        if bounded_only {
+                            continue;
+                        }
                     }
-                    hints.insert(key, at);
-                    spans.push((at, at + v.len(), key));
+                    self.hints.insert(key, at);
+                    self.spans.push((at, at + v.len(), key));
                 }
                 None => {
                     uncovered.insert(idx);
                 }
             }
         }
-        if raw.len() >= ISO_LEN && iso_millis(e.timestamp, &mut iso, &mut iso_cache) {
-            let hint = hints.get(&Cut::Time).copied().unwrap_or(0);
-            if let Some((at, _)) = find_value(raw, &iso, hint) {
-                hints.insert(Cut::Time, at);
-                spans.push((at, at + ISO_LEN, Cut::Time));
+        if let Some(ts) = timestamp {
+            if text.len() >= ISO_LEN && iso_millis(ts, &mut self.iso, &mut self.iso_cache) {
+                let hint = self.hints.get(&Cut::Time).copied().unwrap_or(0);
+                if let Some((at, _)) = find_value(text, &self.iso, hint) {
+                    self.hints.insert(Cut::Time, at);
+                    self.spans.push((at, at + ISO_LEN, Cut::Time));
+                }
             }
         }
-        spans.sort_unstable();
-        tpl.clear();
+        self.spans.sort_unstable();
+        self.tpl.clear();
         let mut at = 0;
-        for &(start, end, cut) in &spans {
+        for &(start, end, cut) in &self.spans {
             if start < at {
                 continue;
             }
-            push_literal(&mut tpl, &raw[at..start]);
-            tpl.push(ESC);
+            push_literal(&mut self.tpl, &text[at..start]);
+            self.tpl.push(ESC);
             match cut {
-                Cut::Time => put_varint(&mut tpl, ESC_ISO_MILLIS),
+                Cut::Time => put_varint(&mut self.tpl, ESC_ISO_MILLIS),
                 Cut::Field(idx) => {
-                    let next = slots.len() as u64;
-                    let slot = *slot_of.entry(idx).or_insert_with(|| {
+                    let next = self.slots.len() as u64;
+                    let slots = &mut self.slots;
+                    let slot = *self.slot_of.entry(idx).or_insert_with(|| {
                         slots.push(idx);
                         next
                     });
-                    put_varint(&mut tpl, FIRST_SLOT + slot);
+                    put_varint(&mut self.tpl, FIRST_SLOT + slot);
                 }
             }
-            cut_any = true;
+            self.cut_any = true;
             at = end;
         }
-        push_literal(&mut tpl, &raw[at..]);
-        let next = templates.len() as u64;
-        let id = match templates.get(tpl.as_slice()) {
-            Some(&id) => id,
+        push_literal(&mut self.tpl, &text[at..]);
+        match self.templates.get(self.tpl.as_slice()) {
+            Some(&id) => put_varint(&mut self.codes, ROW_SEEN + id),
             None => {
-                templates.insert(tpl.clone(), next);
-                next
+                self.templates
+                    .insert(self.tpl.clone(), self.templates.len() as u64);
+                put_varint(&mut self.dict, self.tpl.len() as u64);
+                self.dict.extend_from_slice(&self.tpl);
+                put_varint(&mut self.codes, ROW_NEW);
             }
-        };
-        put_varint(&mut ids, id);
+        }
     }
-    if !cut_any {
-        return TemplateOut {
-            column: None,
-            uncovered,
-        };
+
+    /// The column body; `None` when nothing was cut out of any row.
+    fn finish(self) -> Option<Vec<u8>> {
+        if !self.cut_any {
+            return None;
+        }
+        let mut out =
+            Vec::with_capacity(16 + self.slots.len() * 2 + self.dict.len() + self.codes.len());
+        put_varint(&mut out, self.slots.len() as u64);
+        for s in &self.slots {
+            put_varint(&mut out, u64::from(*s));
+        }
+        put_varint(&mut out, self.templates.len() as u64);
+        out.extend_from_slice(&self.dict);
+        out.extend_from_slice(&self.codes);
+        Some(out)
     }
-    let mut dict: Vec<(&Vec<u8>, u64)> = templates.iter().map(|(t, &id)| (t, id)).collect();
-    dict.sort_unstable_by_key(|&(_, id)| id);
-    let total: usize = dict.iter().map(|(t, _)| t.len() + 2).sum();
-    let mut out = Vec::with_capacity(16 + slots.len() * 2 + total + ids.len());
-    put_varint(&mut out, slots.len() as u64);
-    for s in &slots {
-        put_varint(&mut out, u64::from(*s));
+}
+
+/// Encodes the block's raw strings as templates over its field columns and timestamps (see
+/// the module docs). The field columns the templates name must decode without the raw column.
+pub(crate) fn encode_template(
+    events: &[Event],
+    field_index: &rustc_hash::FxHashMap<String, u32>,
+) -> TemplateOut {
+    let mut uncovered = rustc_hash::FxHashSet::default();
+    let mut enc = TemplateEncoder::default();
+    for e in events {
+        let cuts = e.fields.iter().filter_map(|(k, v)| {
+            let idx = *field_index.get(k)?;
+            (!v.is_empty()).then_some((idx, v.as_bytes()))
+        });
+        enc.push(
+            e.raw.as_bytes(),
+            cuts,
+            Some(e.timestamp),
+            &mut uncovered,
+            false,
+        );
     }
-    put_varint(&mut out, dict.len() as u64);
-    for (t, _) in &dict {
-        put_varint(&mut out, t.len() as u64);
-        out.extend_from_slice(t);
-    }
-    out.extend_from_slice(&ids);
     TemplateOut {
-        column: Some(out),
+        column: enc.finish(),
         uncovered,
     }
 }
 
-/// One step of rebuilding a raw string from a template: copy bytes `lit.0..lit.1` of the
-/// column data, then do `then` (a slot index, or one of the `THEN_*` markers). Pairing the
-/// literal with what follows it halves the steps, which is what rebuilding costs.
+/// Values of at least this many bytes on average make a field a candidate for a composite
+/// column (a message that embeds other fields' values).
+const COMPOSITE_MIN_AVG: usize = 16;
+/// Only values of at least this many bytes are cut out of a composite field's values.
+const COMPOSITE_MIN_CUT: usize = 3;
+
+/// Which of a block's fields (by position in `columns`) are worth storing as composites.
+pub(crate) fn composite_candidates(columns: &[Option<Vec<Option<&str>>>]) -> Vec<bool> {
+    columns
+        .iter()
+        .map(|c| {
+            c.as_ref().is_some_and(|c| {
+                let (n, total) = c
+                    .iter()
+                    .flatten()
+                    .fold((0usize, 0usize), |(n, t), v| (n + 1, t + v.len()));
+                n > 0 && total >= n * COMPOSITE_MIN_AVG && dict_encode(c).is_none()
+            })
+        })
+        .collect()
+}
+
+/// Encodes field `idx` (its values `col`) as a composite column (mode 3) over the block's
+/// other non-composite fields (`columns`, indexed by field-table index); `None` when no value
+/// contains another field's value.
+pub(crate) fn encode_composite(
+    idx: usize,
+    columns: &[Option<Vec<Option<&str>>>],
+    composite: &[bool],
+) -> Option<Vec<u8>> {
+    let col = columns.get(idx)?.as_ref()?;
+    let mut enc = TemplateEncoder::default();
+    let mut ignored = rustc_hash::FxHashSet::default();
+    for (row, v) in col.iter().enumerate() {
+        let Some(v) = v else {
+            enc.absent();
+            continue;
+        };
+        let cuts = columns.iter().enumerate().filter_map(|(j, c)| {
+            if j == idx || composite.get(j) != Some(&false) {
+                return None;
+            }
+            let o = (*c.as_ref()?.get(row)?)?;
+            (o.len() >= COMPOSITE_MIN_CUT).then_some((j as u32, o.as_bytes()))
+        });
+        // Only whole tokens: a number inside a hex id is a coincidence, not structure.
+        enc.push(v.as_bytes(), cuts, None, &mut ignored, true);
+    }
+    let body = enc.finish()?;
+    let mut out = Vec::with_capacity(body.len() + 1);
+    out.push(FIELD_TEMPLATE);
+    out.extend_from_slice(&body);
+    Some(out)
+}
+
+/// One step of rebuilding a text from a template: copy bytes `lit.0..lit.1` of the column
+/// data, then do `then` (a slot index, or one of the `THEN_*` markers). Pairing the literal
+/// with what follows it halves the steps, which is what rebuilding costs.
 #[derive(Clone, Copy, Debug)]
 struct Op {
     lit: (u32, u32),
@@ -391,8 +531,11 @@ struct Op {
 const THEN_NOTHING: u32 = u32::MAX;
 const THEN_NUL: u32 = u32::MAX - 1;
 const THEN_ISO_MILLIS: u32 = u32::MAX - 2;
+/// Row marker in [`Templates::rows`] for an absent value.
+const ABSENT_ROW: u32 = u32::MAX;
 
-/// A decoded raw-template column, waiting for its slots' field columns.
+/// A decoded template column (the raw template column, or a composite field column without
+/// its mode byte), waiting for its slots' field columns.
 pub(crate) struct Templates {
     /// Field-table index of each slot.
     pub slots: Vec<u32>,
@@ -400,13 +543,19 @@ pub(crate) struct Templates {
     /// Per distinct template, `ops[op_bounds[i]..op_bounds[i + 1]]` rebuilds it.
     ops: Vec<Op>,
     op_bounds: Vec<usize>,
-    /// Template number of each row.
+    /// Template number of each row, [`ABSENT_ROW`] for none.
     rows: Vec<u32>,
+    optional: bool,
     uses_time: bool,
 }
 
 impl Templates {
-    pub(crate) fn decode(bytes: Vec<u8>, count: usize) -> Result<Templates, String> {
+    /// Decodes a template column body of `count` rows; `optional` columns may have absent rows.
+    pub(crate) fn decode(
+        bytes: Vec<u8>,
+        count: usize,
+        optional: bool,
+    ) -> Result<Templates, String> {
         let mut d = Dec::new(&bytes);
         let n = d.varint("template slot count")?;
         if n > 1 << 16 {
@@ -463,12 +612,33 @@ impl Templates {
             d.pos = end;
         }
         let mut rows = Vec::with_capacity(count.min(d.remaining()));
+        let mut next_new = 0u64;
         for row in 0..count {
-            let id = d.varint("template number")?;
-            if id >= ntpl {
-                return Err(format!("row {row} names template {id} of {ntpl}"));
-            }
-            rows.push(id as u32);
+            let code = d.varint("template row")?;
+            rows.push(match code {
+                ROW_ABSENT if optional => ABSENT_ROW,
+                ROW_ABSENT => return Err(format!("row {row} has no template")),
+                ROW_NEW => {
+                    if next_new >= ntpl {
+                        return Err(format!("row {row} starts template {next_new} of {ntpl}"));
+                    }
+                    next_new += 1;
+                    (next_new - 1) as u32
+                }
+                k if k - ROW_SEEN < next_new => (k - ROW_SEEN) as u32,
+                k => {
+                    return Err(format!(
+                        "row {row} names template {} not seen yet",
+                        k - ROW_SEEN
+                    ))
+                }
+            });
+        }
+        if next_new != ntpl {
+            return Err(format!(
+                "{} of {ntpl} templates are never used",
+                ntpl - next_new
+            ));
         }
         if d.remaining() != 0 {
             return Err(format!(
@@ -485,6 +655,7 @@ impl Templates {
             ops,
             op_bounds,
             rows,
+            optional,
             uses_time,
         })
     }
@@ -494,8 +665,8 @@ impl Templates {
         self.uses_time
     }
 
-    /// Rebuilds `@rawstring` from the templates, the slots' columns (in slot order) and,
-    /// when [`uses_time`](Self::uses_time), the block's timestamps.
+    /// Rebuilds the texts from the templates, the slots' columns (in slot order) and, when
+    /// [`uses_time`](Self::uses_time), the block's timestamps.
     pub(crate) fn rebuild(
         &self,
         values: &[&StrColumn],
@@ -523,37 +694,42 @@ impl Templates {
         let mut data: Vec<u8> =
             Vec::with_capacity(count * 32 + values.iter().map(|c| c.data.len()).sum::<usize>());
         let mut offsets = Vec::with_capacity(count + 1);
+        let mut present = Vec::with_capacity(if self.optional { count } else { 0 });
         offsets.push(0u32);
         let mut iso = [0u8; ISO_LEN];
         let mut iso_cache = None;
         for (row, &t) in self.rows.iter().enumerate() {
-            let t = t as usize;
-            for op in &self.ops[self.op_bounds[t]..self.op_bounds[t + 1]] {
-                data.extend_from_slice(&self.bytes[op.lit.0 as usize..op.lit.1 as usize]);
-                if let Some(&(vals, offs, present)) = slots.get(op.then as usize) {
-                    let lacks = || format!("row {row}: template names a field the row lacks");
-                    if present.is_some_and(|p| p.get(row) != Some(&true)) {
-                        return Err(lacks());
+            if self.optional {
+                present.push(t != ABSENT_ROW);
+            }
+            if t != ABSENT_ROW {
+                let t = t as usize;
+                for op in &self.ops[self.op_bounds[t]..self.op_bounds[t + 1]] {
+                    data.extend_from_slice(&self.bytes[op.lit.0 as usize..op.lit.1 as usize]);
+                    if let Some(&(vals, offs, present)) = slots.get(op.then as usize) {
+                        let lacks = || format!("row {row}: template names a field the row lacks");
+                        if present.is_some_and(|p| p.get(row) != Some(&true)) {
+                            return Err(lacks());
+                        }
+                        let (Some(&a), Some(&b)) = (offs.get(row), offs.get(row + 1)) else {
+                            return Err(lacks());
+                        };
+                        data.extend_from_slice(vals.get(a as usize..b as usize).ok_or_else(lacks)?);
+                    } else if op.then == THEN_ISO_MILLIS {
+                        if !iso_millis(time[row].0, &mut iso, &mut iso_cache) {
+                            return Err(format!("row {row}: timestamp does not fit ISO-8601"));
+                        }
+                        data.extend_from_slice(&iso);
+                    } else if op.then == THEN_NUL {
+                        data.push(ESC);
                     }
-                    let (Some(&a), Some(&b)) = (offs.get(row), offs.get(row + 1)) else {
-                        return Err(lacks());
-                    };
-                    data.extend_from_slice(vals.get(a as usize..b as usize).ok_or_else(lacks)?);
-                } else if op.then == THEN_ISO_MILLIS {
-                    if !iso_millis(time[row].0, &mut iso, &mut iso_cache) {
-                        return Err(format!("row {row}: timestamp does not fit ISO-8601"));
-                    }
-                    data.extend_from_slice(&iso);
-                } else if op.then == THEN_NUL {
-                    data.push(ESC);
                 }
             }
-            offsets
-                .push(u32::try_from(data.len()).map_err(|_| "raw column too large".to_string())?);
+            offsets.push(u32::try_from(data.len()).map_err(|_| "column too large".to_string())?);
         }
         let data = String::from_utf8(data).map_err(|e| {
             format!(
-                "rebuilt raw strings are not valid UTF-8 at byte {}",
+                "rebuilt strings are not valid UTF-8 at byte {}",
                 e.utf8_error().valid_up_to()
             )
         })?;
@@ -561,14 +737,12 @@ impl Templates {
             .iter()
             .find(|&&o| !data.is_char_boundary(o as usize))
         {
-            return Err(format!(
-                "raw string boundary {bad} splits a UTF-8 character"
-            ));
+            return Err(format!("string boundary {bad} splits a UTF-8 character"));
         }
         Ok(StrColumn {
             data,
             offsets,
-            present: None,
+            present: self.optional.then_some(present),
         })
     }
 }
@@ -615,8 +789,8 @@ impl StrColumn {
         self.offsets.partition_point(|&o| o as usize <= pos) - 1
     }
 
-    /// Decodes a field column of either mode; `raw` (the block's raw column) is needed for
-    /// mode 1 — see [`field_needs_raw`].
+    /// Decodes a field column of mode 0, 1 or 2; `raw` (the block's raw column) is needed for
+    /// mode 1. Composite columns (mode 3) need their slots: the reader resolves them.
     pub(crate) fn decode_field(
         mut bytes: Vec<u8>,
         count: usize,
@@ -629,6 +803,50 @@ impl StrColumn {
             FIELD_INLINE => {
                 bytes.remove(0);
                 StrColumn::decode(bytes, count, true)
+            }
+            FIELD_DICT => {
+                let mut d = Dec::new(&bytes[1..]);
+                let n = d.varint("dictionary size")?;
+                if n > d.remaining() as u64 {
+                    return Err(format!("dictionary of {n} values exceeds the column"));
+                }
+                let mut dict: Vec<&str> = Vec::with_capacity(n as usize);
+                for i in 0..n {
+                    let len = d.varint("dictionary value length")? as usize;
+                    let v = d.take(len, "dictionary value")?;
+                    dict.push(
+                        std::str::from_utf8(v)
+                            .map_err(|_| format!("dictionary value {i} is not valid UTF-8"))?,
+                    );
+                }
+                let mut data = String::new();
+                let mut offsets = Vec::with_capacity(count.min(d.remaining()) + 1);
+                let mut present = Vec::with_capacity(count.min(d.remaining()));
+                offsets.push(0u32);
+                for row in 0..count {
+                    let id = d.varint("dictionary reference")?;
+                    if id == 0 {
+                        present.push(false);
+                    } else {
+                        let v = dict.get((id - 1) as usize).ok_or_else(|| {
+                            format!("row {row} names dictionary value {} of {n}", id - 1)
+                        })?;
+                        data.push_str(v);
+                        present.push(true);
+                    }
+                    offsets.push(
+                        u32::try_from(data.len())
+                            .map_err(|_| "field column too large".to_string())?,
+                    );
+                }
+                if d.remaining() != 0 {
+                    return Err(format!("field column has {} trailing bytes", d.remaining()));
+                }
+                Ok(StrColumn {
+                    data,
+                    offsets,
+                    present: Some(present),
+                })
             }
             FIELD_RAW_REFS => {
                 let raw = raw.ok_or_else(|| {
@@ -767,11 +985,6 @@ impl StrColumn {
     }
 }
 
-/// True when a field column's bytes need the raw column to decode (reference mode).
-pub(crate) fn field_needs_raw(bytes: &[u8]) -> bool {
-    bytes.first() == Some(&FIELD_RAW_REFS)
-}
-
 pub(crate) fn decode_time(bytes: &[u8], count: usize) -> Result<Vec<(i64, u32)>, String> {
     let mut d = Dec::new(bytes);
     let mut out = Vec::with_capacity(count);
@@ -893,7 +1106,7 @@ mod tests {
         // "missing" is not in its raw string; every status value is, token-bounded.
         assert_eq!(out.uncovered.iter().copied().collect::<Vec<_>>(), vec![1]);
         let bytes = out.column.unwrap();
-        let t = Templates::decode(bytes.clone(), events.len()).unwrap();
+        let t = Templates::decode(bytes.clone(), events.len(), false).unwrap();
         // "200" is cut at the status value, not at the start of "2001".
         assert!(memchr::memmem::find(&bytes, b":2001,").is_none());
         assert!(memchr::memmem::find(&bytes, b"200").is_none());
@@ -929,8 +1142,8 @@ mod tests {
     proptest::proptest! {
         /// Arbitrary bytes as a template column never panic the decoder or the rebuild.
         #[test]
-        fn arbitrary_template_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200), count in 0usize..6) {
-            if let Ok(t) = Templates::decode(bytes, count) {
+        fn arbitrary_template_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200), count in 0usize..6, optional in proptest::prelude::any::<bool>()) {
+            if let Ok(t) = Templates::decode(bytes, count, optional) {
                 let vals: Vec<Option<&str>> = (0..count).map(|i| if i % 2 == 0 { Some("v\u{e9}") } else { None }).collect();
                 let c = StrColumn::decode_field(encode_field_inline(&vals), count, None).unwrap();
                 let refs: Vec<&StrColumn> = t.slots.iter().map(|_| &c).collect();
@@ -979,7 +1192,7 @@ mod tests {
         ];
         let out = encode_template(&events, &Default::default());
         let bytes = out.column.unwrap();
-        let t = Templates::decode(bytes, 2).unwrap();
+        let t = Templates::decode(bytes, 2, false).unwrap();
         assert!(t.uses_time());
         assert_eq!(t.op_bounds.len(), 3, "two distinct templates");
         let time = vec![(1_700_000_000_123, 0), (1_700_000_000_124, 0)];
@@ -987,5 +1200,56 @@ mod tests {
         assert_eq!(raw.get(0), Some(events[0].raw.as_str()));
         assert_eq!(raw.get(1), Some(events[1].raw.as_str()));
         assert!(t.rebuild(&[], &[]).is_err(), "timestamps are required");
+    }
+
+    #[test]
+    fn low_cardinality_fields_become_dictionaries_and_messages_composites() {
+        let levels: Vec<Option<&str>> = (0..64)
+            .map(|i| match i % 5 {
+                0 => None,
+                1 => Some("ERROR"),
+                _ => Some("INFO"),
+            })
+            .collect();
+        let dict = encode_field_v2(&levels);
+        assert_eq!(dict[0], FIELD_DICT);
+        let back = StrColumn::decode_field(dict, 64, None).unwrap();
+        for (i, v) in levels.iter().enumerate() {
+            assert_eq!(back.get(i), *v);
+        }
+        // Distinct values: inline.
+        let ids: Vec<String> = (0..64).map(|i| format!("id-{i}")).collect();
+        let distinct: Vec<Option<&str>> = ids.iter().map(|s| Some(s.as_str())).collect();
+        assert_eq!(encode_field_v2(&distinct)[0], FIELD_INLINE);
+
+        let users: Vec<String> = (0..64).map(|i| format!("{}", 5000 + i)).collect();
+        let msgs: Vec<String> = (0..64)
+            .map(|i| format!("rate limit close for user {} (x{}5000)", 5000 + i, i))
+            .collect();
+        let columns: Vec<Option<Vec<Option<&str>>>> = vec![
+            Some(users.iter().map(|s| Some(s.as_str())).collect()),
+            Some(
+                msgs.iter()
+                    .enumerate()
+                    .map(|(i, s)| (i % 7 != 3).then_some(s.as_str()))
+                    .collect(),
+            ),
+        ];
+        let composite = composite_candidates(&columns);
+        assert_eq!(composite, vec![false, true]);
+        let enc = encode_composite(1, &columns, &composite).unwrap();
+        assert_eq!(enc[0], FIELD_TEMPLATE);
+        let t = Templates::decode(enc[1..].to_vec(), 64, true).unwrap();
+        assert_eq!(t.slots, vec![0]);
+        let user_col =
+            StrColumn::decode_field(encode_field_inline(columns[0].as_ref().unwrap()), 64, None)
+                .unwrap();
+        let back = t.rebuild(&[&user_col], &[]).unwrap();
+        for (i, v) in columns[1].as_ref().unwrap().iter().enumerate() {
+            assert_eq!(back.get(i), *v, "row {i}");
+        }
+        // The user value is cut; "5000" inside "x05000" is not token-bounded and stays.
+        assert!(memchr::memmem::find(&enc, b"user 5003").is_none());
+        assert!(memchr::memmem::find(&enc, b"(x05000)").is_some());
     }
 }

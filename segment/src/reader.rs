@@ -18,6 +18,20 @@ use crate::footer::{
     TRAILER_MAGIC,
 };
 
+/// Field columns decoded during one call, by field-table index.
+type FieldCache = Vec<(u32, StrColumn)>;
+
+/// Where a field column is being decoded from, which limits what it may refer to.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Nesting {
+    /// Asked for directly.
+    Top,
+    /// A slot of the raw template column: may be composite, not a reference column.
+    RawSlot,
+    /// A slot of a composite column: must be plain.
+    CompositeSlot,
+}
+
 enum Source {
     File(File),
     Memory(Arc<[u8]>),
@@ -188,8 +202,8 @@ impl SegmentReader {
     }
 
     /// `@rawstring` of the block; a templated raw column decodes its slots' field columns,
-    /// which land in `decoded` (name, column) so [`read_block`](Self::read_block) reuses them.
-    fn raw_with(&self, block: usize, decoded: &mut Vec<(String, StrColumn)>) -> Result<StrColumn> {
+    /// which land in `cache` so [`read_block`](Self::read_block) reuses them.
+    fn raw_with(&self, block: usize, cache: &mut FieldCache) -> Result<StrColumn> {
         let b = self.block_meta(block)?;
         let count = b.count as usize;
         let Some(tc) = b.column(COL_TEMPLATE) else {
@@ -197,35 +211,30 @@ impl SegmentReader {
             return StrColumn::decode(bytes, count, false)
                 .map_err(|e| self.corrupt(block, format!("raw column: {e}")));
         };
-        let t = Templates::decode(self.read_column(block, tc)?, count)
+        let t = Templates::decode(self.read_column(block, tc)?, count, false)
             .map_err(|e| self.corrupt(block, format!("raw template column: {e}")))?;
+        self.rebuild(block, &t, cache, Nesting::RawSlot)
+            .map_err(|e| self.corrupt(block, format!("raw template column: {e}")))
+    }
+
+    /// Rebuilds the texts of a template column from its slots (decoded into `cache`).
+    fn rebuild(
+        &self,
+        block: usize,
+        t: &Templates,
+        cache: &mut FieldCache,
+        slots_are: Nesting,
+    ) -> Result<StrColumn> {
         for &idx in &t.slots {
-            let name = self.meta.field_names.get(idx as usize).ok_or_else(|| {
-                self.corrupt(block, format!("raw template names unknown field {idx}"))
-            })?;
-            if decoded.iter().any(|(n, _)| n == name) {
-                continue;
-            }
-            let c = b.column(COL_FIELD_BASE + idx).ok_or_else(|| {
-                self.corrupt(
-                    block,
-                    format!("raw template names field {name:?}, which the block lacks"),
-                )
-            })?;
-            let bytes = self.read_column(block, c)?;
-            // Inline only: a reference-mode column would need the raw column being built.
-            let col = StrColumn::decode_field(bytes, count, None)
-                .map_err(|e| self.corrupt(block, format!("field {name:?}: {e}")))?;
-            decoded.push((name.clone(), col));
+            self.ensure_field(block, idx, cache, slots_are)?;
         }
         let mut values = Vec::with_capacity(t.slots.len());
         for &idx in &t.slots {
-            let name = &self.meta.field_names[idx as usize];
-            let col = decoded
+            let col = cache
                 .iter()
-                .find(|(n, _)| n == name)
+                .find(|(i, _)| *i == idx)
                 .map(|(_, c)| c)
-                .ok_or_else(|| self.corrupt(block, format!("field {name:?} not decoded")))?;
+                .ok_or_else(|| self.corrupt(block, format!("slot field {idx} not decoded")))?;
             values.push(col);
         }
         let time = if t.uses_time() {
@@ -234,7 +243,59 @@ impl SegmentReader {
             Vec::new()
         };
         t.rebuild(&values, &time)
-            .map_err(|e| self.corrupt(block, format!("raw template column: {e}")))
+            .map_err(|e| self.corrupt(block, e))
+    }
+
+    /// Decodes field `idx` of `block` into `cache` unless it is there. Composite columns
+    /// (mode 3) resolve their slots, which must be plain; reference columns (mode 1, format
+    /// version 1) decode the raw column, which then must be plain too — so no decoding loops.
+    fn ensure_field(
+        &self,
+        block: usize,
+        idx: u32,
+        cache: &mut FieldCache,
+        nesting: Nesting,
+    ) -> Result<()> {
+        if cache.iter().any(|(i, _)| *i == idx) {
+            return Ok(());
+        }
+        let b = self.block_meta(block)?;
+        let count = b.count as usize;
+        let name = self
+            .meta
+            .field_names
+            .get(idx as usize)
+            .ok_or_else(|| self.corrupt(block, format!("unknown field {idx}")))?;
+        let c = b.column(COL_FIELD_BASE + idx).ok_or_else(|| {
+            self.corrupt(
+                block,
+                format!("field {name:?} is named but the block lacks it"),
+            )
+        })?;
+        let mut bytes = self.read_column(block, c)?;
+        let bad = |e: String| self.corrupt(block, format!("field {name:?}: {e}"));
+        let col = match bytes.first() {
+            Some(&column::FIELD_TEMPLATE) => {
+                if nesting == Nesting::CompositeSlot {
+                    return Err(bad("a composite column is a slot of another".into()));
+                }
+                bytes.remove(0);
+                let t = Templates::decode(bytes, count, true).map_err(bad)?;
+                self.rebuild(block, &t, cache, Nesting::CompositeSlot)?
+            }
+            Some(&column::FIELD_RAW_REFS) => {
+                if nesting != Nesting::Top || b.column(COL_TEMPLATE).is_some() {
+                    return Err(bad(
+                        "a reference column where the raw column is not plain".into()
+                    ));
+                }
+                let raw = self.raw_column(block)?;
+                StrColumn::decode_field(bytes, count, Some(&raw)).map_err(bad)?
+            }
+            _ => StrColumn::decode_field(bytes, count, None).map_err(bad)?,
+        };
+        cache.push((idx, col));
+        Ok(())
     }
 
     /// One field's column; `None` when no event in the block has the field.
@@ -243,18 +304,12 @@ impl SegmentReader {
         let Some(&idx) = self.field_lookup.get(name) else {
             return Ok(None);
         };
-        let Some(c) = b.column(COL_FIELD_BASE + idx) else {
+        if b.column(COL_FIELD_BASE + idx).is_none() {
             return Ok(None);
-        };
-        let bytes = self.read_column(block, c)?;
-        let raw = if column::field_needs_raw(&bytes) {
-            Some(self.raw_column(block)?)
-        } else {
-            None
-        };
-        StrColumn::decode_field(bytes, b.count as usize, raw.as_ref())
-            .map(Some)
-            .map_err(|e| self.corrupt(block, format!("field {name:?}: {e}")))
+        }
+        let mut cache = Vec::new();
+        self.ensure_field(block, idx, &mut cache, Nesting::Top)?;
+        Ok(cache.into_iter().find(|(i, _)| *i == idx).map(|(_, c)| c))
     }
 
     /// `(@timestamp ms, sub-ms nanos)` of every event in the block.
@@ -286,19 +341,29 @@ impl SegmentReader {
         let ingest = column::decode_ingest(&self.required(block, COL_INGEST)?, count)
             .map_err(|e| self.corrupt(block, e))?;
         let ids = self.id_column(block)?;
-        let mut decoded = Vec::new();
-        let raw = self.raw_with(block, &mut decoded)?;
+        let mut cache = Vec::new();
+        let raw = self.raw_with(block, &mut cache)?;
         let mut fields = Vec::new();
         for c in &b.columns {
             if c.id >= COL_FIELD_BASE {
-                let name = &self.meta.field_names[(c.id - COL_FIELD_BASE) as usize];
-                if let Some(i) = decoded.iter().position(|(n, _)| n == name) {
-                    fields.push(decoded.swap_remove(i));
-                    continue;
-                }
-                let bytes = self.read_column(block, c)?;
-                let col = StrColumn::decode_field(bytes, count, Some(&raw))
-                    .map_err(|e| self.corrupt(block, format!("field {name:?}: {e}")))?;
+                let idx = c.id - COL_FIELD_BASE;
+                let name = &self.meta.field_names[idx as usize];
+                let col = match cache.iter().position(|(i, _)| *i == idx) {
+                    Some(i) => cache.swap_remove(i).1,
+                    None => {
+                        let bytes = self.read_column(block, c)?;
+                        if bytes.first() == Some(&column::FIELD_TEMPLATE) {
+                            self.ensure_field(block, idx, &mut cache, Nesting::Top)?;
+                            let i = cache.iter().position(|(i, _)| *i == idx).ok_or_else(|| {
+                                self.corrupt(block, format!("field {name:?} not decoded"))
+                            })?;
+                            cache.swap_remove(i).1
+                        } else {
+                            StrColumn::decode_field(bytes, count, Some(&raw))
+                                .map_err(|e| self.corrupt(block, format!("field {name:?}: {e}")))?
+                        }
+                    }
+                };
                 fields.push((name.clone(), col));
             }
         }
