@@ -239,12 +239,25 @@ fn find_value(raw: &[u8], v: &[u8], hint: usize) -> Option<(usize, bool)> {
     if raw.get(hint..hint + v.len()) == Some(v) && bounded(raw, hint, v.len()) {
         return Some((hint, true));
     }
+    // Raw strings are short and each (row, field) searches once, so a memchr on the first byte
+    // plus a compare beats building a `memmem` searcher per call.
+    let (&head, _) = v.split_first()?;
     let mut first = None;
-    for at in memchr::memmem::find_iter(raw, v).take(MAX_TRIES) {
-        if bounded(raw, at, v.len()) {
-            return Some((at, true));
+    let mut from = 0;
+    let mut tries = 0;
+    while let Some(p) = memchr::memchr(head, raw.get(from..)?) {
+        let at = from + p;
+        if raw[at..].starts_with(v) {
+            if bounded(raw, at, v.len()) {
+                return Some((at, true));
+            }
+            first.get_or_insert((at, false));
+            tries += 1;
+            if tries == MAX_TRIES {
+                break;
+            }
         }
-        first.get_or_insert((at, false));
+        from = at + 1;
     }
     first
 }
