@@ -25,6 +25,9 @@ pub struct WriterOptions {
     /// Build Bloom filters. Without them every block reads as "may match" (an all-ones
     /// filter): digest's minis skip the cost, since they are small, recent and soon merged.
     pub build_filters: bool,
+    /// Store messages as composites over the other fields' values (see `FORMAT.md`): 15% smaller
+    /// merged segments, a quarter of a mini's write time, so minis skip it.
+    pub composite_fields: bool,
 }
 
 impl WriterOptions {
@@ -35,6 +38,7 @@ impl WriterOptions {
             block_bytes: 512 << 10,
             max_block_events: 32 << 10,
             build_filters: false,
+            composite_fields: false,
         }
     }
 
@@ -47,6 +51,7 @@ impl WriterOptions {
             block_bytes: 2 << 20,
             max_block_events: 64 << 10,
             build_filters: true,
+            composite_fields: true,
         }
     }
 }
@@ -231,7 +236,11 @@ impl SegmentWriter {
                 col[row] = Some(v.as_str());
             }
         }
-        let composite = column::composite_candidates(&by_field);
+        let composite = if self.opts.composite_fields {
+            column::composite_candidates(&by_field)
+        } else {
+            vec![false; by_field.len()]
+        };
         for (idx, col) in by_field.iter().enumerate() {
             if let Some(col) = col {
                 let bytes = match composite[idx] {

@@ -19,6 +19,7 @@ fn seed_segment(codec: Codec) -> Vec<u8> {
             block_bytes: 2000,
             max_block_events: 8,
             build_filters: true,
+            composite_fields: true,
         },
     )
     .unwrap();

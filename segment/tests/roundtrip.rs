@@ -62,6 +62,7 @@ fn small_blocks(codec: Codec) -> WriterOptions {
         block_bytes: 700,
         max_block_events: 7,
         build_filters: true,
+        composite_fields: true,
     }
 }
 
@@ -375,6 +376,7 @@ fn field_kernels_and_block_skipping() {
             block_bytes: 16 << 10,
             max_block_events: 1000,
             build_filters: true,
+            composite_fields: true,
         },
     );
     assert!(r.blocks().len() > 20);

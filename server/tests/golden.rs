@@ -86,6 +86,7 @@ fn load() -> Data {
                 block_bytes: 1024,
                 max_block_events: 4,
                 build_filters: true,
+                composite_fields: true,
             },
         )
         .unwrap();
