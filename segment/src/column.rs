@@ -1153,6 +1153,16 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Arbitrary bytes as a field column of any mode never panic its decoder.
+        #[test]
+        fn arbitrary_field_bytes_never_panic(mode in 0u8..4, bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200), count in 0usize..6) {
+            let mut col = vec![mode];
+            col.extend_from_slice(&bytes);
+            let raw = StrColumn::decode(encode_strings((0..count).map(|_| Some("raw"))), count, true).unwrap();
+            let _ = StrColumn::decode_field(col.clone(), count, Some(&raw));
+            let _ = StrColumn::decode_field(col, count, None);
+        }
+
         /// Arbitrary bytes as a template column never panic the decoder or the rebuild.
         #[test]
         fn arbitrary_template_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200), count in 0usize..6, optional in proptest::prelude::any::<bool>()) {
