@@ -349,6 +349,9 @@ struct TemplateEncoder {
     iso: [u8; ISO_LEN],
     iso_cache: Option<i64>,
     cut_any: bool,
+    /// The previous row's template and its number.
+    last_tpl: Vec<u8>,
+    last: Option<u64>,
 }
 
 impl TemplateEncoder {
@@ -421,16 +424,26 @@ impl TemplateEncoder {
             at = end;
         }
         push_literal(&mut self.tpl, &text[at..]);
+        // Rows of structured logs mostly repeat the previous row's template.
+        if let Some(last) = self.last.filter(|_| self.tpl == self.last_tpl) {
+            put_varint(&mut self.codes, ROW_SEEN + last);
+            return;
+        }
         match self.templates.get(self.tpl.as_slice()) {
-            Some(&id) => put_varint(&mut self.codes, ROW_SEEN + id),
+            Some(&id) => {
+                put_varint(&mut self.codes, ROW_SEEN + id);
+                self.last = Some(id);
+            }
             None => {
-                self.templates
-                    .insert(self.tpl.clone(), self.templates.len() as u64);
+                let id = self.templates.len() as u64;
+                self.templates.insert(self.tpl.clone(), id);
                 put_varint(&mut self.dict, self.tpl.len() as u64);
                 self.dict.extend_from_slice(&self.tpl);
                 put_varint(&mut self.codes, ROW_NEW);
+                self.last = Some(id);
             }
         }
+        std::mem::swap(&mut self.tpl, &mut self.last_tpl);
     }
 
     /// The column body; `None` when nothing was cut out of any row.
@@ -452,18 +465,21 @@ impl TemplateEncoder {
 }
 
 /// Encodes the block's raw strings as templates over its field columns and timestamps (see
-/// the module docs). The field columns the templates name must decode without the raw column.
-pub(crate) fn encode_template(
-    events: &[Event],
-    field_index: &rustc_hash::FxHashMap<String, u32>,
-) -> TemplateOut {
+/// the module docs); `idxs` holds the field-table index of every (event, field) in iteration
+/// order. The field columns the templates name must decode without the raw column.
+pub(crate) fn encode_template(events: &[Event], idxs: &[u32]) -> TemplateOut {
     let mut uncovered = rustc_hash::FxHashSet::default();
     let mut enc = TemplateEncoder::default();
+    let mut at = 0;
     for e in events {
-        let cuts = e.fields.iter().filter_map(|(k, v)| {
-            let idx = *field_index.get(k)?;
-            (!v.is_empty()).then_some((idx, v.as_bytes()))
-        });
+        let mine = idxs.get(at..at + e.fields.len()).unwrap_or_default();
+        at += e.fields.len();
+        let cuts = e
+            .fields
+            .values()
+            .zip(mine)
+            .filter(|(v, _)| !v.is_empty())
+            .map(|(v, &idx)| (idx, v.as_bytes()));
         enc.push(
             e.raw.as_bytes(),
             cuts,
@@ -1115,7 +1131,13 @@ mod tests {
             [("status".to_string(), 0), ("user".to_string(), 1)]
                 .into_iter()
                 .collect();
-        let out = encode_template(&events, &index);
+        let idxs = |events: &[Event]| -> Vec<u32> {
+            events
+                .iter()
+                .flat_map(|e| e.fields.keys().map(|k| index[k]))
+                .collect()
+        };
+        let out = encode_template(&events, &idxs(&events));
         // "missing" is not in its raw string; every status value is, token-bounded.
         assert_eq!(out.uncovered.iter().copied().collect::<Vec<_>>(), vec![1]);
         let bytes = out.column.unwrap();
@@ -1147,9 +1169,8 @@ mod tests {
         let bad: Vec<&StrColumn> = t.slots.iter().map(|_| &lacking).collect();
         assert!(t.rebuild(&bad, &[]).unwrap_err().contains("lacks"));
         // No value in any raw string: no template column.
-        assert!(encode_template(&[ev("abc", &[("status", "zzz")])], &index)
-            .column
-            .is_none());
+        let none = [ev("abc", &[("status", "zzz")])];
+        assert!(encode_template(&none, &idxs(&none)).column.is_none());
     }
 
     proptest::proptest! {
@@ -1213,7 +1234,7 @@ mod tests {
                 "2023-11-14T22:13:20.123Z level=INFO".into(),
             ),
         ];
-        let out = encode_template(&events, &Default::default());
+        let out = encode_template(&events, &[]);
         let bytes = out.column.unwrap();
         let t = Templates::decode(bytes, 2, false).unwrap();
         assert!(t.uses_time());

@@ -195,29 +195,37 @@ impl SegmentWriter {
         self.pending_bytes = 0;
         let mut columns = Vec::new();
         let mut raw_bytes = 0u64;
+        // Field-table index of every (event, field) in iteration order, looked up once.
+        let mut idxs: Vec<u32> = Vec::with_capacity(events.len() * 8);
         for e in &events {
             raw_bytes += e.raw.len() as u64;
             for k in e.fields.keys() {
-                if !self.field_index.contains_key(k) {
-                    self.field_index
-                        .insert(k.clone(), self.field_names.len() as u32);
-                    self.field_names.push(k.clone());
-                }
+                let idx = match self.field_index.get(k) {
+                    Some(&i) => i,
+                    None => {
+                        let i = self.field_names.len() as u32;
+                        self.field_index.insert(k.clone(), i);
+                        self.field_names.push(k.clone());
+                        i
+                    }
+                };
+                idxs.push(idx);
             }
         }
-        let templates = column::encode_template(&events, &self.field_index);
+        let templates = column::encode_template(&events, &idxs);
         if self.opts.build_filters {
             let mut seen = rustc_hash::FxHashSet::default();
+            let mut at = 0;
             for e in &events {
                 self.filter.add_raw(e.raw.as_bytes());
-                for (k, v) in &e.fields {
-                    let idx = self.field_index[k];
+                for ((k, v), &idx) in e.fields.iter().zip(&idxs[at..]) {
                     if templates.uncovered.contains(&idx) {
                         self.filter.add_field(k, v);
                     } else if seen.insert(idx) {
                         self.filter.cover_field(k);
                     }
                 }
+                at += e.fields.len();
             }
         }
         columns.push(self.write_column(COL_TIME, &column::encode_time(&events))?);
@@ -229,12 +237,13 @@ impl SegmentWriter {
         }
         // Field columns in field-table order, only for fields this block has.
         let mut by_field: Vec<Option<Vec<Option<&str>>>> = vec![None; self.field_names.len()];
+        let mut at = 0;
         for (row, e) in events.iter().enumerate() {
-            for (k, v) in &e.fields {
-                let idx = self.field_index[k] as usize;
-                let col = by_field[idx].get_or_insert_with(|| vec![None; events.len()]);
+            for (v, &idx) in e.fields.values().zip(&idxs[at..]) {
+                let col = by_field[idx as usize].get_or_insert_with(|| vec![None; events.len()]);
                 col[row] = Some(v.as_str());
             }
+            at += e.fields.len();
         }
         let composite = if self.opts.composite_fields {
             column::composite_candidates(&by_field)
