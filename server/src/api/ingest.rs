@@ -141,7 +141,23 @@ async fn publish(node: &NodeCtx, repo: &str, batches: Vec<Batch>) -> Result<usiz
     Ok(n)
 }
 
-fn tags_of(v: Option<&Value>, at: &str) -> Result<BTreeMap<String, String>, ApiError> {
+/// Where in a request body an error is: `element i` or `element i event j`. Formatted only when
+/// an error is reported (building the text for every event cost more than parsing it).
+struct At(usize, Option<usize>);
+
+impl std::fmt::Display for At {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.1 {
+            None => write!(f, "element {}", self.0),
+            Some(j) => write!(f, "element {} event {j}", self.0),
+        }
+    }
+}
+
+fn tags_of(
+    v: Option<&Value>,
+    at: &dyn std::fmt::Display,
+) -> Result<BTreeMap<String, String>, ApiError> {
     match v {
         None | Some(Value::Null) => Ok(BTreeMap::new()),
         Some(Value::Object(m)) => m
@@ -162,7 +178,7 @@ fn tags_of(v: Option<&Value>, at: &str) -> Result<BTreeMap<String, String>, ApiE
     }
 }
 
-fn timestamp_of(v: &Value, at: &str) -> Result<(i64, u32), ApiError> {
+fn timestamp_of(v: &Value, at: &dyn std::fmt::Display) -> Result<(i64, u32), ApiError> {
     match v {
         Value::String(s) => time::parse_any(s).ok_or_else(|| {
             ApiError::bad_request(format!("{at}: timestamp {s:?} is not ISO 8601 or epoch"))
@@ -178,29 +194,32 @@ fn timestamp_of(v: &Value, at: &str) -> Result<(i64, u32), ApiError> {
 }
 
 /// `[{"tags": {...}, "events": [{"timestamp", "attributes", "rawstring"}]}]`
-fn structured_batches(body: &Value) -> Result<Vec<Batch>, ApiError> {
-    let arr = body.as_array().ok_or_else(|| {
-        ApiError::bad_request("body must be a JSON array of {tags, events} objects")
-    })?;
+fn structured_batches(body: Value) -> Result<Vec<Batch>, ApiError> {
+    let Value::Array(arr) = body else {
+        return Err(ApiError::bad_request(
+            "body must be a JSON array of {tags, events} objects",
+        ));
+    };
     let now = now_ms();
     let mut out = Vec::new();
-    for (i, item) in arr.iter().enumerate() {
-        let at = format!("element {i}");
-        let obj = item
-            .as_object()
-            .ok_or_else(|| ApiError::bad_request(format!("{at} must be an object")))?;
+    for (i, item) in arr.into_iter().enumerate() {
+        let at = At(i, None);
+        let Value::Object(mut obj) = item else {
+            return Err(ApiError::bad_request(format!("{at} must be an object")));
+        };
         let tags = tags_of(obj.get("tags"), &at)?;
-        let events = obj
-            .get("events")
-            .and_then(Value::as_array)
-            .ok_or_else(|| ApiError::bad_request(format!("{at}: events must be an array")))?;
+        let Some(Value::Array(events)) = obj.remove("events") else {
+            return Err(ApiError::bad_request(format!(
+                "{at}: events must be an array"
+            )));
+        };
         let mut batch_events = Vec::with_capacity(events.len());
         let mut extra: BTreeMap<BTreeMap<String, String>, Vec<QueuedEvent>> = BTreeMap::new();
-        for (j, ev) in events.iter().enumerate() {
-            let at = format!("element {i} event {j}");
-            let e = ev
-                .as_object()
-                .ok_or_else(|| ApiError::bad_request(format!("{at} must be an object")))?;
+        for (j, ev) in events.into_iter().enumerate() {
+            let at = At(i, Some(j));
+            let Value::Object(mut e) = ev else {
+                return Err(ApiError::bad_request(format!("{at} must be an object")));
+            };
             let (ts, nanos) = match e.get("timestamp") {
                 Some(v) => timestamp_of(v, &at)?,
                 None => (now, 0),
@@ -214,8 +233,9 @@ fn structured_batches(body: &Value) -> Result<Vec<Batch>, ApiError> {
                 }
                 flatten_json("", a, &mut fields);
             }
-            let raw = match e.get("rawstring") {
-                Some(Value::String(s)) => s.clone(),
+            // Taken out of the parsed body, not copied.
+            let raw = match e.remove("rawstring") {
+                Some(Value::String(s)) => s,
                 Some(_) => {
                     return Err(ApiError::bad_request(format!(
                         "{at}: rawstring must be a string"
@@ -367,7 +387,7 @@ async fn json_batches_endpoint(
     let t = target(node, headers, path_repo)?;
     let v = parse_json_body(&body_bytes(node, headers, body)?)?;
     let batches = if structured {
-        structured_batches(&v)?
+        structured_batches(v)?
     } else {
         unstructured_batches(node, &t.repo, &v, t.parser.as_deref().unwrap_or("kv"))?
     };

@@ -77,20 +77,29 @@ pub fn flatten_json(prefix: &str, v: &serde_json::Value, out: &mut BTreeMap<Stri
                 } else {
                     format!("{prefix}.{k}")
                 };
-                flatten_json(&key, v, out);
+                flatten_into(key, v, out);
             }
         }
         serde_json::Value::Array(a) => {
             for (i, v) in a.iter().enumerate() {
-                flatten_json(&format!("{prefix}[{i}]"), v, out);
+                flatten_into(format!("{prefix}[{i}]"), v, out);
             }
         }
+        leaf => flatten_into(prefix.to_string(), leaf, out),
+    }
+}
+
+/// [`flatten_json`] under an already built key, which leaves move into `out` (ingest flattens
+/// every attribute of every event, so one allocation per key counts).
+fn flatten_into(key: String, v: &serde_json::Value, out: &mut BTreeMap<String, String>) {
+    match v {
+        serde_json::Value::Object(_) | serde_json::Value::Array(_) => flatten_json(&key, v, out),
         serde_json::Value::String(s) => {
-            out.insert(prefix.to_string(), s.clone());
+            out.insert(key, s.clone());
         }
         serde_json::Value::Null => {}
         other => {
-            out.insert(prefix.to_string(), other.to_string());
+            out.insert(key, other.to_string());
         }
     }
 }
