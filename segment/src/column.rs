@@ -8,21 +8,24 @@
 //! - raw (id 3): `count` varint lengths, then the strings back to back.
 //! - raw template (id 4, format version 2; a block has id 3 or id 4): `@rawstring` with the
 //!   spans that equal one of the event's field values, or its `@timestamp` written as ISO-8601,
-//!   cut out. A varint `n` and `n` varints of field-table indexes (the slots); a varint `t` and
-//!   `t` distinct templates, each a varint length and its bytes; then per row a varint template
-//!   number. In a template, byte 0x00 starts an escape, a varint `k`: 0 a literal 0x00 byte,
-//!   1 the row's `@timestamp` as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC), 2..=7 reserved, `k >= 8`
-//!   the row's value of slot `k - 8`. Structured logs then keep one copy of each value, in its
-//!   field column where it compresses with its kind, and a block holds a handful of distinct
-//!   templates, so rebuilding a raw string is a few copies.
+//!   cut out. A *template body*: a varint `n` and `n` varints of field-table indexes (the
+//!   slots); a varint `t` and `t` distinct templates, each a varint length and its bytes; then
+//!   per row a varint code (1 the next template not used before, `k >= 2` template `k - 2`; 0,
+//!   absent, only in composite field columns). In a template, byte 0x00 starts an escape, a
+//!   varint `k`: 0 a literal 0x00 byte, 1 the row's `@timestamp` as `YYYY-MM-DDTHH:MM:SS.mmmZ`
+//!   (UTC), 2..=7 reserved, `k >= 8` the row's value of slot `k - 8`. Structured logs then keep
+//!   one copy of each value, in its field column where it compresses with its kind, and a block
+//!   holds a handful of distinct templates, so rebuilding a raw string is a few copies.
 //! - field (id 16 + n, n indexes the segment's field-name table), a mode byte then:
 //!   - mode 0, inline: `count` varints of `length + 1` (0 = the event lacks the field), then the
 //!     present values back to back;
-//!   - mode 1, references into `@rawstring`: per row a varint `t` — 0 absent, 1 inline (a varint
-//!     length, the bytes go to the tail), `t >= 2` the value is the row's raw string at byte
-//!     `t - 2` with a varint length following — then the tail. Used for high-cardinality
-//!     fields whose values appear verbatim in the raw string (JSON, kv), so they are not stored
-//!     twice; low-cardinality fields stay inline so `groupBy(status)` never reads the raw column.
+//!   - mode 1 (format version 1 only), references into `@rawstring`: per row a varint `t` — 0
+//!     absent, 1 inline (a varint length, the bytes go to the tail), `t >= 2` the value is the
+//!     row's raw string at byte `t - 2` with a varint length following — then the tail;
+//!   - mode 2, dictionary: a varint `d`, `d` values (varint length, bytes), then per row a
+//!     varint (0 absent, `i >= 1` value `i - 1`) — low-cardinality fields;
+//!   - mode 3, composite: a template body over the block's other (mode 0 or 2) fields — long
+//!     values such as messages that embed other fields' values.
 
 use crate::codec::{put_varint, unzigzag, zigzag, Dec};
 use crate::event::{Event, EventId};
