@@ -29,6 +29,9 @@
 
 use crate::codec::{put_varint, unzigzag, zigzag, Dec};
 use crate::event::{Event, EventId};
+// Word bytes are the filter's token bytes: a value cut at word boundaries is made of whole
+// tokens of the raw string, which is what lets filters skip the pairs of covered fields.
+use crate::filter::is_token_byte as word_byte;
 
 pub(crate) const COL_TIME: u32 = 0;
 pub(crate) const COL_INGEST: u32 = 1;
@@ -220,11 +223,6 @@ const FIRST_SLOT: u64 = 8;
 /// At most this many occurrences of a value are tried when looking for a token-bounded one.
 const MAX_TRIES: usize = 8;
 const ISO_LEN: usize = 24;
-
-#[inline]
-fn word_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
-}
 
 /// True when `raw[at..at + len]` does not cut a word in two (so `"200"` is preferred as the
 /// whole status value over the start of `2001`).
@@ -759,23 +757,7 @@ impl Templates {
             }
             offsets.push(u32::try_from(data.len()).map_err(|_| "column too large".to_string())?);
         }
-        let data = String::from_utf8(data).map_err(|e| {
-            format!(
-                "rebuilt strings are not valid UTF-8 at byte {}",
-                e.utf8_error().valid_up_to()
-            )
-        })?;
-        if let Some(bad) = offsets
-            .iter()
-            .find(|&&o| !data.is_char_boundary(o as usize))
-        {
-            return Err(format!("string boundary {bad} splits a UTF-8 character"));
-        }
-        Ok(StrColumn {
-            data,
-            offsets,
-            present: self.optional.then_some(present),
-        })
+        StrColumn::checked(data, offsets, self.optional.then_some(present))
     }
 }
 
@@ -997,7 +979,17 @@ impl StrColumn {
         }
         let mut bytes = bytes;
         bytes.drain(..start);
-        let data = String::from_utf8(bytes).map_err(|e| {
+        StrColumn::checked(bytes, offsets, present)
+    }
+
+    /// A column from decoded bytes, once they are valid UTF-8 with every offset on a character
+    /// boundary (the invariant [`get`](Self::get) relies on).
+    fn checked(
+        data: Vec<u8>,
+        offsets: Vec<u32>,
+        present: Option<Vec<bool>>,
+    ) -> Result<StrColumn, String> {
+        let data = String::from_utf8(data).map_err(|e| {
             format!(
                 "string data is not valid UTF-8 at byte {}",
                 e.utf8_error().valid_up_to()
