@@ -34,6 +34,10 @@ pub struct Membership {
     /// `None` when there are no heartbeats (embedded queue): every registered node counts
     /// as this one, alone.
     last_seen: Option<Mutex<HashMap<u32, Instant>>>,
+    /// When this node last processed any heartbeat (its own come every second). A node that
+    /// was itself stalled (frozen, swapped out, cut off from the queue) has stale times for
+    /// everyone; until it has caught up it must not take their silence for death.
+    last_heard: Mutex<Instant>,
 }
 
 impl Membership {
@@ -43,6 +47,7 @@ impl Membership {
             timeout,
             started: Instant::now(),
             last_seen: clustered.then(|| Mutex::new(HashMap::new())),
+            last_heard: Mutex::new(Instant::now()),
         }
     }
 
@@ -70,6 +75,9 @@ impl Membership {
                 m.insert(id, Instant::now());
             }
         }
+        if let Ok(mut t) = self.last_heard.lock() {
+            *t = Instant::now();
+        }
     }
 
     /// Registered nodes that are live, ascending. Before this node has listened for a full
@@ -87,8 +95,15 @@ impl Membership {
 
     /// Until a full timeout has passed since start, silence means "not heard yet", not
     /// "offline": a node must not reassign partitions before it has listened long enough.
+    /// Likewise after this node itself heard nothing for a timeout (it was stalled): its view
+    /// is stale until the heartbeats it missed are read again.
     pub fn settled(&self) -> bool {
-        self.last_seen.is_none() || self.started.elapsed() >= self.timeout
+        let listening = self
+            .last_heard
+            .lock()
+            .map(|t| t.elapsed() < self.timeout)
+            .unwrap_or(true);
+        self.last_seen.is_none() || (self.started.elapsed() >= self.timeout && listening)
     }
 }
 
