@@ -18,20 +18,20 @@ fn segment_files(node: &Node) -> usize {
         .count()
 }
 
+/// Minis close, retention runs and unlisted files are swept within a second or two.
+const FAST_RETENTION: &[&str] = &[
+    "--mini-max-age-secs",
+    "1",
+    "--retention-interval-secs",
+    "1",
+    "--delete-grace-secs",
+    "1",
+];
+
 #[test]
 fn age_retention_deletes_old_segments_and_their_files() {
     let dir = tempfile::tempdir().unwrap();
-    let node = Node::start(
-        &dir.path().join("n"),
-        &[
-            "--mini-max-age-secs",
-            "1",
-            "--retention-interval-secs",
-            "1",
-            "--delete-grace-secs",
-            "1",
-        ],
-    );
+    let node = Node::start(&dir.path().join("n"), FAST_RETENTION);
     let tok = node.repo_with_token("web", "json");
     let day = 86_400_000i64;
     let now = chrono::Utc::now().timestamp_millis();
@@ -83,17 +83,10 @@ fn expired_segments_leave_the_bucket_after_the_next_snapshot() {
     let node = Node::start(
         &dir.path().join("n"),
         &[
-            "--bucket",
-            &bucket_url,
-            "--snapshot-interval-secs",
-            "1",
-            "--mini-max-age-secs",
-            "1",
-            "--retention-interval-secs",
-            "1",
-            "--delete-grace-secs",
-            "1",
-        ],
+            &["--bucket", &bucket_url, "--snapshot-interval-secs", "1"],
+            FAST_RETENTION,
+        ]
+        .concat(),
     );
     let objects = || {
         std::fs::read_dir(bucket.join("segments"))
