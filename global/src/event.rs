@@ -1,11 +1,18 @@
 //! The events of the `global-events` log and their wire encoding. Every change to metadata is
 //! one of these; nothing else changes Global's state.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub use compact_str::CompactString;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{GlobalError, Result};
+pub use crate::segments::NodeSet;
+
+/// A datasource's tag values by tag name, shared by every segment of the datasource.
+pub type Tags = Arc<BTreeMap<String, String>>;
 
 /// Version byte that starts every record on the log.
 pub const RECORD_VERSION: u8 = 1;
@@ -22,11 +29,13 @@ pub struct Retention {
 /// millions of these, and the key names would otherwise be most of the snapshot's bytes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SegmentInfo {
-    pub id: String,
+    /// Short (`{node}-p{partition}-{hex}`), so stored inline without an allocation.
+    pub id: CompactString,
     #[serde(rename = "r")]
-    pub repo: String,
-    #[serde(rename = "t")]
-    pub tags: BTreeMap<String, String>,
+    pub repo: CompactString,
+    /// Shared with the datasource (and every other segment of it): one copy per datasource.
+    #[serde(rename = "t", deserialize_with = "crate::segments::deserialize_tags")]
+    pub tags: Tags,
     #[serde(rename = "a")]
     pub min_ts: i64,
     #[serde(rename = "b")]
@@ -42,7 +51,7 @@ pub struct SegmentInfo {
     pub file_crc: u32,
     /// `lz4` or `zstd`.
     #[serde(rename = "c")]
-    pub codec: String,
+    pub codec: CompactString,
     #[serde(rename = "p")]
     pub partition: u32,
     #[serde(rename = "o1")]
@@ -51,7 +60,7 @@ pub struct SegmentInfo {
     pub last_offset: u64,
     /// Node ids that hold a verified local copy.
     #[serde(rename = "h")]
-    pub nodes: BTreeSet<u32>,
+    pub nodes: NodeSet,
     /// Object key in the bucket, once uploaded and verified.
     #[serde(default, rename = "k")]
     pub bucket_key: Option<String>,
@@ -59,7 +68,7 @@ pub struct SegmentInfo {
     pub merged: bool,
     /// The merge target this mini belongs to (minis of one target merge into one segment).
     #[serde(default, rename = "mt")]
-    pub merge_target: Option<String>,
+    pub merge_target: Option<CompactString>,
     /// Wall-clock time the segment file was written (epoch ms), set by its writer.
     #[serde(default, rename = "ct")]
     pub created_ms: i64,

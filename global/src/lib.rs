@@ -7,13 +7,15 @@ mod error;
 pub mod event;
 mod handle;
 pub mod log;
+mod segments;
 pub mod snapshot;
 mod state;
 
 pub use error::{GlobalError, Result};
-pub use event::{GlobalEvent, ItemKind, NodeState, Retention, SegmentInfo};
+pub use event::{GlobalEvent, ItemKind, NodeSet, NodeState, Retention, SegmentInfo, Tags};
 pub use handle::Global;
 pub use log::{BoxFuture, GlobalLog, MemoryLog, Records};
+pub use segments::SegmentMap;
 pub use snapshot::Snapshot;
 pub use state::{
     datasource_key, ApiToken, DatasourceInfo, IngestToken, Item, Node, Outcome, Parser,

@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use crate::error::{GlobalError, Result};
 use crate::event::SegmentInfo;
-use crate::state::State;
+use crate::state::{datasource_key, State};
 
 pub const SNAPSHOT_FILE: &str = "global-snapshot.json";
 pub const PREVIOUS_SNAPSHOT_FILE: &str = "global-snapshot.prev.json";
@@ -111,6 +111,7 @@ pub fn decode(path: &str, bytes: &[u8]) -> Result<Snapshot> {
         .map(|n| n.get())
         .unwrap_or(1)
         .min(seg_parts.len().max(1));
+    let datasources = &state.datasources;
     let parsed: Vec<std::result::Result<Vec<SegmentInfo>, String>> = std::thread::scope(|scope| {
         let per = seg_parts.len().div_ceil(threads.max(1)).max(1);
         let handles: Vec<_> = seg_parts
@@ -122,6 +123,12 @@ pub fn decode(path: &str, bytes: &[u8]) -> Result<Snapshot> {
                         let v: Vec<SegmentInfo> =
                             serde_json::from_slice(p).map_err(|e| format!("bad segments: {e}"))?;
                         out.extend(v);
+                    }
+                    // Share each datasource's tags, as `apply` does.
+                    for s in &mut out {
+                        if let Some(ds) = datasources.get(&datasource_key(&s.repo, &s.tags)) {
+                            s.tags = ds.tags.clone();
+                        }
                     }
                     Ok(out)
                 })
@@ -142,7 +149,7 @@ pub fn decode(path: &str, bytes: &[u8]) -> Result<Snapshot> {
     state.segments.reserve(all.iter().map(Vec::len).sum());
     for group in all {
         for s in group {
-            if let Some(dup) = state.segments.insert(s.id.clone(), s) {
+            if let Some(dup) = state.segments.insert(s) {
                 return Err(err(format!("segment {:?} appears twice", dup.id)));
             }
         }

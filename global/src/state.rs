@@ -7,7 +7,8 @@ use std::hash::BuildHasherDefault;
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::{GlobalEvent, ItemKind, NodeState, Retention, SegmentInfo};
+use crate::event::{GlobalEvent, ItemKind, NodeState, Retention, SegmentInfo, Tags};
+use crate::segments::SegmentMap;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Repository {
@@ -87,7 +88,7 @@ pub struct PartitionInfo {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DatasourceInfo {
     pub repo: String,
-    pub tags: BTreeMap<String, String>,
+    pub tags: Tags,
     pub high_water: BTreeMap<u32, u64>,
 }
 
@@ -106,11 +107,11 @@ pub struct State {
     /// Datasources by their key (see [`datasource_key`]).
     #[serde(with = "sorted_map")]
     pub datasources: FastMap<String, DatasourceInfo>,
-    /// Segments by id. A hash map for O(1) apply at millions of segments. Not part of the
+    /// Segments by id, O(1) apply at millions of segments (see `segments.rs`). Not part of the
     /// state's own JSON: snapshots store them apart, sorted by id and in parts that load in
     /// parallel (see `snapshot.rs`).
     #[serde(skip)]
-    pub segments: FastMap<String, SegmentInfo>,
+    pub segments: SegmentMap,
 }
 
 impl Default for State {
@@ -124,7 +125,7 @@ impl Default for State {
             partitions: BTreeMap::new(),
             replication_factor: 1,
             datasources: FastMap::default(),
-            segments: FastMap::default(),
+            segments: SegmentMap::default(),
         }
     }
 }
@@ -234,10 +235,7 @@ impl State {
                 mut segment,
                 safe_offset,
             } => {
-                if self.segments.contains_key(&segment.id) {
-                    reject!("segment {:?} already exists", segment.id);
-                }
-                if !self.repositories.contains_key(&segment.repo) {
+                if !self.repositories.contains_key(segment.repo.as_str()) {
                     reject!("repository {:?} does not exist", segment.repo);
                 }
                 // Fencing: only the partition's current digest primary may add digest output.
@@ -260,26 +258,34 @@ impl State {
                     }
                 }
                 let key = datasource_key(&segment.repo, &segment.tags);
+                // One copy of the tags per datasource, however many segments it has.
+                if let Some(ds) = self.datasources.get(&key) {
+                    segment.tags = ds.tags.clone();
+                }
+                let (repo, tags) = (segment.repo.clone(), segment.tags.clone());
+                let (partition, last_offset) = (segment.partition, segment.last_offset);
+                segment.version = offset;
+                if let Err(s) = self.segments.insert_new(segment) {
+                    reject!("segment {:?} already exists", s.id);
+                }
                 let ds = self
                     .datasources
                     .entry(key)
                     .or_insert_with(|| DatasourceInfo {
-                        repo: segment.repo.clone(),
-                        tags: segment.tags.clone(),
+                        repo: repo.to_string(),
+                        tags,
                         high_water: BTreeMap::new(),
                     });
-                let hw = ds.high_water.entry(segment.partition).or_insert(0);
-                *hw = (*hw).max(segment.last_offset);
+                let hw = ds.high_water.entry(partition).or_insert(0);
+                *hw = (*hw).max(last_offset);
                 if let Some(safe) = safe_offset {
-                    let p = self.partitions.entry(segment.partition).or_default();
+                    let p = self.partitions.entry(partition).or_default();
                     p.safe_offset = p.safe_offset.max(safe);
                 }
-                segment.version = offset;
-                self.segments.insert(segment.id.clone(), segment);
                 Outcome::Applied
             }
             GlobalEvent::ReplaceSegments { remove, mut add } => {
-                if let Some(missing) = remove.iter().find(|id| !self.segments.contains_key(*id)) {
+                if let Some(missing) = remove.iter().find(|id| !self.segments.contains_key(id)) {
                     reject!("segment {missing:?} no longer exists");
                 }
                 if self.segments.contains_key(&add.id) {
@@ -289,7 +295,10 @@ impl State {
                     self.segments.remove(id);
                 }
                 add.version = offset;
-                self.segments.insert(add.id.clone(), add);
+                if let Some(ds) = self.datasources.get(&datasource_key(&add.repo, &add.tags)) {
+                    add.tags = ds.tags.clone();
+                }
+                self.segments.insert(add);
                 Outcome::Applied
             }
             other => self.apply_ref(offset, &other),
@@ -353,7 +362,7 @@ impl State {
                 self.repositories.remove(name);
                 self.ingest_tokens.retain(|_, t| &t.repo != name);
                 self.datasources.retain(|_, d| &d.repo != name);
-                self.segments.retain(|_, s| &s.repo != name);
+                self.segments.retain(|s| s.repo != name);
             }
             CreateUser { username, is_root } => {
                 if self.users.contains_key(username) {

@@ -2,7 +2,6 @@
 //! lets exactly one of two conflicting writers win on every replica, undecodable records halt
 //! the node, and the in-memory log passes the GlobalLog conformance suite.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use proptest::prelude::*;
@@ -12,7 +11,7 @@ fn seg(id: &str, repo: &str, partition: u32, last: u64) -> SegmentInfo {
     SegmentInfo {
         id: id.into(),
         repo: repo.into(),
-        tags: BTreeMap::new(),
+        tags: Default::default(),
         min_ts: 0,
         max_ts: 10,
         event_count: 5,
@@ -23,7 +22,7 @@ fn seg(id: &str, repo: &str, partition: u32, last: u64) -> SegmentInfo {
         partition,
         first_offset: 0,
         last_offset: last,
-        nodes: BTreeSet::from([1]),
+        nodes: NodeSet::from([1]),
         bucket_key: None,
         merged: false,
         merge_target: None,
@@ -419,7 +418,7 @@ fn only_the_partition_primary_may_add_digest_segments() {
     assert_eq!(st.partitions[&0].safe_offset, 11);
     assert!(!st.segments.contains_key("b"));
     let mut from_2 = seg("c", "web", 0, 20);
-    from_2.nodes = BTreeSet::from([2]);
+    from_2.nodes = NodeSet::from([2]);
     assert!(apply(
         &mut st,
         GlobalEvent::AddSegment {

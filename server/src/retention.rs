@@ -32,7 +32,7 @@ pub fn expired(state: &State, now_ms: i64) -> Vec<String> {
         let mut segs: Vec<_> = state
             .segments
             .values()
-            .filter(|s| &s.repo == name)
+            .filter(|s| s.repo == name)
             .collect();
         // Newest first; the id breaks ties so every node picks the same segments.
         segs.sort_by(|a, b| b.max_ts.cmp(&a.max_ts).then_with(|| b.id.cmp(&a.id)));
@@ -47,7 +47,7 @@ pub fn expired(state: &State, now_ms: i64) -> Vec<String> {
             let too_big = r.max_uncompressed_bytes.is_some_and(|m| raw > m)
                 || r.max_compressed_bytes.is_some_and(|m| stored > m);
             if too_old || too_big {
-                out.push(s.id.clone());
+                out.push(s.id.to_string());
             }
         }
     }
@@ -219,10 +219,12 @@ mod tests {
         let now = 100 * DAY_MS;
         for (i, age_days) in [1i64, 5, 9, 20].iter().enumerate() {
             for repo in ["web", "keep"] {
-                st.segments.insert(
-                    format!("{repo}{i}"),
-                    seg(&format!("{repo}{i}"), repo, now - age_days * DAY_MS, 1000),
-                );
+                st.segments.insert(seg(
+                    &format!("{repo}{i}"),
+                    repo,
+                    now - age_days * DAY_MS,
+                    1000,
+                ));
             }
         }
         st

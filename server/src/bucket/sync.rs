@@ -60,7 +60,7 @@ pub async fn upload_pending(
         // Only now may the queue below this segment's events be truncated.
         if let Err(e) = global
             .publish(GlobalEvent::SetSegmentInBucket {
-                id: seg.id.clone(),
+                id: seg.id.to_string(),
                 key,
             })
             .await
@@ -184,7 +184,8 @@ pub async fn collect_garbage(bucket: &Bucket, global: &Global, snapshot: Vec<u8>
         strata_global::snapshot::decode("bucket snapshot", &snapshot).map(|s| {
             s.state
                 .segments
-                .into_keys()
+                .values()
+                .map(|s| s.id.to_string())
                 .collect::<std::collections::HashSet<String>>()
         })
     })

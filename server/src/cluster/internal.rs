@@ -269,7 +269,7 @@ pub async fn search(
         )
     });
     crate::metrics::CLUSTER_FANOUT_QUERIES.inc();
-    let planned: Vec<String> = segments.iter().map(|s| s.id.clone()).collect();
+    let planned: Vec<String> = segments.iter().map(|s| s.id.to_string()).collect();
     let has_bucket = node.cfg.bucket.is_some();
     let mut warnings = Vec::new();
     let mut share: HashMap<u32, Vec<SegmentInfo>> = live.iter().map(|n| (*n, Vec::new())).collect();

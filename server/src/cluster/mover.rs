@@ -143,7 +143,7 @@ pub async fn run(ctx: Arc<NodeCtx>, mut shutdown: watch::Receiver<bool>) {
             }
             if done {
                 let ev = GlobalEvent::AddSegmentHolder {
-                    id: seg.id.clone(),
+                    id: seg.id.to_string(),
                     node: me,
                 };
                 match ctx.global.publish(ev).await {

@@ -39,9 +39,9 @@ impl NewSegment {
     /// Global's record of the segment just written.
     pub fn info(self, summary: &strata_segment::SegmentSummary) -> SegmentInfo {
         SegmentInfo {
-            id: self.id,
-            repo: self.repo,
-            tags: self.tags,
+            id: self.id.into(),
+            repo: self.repo.into(),
+            tags: self.tags.into(),
             min_ts: summary.min_ts,
             max_ts: summary.max_ts,
             event_count: summary.event_count,
@@ -55,7 +55,7 @@ impl NewSegment {
             nodes: [self.node].into(),
             bucket_key: None,
             merged: self.merged,
-            merge_target: self.merge_target,
+            merge_target: self.merge_target.map(Into::into),
             created_ms: crate::ingest::now_ms(),
             version: 0,
         }
@@ -147,8 +147,8 @@ async fn merge_group(
     let first = &group[0];
     let info = NewSegment {
         id: id.clone(),
-        repo: first.repo.clone(),
-        tags: first.tags.clone(),
+        repo: first.repo.to_string(),
+        tags: (*first.tags).clone(),
         partition: first.partition,
         first_offset: group.iter().map(|s| s.first_offset).min().unwrap_or(0),
         last_offset: group.iter().map(|s| s.last_offset).max().unwrap_or(0),
@@ -157,7 +157,7 @@ async fn merge_group(
         merge_target: None,
     }
     .info(&summary);
-    let removed: Vec<String> = group.iter().map(|s| s.id.clone()).collect();
+    let removed: Vec<String> = group.iter().map(|s| s.id.to_string()).collect();
     let (_, outcome) = global
         .publish(GlobalEvent::ReplaceSegments {
             remove: removed.clone(),

@@ -200,19 +200,19 @@ impl Searcher {
 
     fn reader(&self, seg: &SegmentInfo) -> Result<Arc<SegmentReader>, SearchError> {
         if let Ok(mut m) = self.last_used.lock() {
-            m.insert(seg.id.clone(), Instant::now());
+            m.insert(seg.id.to_string(), Instant::now());
         }
         if let Some(r) = self
             .readers
             .lock()
             .ok()
-            .and_then(|m| m.get(&seg.id).cloned())
+            .and_then(|m| m.get(seg.id.as_str()).cloned())
         {
             return Ok(r);
         }
         let path = crate::merge::segment_path(&self.segments_dir, &seg.id);
         let seg_err = |reason: String| SearchError::Segment {
-            id: seg.id.clone(),
+            id: seg.id.to_string(),
             reason,
         };
         if !path.exists() {
@@ -234,7 +234,7 @@ impl Searcher {
             if m.len() > 4096 {
                 m.clear();
             }
-            m.insert(seg.id.clone(), r.clone());
+            m.insert(seg.id.to_string(), r.clone());
         }
         Ok(r)
     }
@@ -243,7 +243,7 @@ impl Searcher {
     fn download(&self, seg: &SegmentInfo) -> Result<(), SearchError> {
         let (Some(bucket), Some(key)) = (&self.bucket, &seg.bucket_key) else {
             return Err(SearchError::Segment {
-                id: seg.id.clone(),
+                id: seg.id.to_string(),
                 reason: "the file is not on this node and not in a bucket".into(),
             });
         };
@@ -251,7 +251,7 @@ impl Searcher {
         self.runtime
             .block_on(bucket.get_file(key, &path, seg.file_bytes, seg.file_crc))
             .map_err(|e| SearchError::Segment {
-                id: seg.id.clone(),
+                id: seg.id.to_string(),
                 reason: format!("fetching from the bucket: {e}"),
             })?;
         crate::metrics::BUCKET_DOWNLOADS.inc();
@@ -269,7 +269,7 @@ impl Searcher {
             let _ = std::fs::remove_file(&path);
         }
         if let Ok(mut m) = self.readers.lock() {
-            m.remove(&seg.id);
+            m.remove(seg.id.as_str());
         }
     }
 
@@ -412,7 +412,7 @@ impl Searcher {
                 if scope.wip {
                     let newer: Vec<SegmentInfo> = self.global.read(|s| {
                         s.segments_in_range(repo, range.start, range.end)
-                            .filter(|x| !x.merged && !scope.planned.contains(&x.id))
+                            .filter(|x| !x.merged && !scope.planned.contains(x.id.as_str()))
                             .cloned()
                             .collect()
                     });
@@ -434,7 +434,7 @@ impl Searcher {
             let Err(SearchError::Segment { id, reason }) = &first else {
                 return first;
             };
-            let Some(seg) = segments.iter().find(|s| &s.id == id && s.bucket_key.is_some())
+            let Some(seg) = segments.iter().find(|s| s.id == id && s.bucket_key.is_some())
             else {
                 return first;
             };
@@ -472,7 +472,7 @@ impl Searcher {
             let cached = self
                 .readers
                 .lock()
-                .map(|m| m.contains_key(&seg.id))
+                .map(|m| m.contains_key(seg.id.as_str()))
                 .unwrap_or(false);
             let path = crate::merge::segment_path(&self.segments_dir, &seg.id);
             if cached || path.exists() || self.bucket.is_none() || seg.bucket_key.is_none() {
@@ -499,7 +499,7 @@ impl Searcher {
                                 .get_file(&key, &path, seg.file_bytes, seg.file_crc)
                                 .await
                                 .map_err(|e| SearchError::Segment {
-                                    id: seg.id.clone(),
+                                    id: seg.id.to_string(),
                                     reason: format!("fetching from the bucket: {e}"),
                                 });
                             (seg, r)
@@ -517,7 +517,7 @@ impl Searcher {
         }
         let mut readers = Vec::new();
         for seg in local {
-            readers.push((self.reader(seg)?, Arc::new(seg.tags.clone())));
+            readers.push((self.reader(seg)?, seg.tags.clone()));
         }
         let (t, c) = (self.threads, Some(&self.cache));
         scan(plan, repo, range, progress, wip, &readers, t, c)?;
@@ -531,7 +531,7 @@ impl Searcher {
             for (seg, r) in batch {
                 r?;
                 crate::metrics::BUCKET_DOWNLOADS.inc();
-                readers.push((self.reader(&seg)?, Arc::new(seg.tags.clone())));
+                readers.push((self.reader(&seg)?, seg.tags.clone()));
             }
             scan(plan, repo, range, progress, &[], &readers, t, c)?;
         }
