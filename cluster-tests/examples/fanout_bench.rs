@@ -5,6 +5,8 @@
 //!
 //! `cargo run --release -p strata-cluster-tests --example fanout_bench [events] [runs]`
 //! (needs the strata binary built in the same profile, and Tansu: scripts/install-test-deps.sh)
+//! For profiling one side: `STRATA_FANOUT_NODES=3` runs only that cluster size,
+//! `STRATA_FANOUT_QUERY=tail` only the queries containing that text.
 
 use strata_cluster_tests::{lines, Cluster};
 
@@ -43,8 +45,19 @@ fn main() {
         "batch=b | groupBy(host, function=[count(), max(seq)])",
         "level=ERROR seq=*7 | tail(200)",
     ];
+    let only_nodes: Option<usize> = std::env::var("STRATA_FANOUT_NODES")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let only_query = std::env::var("STRATA_FANOUT_QUERY").unwrap_or_default();
+    let queries: Vec<&str> = queries
+        .into_iter()
+        .filter(|q| q.contains(only_query.as_str()))
+        .collect();
     let mut results = Vec::new();
     for nodes in [1usize, 3] {
+        if only_nodes.is_some_and(|n| n != nodes) {
+            continue;
+        }
         let mut c = Cluster::new(nodes);
         c.create_repo("bench");
         if nodes == 3 {
@@ -53,7 +66,7 @@ fn main() {
         load(&c, events);
         // Let digest close everything so both runs scan segments, not work in progress.
         std::thread::sleep(std::time::Duration::from_secs(4));
-        for q in queries {
+        for &q in &queries {
             let (cpu, wall) = measure(&c, q, runs);
             results.push((nodes, q, cpu, wall));
         }
@@ -64,8 +77,19 @@ fn main() {
         "query", "CPU 1 node", "CPU 3 nodes", "ratio", "wall 1", "wall 3"
     );
     for q in queries {
-        let one = results.iter().find(|r| r.0 == 1 && r.1 == q).unwrap();
-        let three = results.iter().find(|r| r.0 == 3 && r.1 == q).unwrap();
+        let get = |n: usize| results.iter().find(|r| r.0 == n && r.1 == q);
+        let (Some(one), Some(three)) = (get(1), get(3)) else {
+            for r in results.iter().filter(|r| r.1 == q) {
+                println!(
+                    "{:<55} {} node(s): CPU {:.1}ms, wall {:.1}ms",
+                    q,
+                    r.0,
+                    r.2 * 1e3,
+                    r.3 * 1e3
+                );
+            }
+            continue;
+        };
         println!(
             "{:<55} {:>10.1}ms {:>10.1}ms {:>7.2}x {:>8.1}ms {:>8.1}ms",
             q,

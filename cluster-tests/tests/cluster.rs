@@ -4,6 +4,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
 use strata_cluster_tests::{lines, Cluster, SECRET};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -159,6 +160,58 @@ fn every_node_answers_like_a_single_node() {
         assert!(c.metric(i, "strata_cluster_fanout_queries_total") > 0.0);
         assert!(c.metric(i, "strata_cluster_subsearches_total") > 0.0);
     }
+    // Event lists (query-then-fetch: other nodes answer with keys, the winners are fetched)
+    // are the same from every node, whole events included. Timestamps are ingest times, so
+    // these compare nodes of this cluster, not the single node below.
+    let fetched_before: f64 = (0..3)
+        .map(|i| c.metric(i, "strata_cluster_rows_fetched_total"))
+        .sum();
+    let lists = [
+        "batch=s level=ERROR | tail(20)",
+        "batch=s | head(15)",
+        "batch=s seq=*7",
+    ];
+    let listed: Vec<Vec<Vec<Value>>> = (0..3)
+        .map(|i| {
+            lists
+                .iter()
+                .map(|q| {
+                    let (rows, w) = c.query(i, q);
+                    assert!(w.is_empty(), "{w}");
+                    rows
+                })
+                .collect()
+        })
+        .collect();
+    assert_eq!(listed[0], listed[1]);
+    assert_eq!(listed[0], listed[2]);
+    let seqs = |rows: &[Value]| -> Vec<u64> {
+        rows.iter()
+            .map(|r| r["seq"].as_str().unwrap().parse().unwrap())
+            .collect()
+    };
+    let (tail, head, plain) = (
+        seqs(&listed[0][0]),
+        seqs(&listed[0][1]),
+        seqs(&listed[0][2]),
+    );
+    assert_eq!(tail.len(), 20);
+    assert!(tail.iter().all(|s| *s >= 2800 && s % 3 == 2), "{tail:?}");
+    assert_eq!(head.len(), 15);
+    assert!(head.iter().all(|s| *s < 100), "{head:?}");
+    assert_eq!(plain.len(), 300);
+    assert!(plain.iter().all(|s| s % 10 == 7), "{plain:?}");
+    assert!(listed[0][2][0]["@rawstring"]
+        .as_str()
+        .unwrap()
+        .contains("host=h2"));
+    let fetched_after: f64 = (0..3)
+        .map(|i| c.metric(i, "strata_cluster_rows_fetched_total"))
+        .sum();
+    assert!(
+        fetched_after > fetched_before,
+        "no node fetched rows for another"
+    );
     drop(c);
 
     let mut single = Cluster::new(1);

@@ -65,6 +65,10 @@ pub static CLUSTER_SUBSEARCHES: Counter = Counter::new(
     "strata_cluster_subsearches_total",
     "Sub-searches this node ran for another node's query",
 );
+pub static CLUSTER_ROWS_FETCHED: Counter = Counter::new(
+    "strata_cluster_rows_fetched_total",
+    "Events this node materialised for another node's query-then-fetch",
+);
 pub static CLUSTER_SUBSEARCH_FAILURES: Counter = Counter::new(
     "strata_cluster_subsearch_failures_total",
     "Sub-searches on other nodes that failed (their share was re-planned)",
@@ -140,6 +144,7 @@ const ALL: &[&Counter] = &[
     &CLUSTER_FANOUT_QUERIES,
     &CLUSTER_SEGMENTS_REPLICATED,
     &CLUSTER_SUBSEARCHES,
+    &CLUSTER_ROWS_FETCHED,
     &CLUSTER_SUBSEARCH_FAILURES,
     &SEGMENT_FILES_SWEPT,
 ];

@@ -29,11 +29,7 @@ pub fn expired(state: &State, now_ms: i64) -> Vec<String> {
         {
             continue;
         }
-        let mut segs: Vec<_> = state
-            .segments
-            .values()
-            .filter(|s| s.repo == name)
-            .collect();
+        let mut segs: Vec<_> = state.segments.values().filter(|s| s.repo == name).collect();
         // Newest first; the id breaks ties so every node picks the same segments.
         segs.sort_by(|a, b| b.max_ts.cmp(&a.max_ts).then_with(|| b.id.cmp(&a.id)));
         let cutoff = r

@@ -212,7 +212,10 @@ impl Bucket {
     }
 
     /// Downloads `key` into `dest` (atomically, via a `.partial` file) after checking the
-    /// expected crc32 and size.
+    /// expected crc32 and size. `dest` is a cache file — the bucket keeps the durable copy —
+    /// so it is not fsynced: a crash that loses or tears it leaves a file whose footer or
+    /// chunk crc32s fail on read, which the searcher quarantines and fetches again, while an
+    /// fsync would make every cold query wait for the disk to write what it just downloaded.
     pub async fn get_file(
         &self,
         key: &str,
@@ -240,8 +243,6 @@ impl Bucket {
             tokio::fs::create_dir_all(dir).await.map_err(io)?;
         }
         tokio::fs::write(&tmp, &bytes).await.map_err(io)?;
-        let f = tokio::fs::File::open(&tmp).await.map_err(io)?;
-        f.sync_all().await.map_err(io)?;
         tokio::fs::rename(&tmp, dest).await.map_err(io)?;
         Ok(())
     }

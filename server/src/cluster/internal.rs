@@ -9,6 +9,11 @@
 //! and the sub-search, nor counted twice). Partial aggregate states come back bincode-encoded
 //! and merge. When a node fails mid-query its segments are re-planned on another holder or the
 //! bucket; its work in progress cannot be, and the result says so in a warning.
+//!
+//! Plain event lists use query-then-fetch (`search/keys.rs`): sub-searches answer with the
+//! keys and locations of their best segment events, and this node fetches only the overall
+//! winners (`/internal/v1/rows`). A fetch that fails re-plans that node's segments like a
+//! failed sub-search.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -25,6 +30,7 @@ use strata_global::SegmentInfo;
 use crate::api::ApiError;
 use crate::node::NodeCtx;
 use crate::query::{self, Plan, PlanOptions, State};
+use crate::search::keys::{self, FetchRows, KeyedRows};
 use crate::search::{Progress, Scope, SearchError, SearchRange};
 
 pub const SECRET_HEADER: &str = "x-strata-cluster-secret";
@@ -43,6 +49,9 @@ pub struct SubQuery {
     pub planned: Vec<String>,
     /// Include this node's work in progress and newer minis.
     pub wip: bool,
+    /// Answer a plain event list with keys of segment events, not the events (see
+    /// `search/keys.rs`); work in progress still comes back as rows.
+    pub keys_only: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -50,11 +59,14 @@ pub struct SubResult {
     pub state: State,
     pub processed_events: u64,
     pub processed_bytes: u64,
+    /// With `keys_only`: the best segment events, not yet materialised.
+    pub keys: KeyedRows,
 }
 
 pub fn routes() -> Router<Arc<NodeCtx>> {
     Router::new()
         .route("/internal/v1/search", post(sub_search))
+        .route("/internal/v1/rows", post(fetch_rows))
         .route("/internal/v1/segments/{id}", get(segment_file))
         .route("/internal/v1/ping", get(ping))
 }
@@ -140,6 +152,11 @@ async fn sub_search(
     let plan = Arc::new(compile(&q)?);
     crate::metrics::CLUSTER_SUBSEARCHES.inc();
     let progress = Arc::new(Progress::default());
+    if q.keys_only {
+        if let Some((newest, limit)) = keys::keyed_list(&plan) {
+            progress.collect_keys(keys::Candidates::new(newest, limit));
+        }
+    }
     let scope = Scope {
         segments: q.segments,
         planned: q.planned.into_iter().collect(),
@@ -172,8 +189,35 @@ async fn sub_search(
         processed_bytes: progress
             .processed_bytes
             .load(std::sync::atomic::Ordering::Relaxed),
+        keys: KeyedRows::from_candidates(progress.take_keys()),
     };
     let bytes = bincode::serde::encode_to_vec(&out, bincode::config::standard())
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok((
+        StatusCode::OK,
+        [("content-type", "application/octet-stream")],
+        bytes,
+    )
+        .into_response())
+}
+
+/// Materialises events of this node's segments for a query-then-fetch.
+async fn fetch_rows(
+    AxState(node): AxState<Arc<NodeCtx>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    check_secret(&node, &headers)?;
+    let req: FetchRows = bincode::serde::decode_from_slice(&body, bincode::config::standard())
+        .map(|(q, _)| q)
+        .map_err(|e| ApiError::bad_request(format!("invalid row fetch: {e}")))?;
+    let searcher = node.searcher.clone();
+    let rows = tokio::task::spawn_blocking(move || searcher.materialize(&req))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| ApiError::not_found(format!("cannot fetch rows: {e}")))?;
+    crate::metrics::CLUSTER_ROWS_FETCHED.inc_by(rows.len() as u64);
+    let bytes = bincode::serde::encode_to_vec(&rows, bincode::config::standard())
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     Ok((
         StatusCode::OK,
@@ -193,12 +237,22 @@ pub struct FanOut {
 }
 
 async fn remote(node: &NodeCtx, url: &str, q: &SubQuery) -> Result<SubResult, String> {
+    call(node, url, "search", q).await
+}
+
+/// POSTs a bincode body to another node's internal API and decodes its bincode answer.
+async fn call<Q: Serialize, R: serde::de::DeserializeOwned>(
+    node: &NodeCtx,
+    url: &str,
+    path: &str,
+    q: &Q,
+) -> Result<R, String> {
     let secret = node.cfg.cluster_secret.clone().unwrap_or_default();
     let body =
         bincode::serde::encode_to_vec(q, bincode::config::standard()).map_err(|e| e.to_string())?;
     let r = node
         .http
-        .post(format!("{}/internal/v1/search", url.trim_end_matches('/')))
+        .post(format!("{}/internal/v1/{path}", url.trim_end_matches('/')))
         .header(SECRET_HEADER, secret)
         .header("content-type", "application/octet-stream")
         .body(body)
@@ -214,9 +268,9 @@ async fn remote(node: &NodeCtx, url: &str, q: &SubQuery) -> Result<SubResult, St
         ));
     }
     let cfg = bincode::config::standard().with_limit::<{ 1 << 30 }>();
-    bincode::serde::decode_from_slice::<SubResult, _>(&bytes, cfg)
+    bincode::serde::decode_from_slice::<R, _>(&bytes, cfg)
         .map(|(r, _)| r)
-        .map_err(|e| format!("undecodable sub-result: {e}"))
+        .map_err(|e| format!("undecodable answer to {path}: {e}"))
 }
 
 /// [`remote`], given up as soon as node `n` stops heartbeating (a hung or cut-off node must
@@ -227,6 +281,15 @@ async fn remote_while_live(
     url: &str,
     q: &SubQuery,
 ) -> Result<SubResult, String> {
+    while_live(node, n, remote(node, url, q)).await
+}
+
+/// Runs `f`, given up as soon as node `n` stops heartbeating.
+async fn while_live<T>(
+    node: &NodeCtx,
+    n: u32,
+    f: impl std::future::Future<Output = Result<T, String>>,
+) -> Result<T, String> {
     let watch = async {
         loop {
             tokio::time::sleep(std::time::Duration::from_millis(250)).await;
@@ -236,9 +299,83 @@ async fn remote_while_live(
         }
     };
     tokio::select! {
-        r = remote(node, url, q) => r,
+        r = f => r,
         _ = watch => Err(format!("node {n} went offline during the sub-search")),
     }
+}
+
+/// Query-then-fetch's second half: among the rows already in `st` (this node's share and
+/// everyone's work in progress) and the keys other nodes answered with, picks the best `limit`
+/// and fetches the winning events from their nodes (in parallel) into `st`. Returns the nodes
+/// whose fetch failed, with their segments, for re-planning.
+#[allow(clippy::too_many_arguments)]
+async fn fetch_winners(
+    node: &Arc<NodeCtx>,
+    plan: &Plan,
+    st: &mut State,
+    newest: bool,
+    limit: usize,
+    answers: Vec<(u32, Vec<SegmentInfo>, KeyedRows)>,
+    repo: &str,
+    urls: &HashMap<u32, String>,
+) -> Vec<(u32, Vec<SegmentInfo>, String)> {
+    // (key, which answer, which key in it); rows already here are (key, None).
+    let mut all: Vec<(query::row::RowKey, Option<(usize, usize)>)> = match &*st {
+        State::Rows { rows, .. } => rows.iter().map(|r| (r.key, None)).collect(),
+        _ => Vec::new(),
+    };
+    for (a, (_, _, k)) in answers.iter().enumerate() {
+        all.extend(
+            k.keys
+                .iter()
+                .enumerate()
+                .map(|(i, (key, ..))| (*key, Some((a, i)))),
+        );
+    }
+    if newest {
+        all.sort_unstable_by_key(|x| std::cmp::Reverse(x.0));
+    } else {
+        all.sort_unstable_by_key(|x| x.0);
+    }
+    all.truncate(limit);
+    let mut wanted: Vec<Vec<usize>> = vec![Vec::new(); answers.len()];
+    for (_, w) in all {
+        if let Some((a, i)) = w {
+            wanted[a].push(i);
+        }
+    }
+    let fetches = answers
+        .into_iter()
+        .zip(wanted)
+        .filter(|(_, w)| !w.is_empty())
+        .map(|((n, segs, k), w)| {
+            let req = FetchRows {
+                repo: repo.to_string(),
+                rows: w
+                    .iter()
+                    .map(|&i| (k.keys[i].1, k.keys[i].2, k.keys[i].3))
+                    .collect(),
+                sources: k.sources,
+            };
+            let url = urls.get(&n).cloned().unwrap_or_default();
+            async move {
+                let r: Result<Vec<query::Row>, String> =
+                    while_live(node, n, call(node, &url, "rows", &req)).await;
+                (n, segs, r)
+            }
+        });
+    let mut failed = Vec::new();
+    for (n, segs, r) in futures::future::join_all(fetches).await {
+        match r {
+            Ok(rows) => {
+                for row in rows {
+                    plan.feed_row(st, row);
+                }
+            }
+            Err(e) => failed.push((n, segs, e)),
+        }
+    }
+    failed
 }
 
 /// Runs a query over the whole cluster; returns the merged state and warnings (a node that
@@ -301,6 +438,7 @@ pub async fn search(
             "incomplete result: {missing} segment(s) have no live holder and are not in the bucket"
         ));
     }
+    let keyed = keys::keyed_list(&plan);
     let sub = |segments: Vec<SegmentInfo>, wip: bool| SubQuery {
         repo: f.repo.clone(),
         query_string: f.query_string.clone(),
@@ -310,6 +448,7 @@ pub async fn search(
         segments,
         planned: planned.clone(),
         wip,
+        keys_only: keyed.is_some(),
     };
     let mine = share.remove(&me).unwrap_or_default();
     let mut remotes = Vec::new();
@@ -336,12 +475,16 @@ pub async fn search(
     let mut st = local.await?;
     let mut failed: HashSet<u32> = HashSet::new();
     let mut retry: Vec<SegmentInfo> = Vec::new();
+    let mut keyed_answers: Vec<(u32, Vec<SegmentInfo>, KeyedRows)> = Vec::new();
     for h in remotes {
         let Ok((n, segs, r)) = h.await else { continue };
         match r {
             Ok(res) => {
                 progress.add_processed(res.processed_events, res.processed_bytes);
                 plan.agg.merge(&mut st, res.state);
+                if !res.keys.is_empty() {
+                    keyed_answers.push((n, segs, res.keys));
+                }
             }
             Err(e) => {
                 tracing::warn!(node = n, error = %e, "sub-search failed; re-planning its segments");
@@ -349,6 +492,25 @@ pub async fn search(
                 failed.insert(n);
                 retry.extend(segs);
             }
+        }
+    }
+    if let Some((newest, limit)) = keyed.filter(|_| !keyed_answers.is_empty()) {
+        for (n, segs, e) in fetch_winners(
+            node,
+            &plan,
+            &mut st,
+            newest,
+            limit,
+            keyed_answers,
+            &f.repo,
+            &urls,
+        )
+        .await
+        {
+            tracing::warn!(node = n, error = %e, "fetching rows failed; re-planning its segments");
+            crate::metrics::CLUSTER_SUBSEARCH_FAILURES.inc();
+            failed.insert(n);
+            retry.extend(segs);
         }
     }
     if !failed.is_empty() {

@@ -10,6 +10,7 @@
 
 mod columns;
 mod fast;
+pub mod keys;
 pub mod live;
 
 use std::collections::{BTreeMap, HashMap};
@@ -62,6 +63,9 @@ pub struct Progress {
     pub cancelled: AtomicBool,
     /// The merged aggregate state so far.
     state: Mutex<Option<State>>,
+    /// Set for query-then-fetch (see `keys.rs`): segment events of the plain event list are
+    /// collected here as keys, not materialised into `state`.
+    keys: Mutex<Option<keys::Candidates>>,
 }
 
 impl Default for Progress {
@@ -73,6 +77,7 @@ impl Default for Progress {
             processed_bytes: AtomicU64::new(0),
             cancelled: AtomicBool::new(false),
             state: Mutex::new(None),
+            keys: Mutex::new(None),
         }
     }
 }
@@ -104,8 +109,47 @@ impl Progress {
         self.processed_bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
+    /// Makes the search collect its segment events' keys into `c` instead of materialising
+    /// them (only for plans [`keys::keyed_list`] accepts).
+    pub fn collect_keys(&self, c: keys::Candidates) {
+        if let Ok(mut g) = self.keys.lock() {
+            *g = Some(c);
+        }
+    }
+
+    fn keys_template(&self) -> Option<keys::Candidates> {
+        self.keys
+            .lock()
+            .ok()
+            .and_then(|g| g.as_ref().map(keys::Candidates::empty_like))
+    }
+
+    fn merge_keys(&self, c: keys::Candidates) {
+        if let Ok(mut g) = self.keys.lock() {
+            match g.as_mut() {
+                Some(acc) => acc.merge(c),
+                None => *g = Some(c),
+            }
+        }
+    }
+
+    /// The collected candidates, best first (empty unless [`collect_keys`](Self::collect_keys)).
+    pub fn take_keys(&self) -> Vec<keys::Candidate> {
+        self.keys
+            .lock()
+            .ok()
+            .and_then(|mut g| g.take())
+            .map(keys::Candidates::into_best)
+            .unwrap_or_default()
+    }
+
     /// Forgets a failed run's progress before a retry.
     fn reset(&self) {
+        if let Ok(mut g) = self.keys.lock() {
+            if let Some(k) = g.as_mut() {
+                *k = k.empty_like();
+            }
+        }
         self.work_done.store(0, Ordering::Relaxed);
         self.processed_events.store(0, Ordering::Relaxed);
         self.processed_bytes.store(0, Ordering::Relaxed);
@@ -256,6 +300,61 @@ impl Searcher {
             })?;
         crate::metrics::BUCKET_DOWNLOADS.inc();
         Ok(())
+    }
+
+    /// Materialises events of local segments for another node's query-then-fetch (see
+    /// `keys.rs`), in the order asked. Each block is decoded once however many of its rows
+    /// are asked for.
+    pub fn materialize(&self, req: &keys::FetchRows) -> Result<Vec<Row>, SearchError> {
+        let bad = |id: &str, reason: String| SearchError::Segment {
+            id: id.to_string(),
+            reason,
+        };
+        let mut readers = Vec::with_capacity(req.sources.len());
+        for (id, _) in &req.sources {
+            if id.is_empty() || id.contains('/') || id.contains("..") {
+                return Err(bad(id, "not a segment id".into()));
+            }
+            let cached = self.readers.lock().ok().and_then(|m| m.get(id).cloned());
+            let r = match cached {
+                Some(r) => r,
+                None => {
+                    let path = crate::merge::segment_path(&self.segments_dir, id);
+                    Arc::new(SegmentReader::open(&path).map_err(|e| bad(id, e.to_string()))?)
+                }
+            };
+            readers.push(r);
+        }
+        let mut order: Vec<usize> = (0..req.rows.len()).collect();
+        order.sort_by_key(|&i| (req.rows[i].0, req.rows[i].1));
+        let mut out: Vec<Option<Row>> = vec![None; req.rows.len()];
+        let mut open: Option<((u32, u32), strata_segment::DecodedBlock)> = None;
+        for i in order {
+            let (s, b, row) = req.rows[i];
+            let (Some(r), Some((id, tags))) =
+                (readers.get(s as usize), req.sources.get(s as usize))
+            else {
+                return Err(bad(
+                    "-",
+                    format!("row {i} names source {s} of {}", readers.len()),
+                ));
+            };
+            if b as usize >= r.blocks().len() {
+                return Err(bad(id, format!("no block {b}")));
+            }
+            if open.as_ref().is_none_or(|(at, _)| *at != (s, b)) {
+                let block = r
+                    .read_block(b as usize)
+                    .map_err(|e| bad(id, e.to_string()))?;
+                open = Some(((s, b), block));
+            }
+            let Some((_, block)) = &open else { continue };
+            if row as usize >= block.len() {
+                return Err(bad(id, format!("block {b} has no row {row}")));
+            }
+            out[i] = Some(Row::from_event(&block.event(row as usize), &req.repo, tags));
+        }
+        Ok(out.into_iter().flatten().collect())
     }
 
     /// Moves a corrupt local file aside (kept for inspection) and forgets its reader.
@@ -630,6 +729,7 @@ pub fn scan(
         for _ in 0..workers {
             s.spawn(|| {
                 let mut st = plan.agg.new_state();
+                let mut keys = progress.keys_template();
                 let mut last_merge = Instant::now();
                 loop {
                     if progress.cancelled.load(Ordering::Relaxed) || stop.load(Ordering::Relaxed) {
@@ -637,8 +737,17 @@ pub fn scan(
                     }
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(item) = items.get(i) else { break };
-                    let res = scan_item(plan, repo, item, range, &mut st, progress, cache)
-                        .and_then(|_| plan.agg.check(&st).map_err(SearchError::Limit));
+                    let res = scan_item(
+                        plan,
+                        repo,
+                        item,
+                        range,
+                        &mut st,
+                        keys.as_mut(),
+                        progress,
+                        cache,
+                    )
+                    .and_then(|_| plan.agg.check(&st).map_err(SearchError::Limit));
                     if let Err(e) = res {
                         if let Ok(mut f) = failed.lock() {
                             f.get_or_insert(e);
@@ -655,6 +764,9 @@ pub fn scan(
                     }
                 }
                 progress.merge(plan, st);
+                if let Some(k) = keys {
+                    progress.merge_keys(k);
+                }
             });
         }
     });
@@ -667,12 +779,14 @@ pub fn scan(
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn scan_item(
     plan: &Plan,
     repo: &str,
     item: &WorkItem,
     range: SearchRange,
     st: &mut State,
+    mut keys: Option<&mut keys::Candidates>,
     progress: &Progress,
     cache: Option<&ColumnCache>,
 ) -> Result<(), SearchError> {
@@ -727,8 +841,25 @@ fn scan_item(
             for (i, m) in mask.iter_mut().enumerate() {
                 if *m {
                     let key = (time[i].0, time[i].1, ids[i]);
-                    *m = plan.agg.would_accept(st, &key);
+                    *m = match &keys {
+                        Some(k) => k.would_accept(&key),
+                        None => plan.agg.would_accept(st, &key),
+                    };
                 }
+            }
+            if let Some(k) = keys.as_deref_mut() {
+                for (i, m) in mask.iter().enumerate() {
+                    if *m {
+                        k.push(keys::Candidate {
+                            key: (time[i].0, time[i].1, ids[i]),
+                            segment: item.id.clone(),
+                            tags: item.tags.clone(),
+                            block: b as u32,
+                            row: i as u32,
+                        });
+                    }
+                }
+                continue;
             }
             if !mask.iter().any(|m| *m) {
                 continue;
