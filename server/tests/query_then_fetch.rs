@@ -8,7 +8,7 @@ use std::sync::Arc;
 use strata::digest::WipRegistry;
 use strata::query::{compile, parse, PlanOptions};
 use strata::search::keys::{Candidates, FetchRows, KeyedRows};
-use strata::search::{finish, scan, Progress, SearchRange, Searcher};
+use strata::search::{scan, Progress, SearchRange, Searcher, SegmentSource};
 use strata_global::{Global, MemoryLog, Snapshot};
 use strata_segment::datagen::AppLogs;
 use strata_segment::{Datasource, SegmentReader, SegmentWriter, WriterOptions};
@@ -20,7 +20,7 @@ const RANGE: SearchRange = SearchRange {
 };
 
 /// Three segments of generated app logs, interleaved in time, named `{id}.seg` in `dir`.
-fn segments(dir: &std::path::Path) -> Vec<(Arc<SegmentReader>, Arc<BTreeMap<String, String>>)> {
+fn segments(dir: &std::path::Path) -> Vec<SegmentSource> {
     let events: Vec<_> = AppLogs::new(7, 1_767_225_600_000)
         .take(6000)
         .enumerate()
