@@ -8,7 +8,7 @@ use std::sync::Arc;
 use strata::digest::WipRegistry;
 use strata::query::{compile, parse, PlanOptions};
 use strata::search::keys::{Candidates, FetchRows, KeyedRows};
-use strata::search::{scan, Progress, SearchRange, Searcher, SegmentSource};
+use strata::search::{finish, scan, Progress, SearchRange, Searcher, SegmentSource};
 use strata_global::{Global, MemoryLog, Snapshot};
 use strata_segment::datagen::AppLogs;
 use strata_segment::{Datasource, SegmentReader, SegmentWriter, WriterOptions};
