@@ -587,23 +587,33 @@ impl Searcher {
             self.runtime.spawn(async move {
                 use futures::StreamExt;
                 let Some(bucket) = this else { return };
+                let fetch = |seg: SegmentInfo| {
+                    let bucket = bucket.clone();
+                    let dir = dir.clone();
+                    async move {
+                        let path = crate::merge::segment_path(&dir, &seg.id);
+                        let key = seg.bucket_key.clone().unwrap_or_default();
+                        let r = bucket
+                            .get_file(&key, &path, seg.file_bytes, seg.file_crc)
+                            .await
+                            .map_err(|e| SearchError::Segment {
+                                id: seg.id.to_string(),
+                                reason: format!("fetching from the bucket: {e}"),
+                            });
+                        (seg, r)
+                    }
+                };
+                // The first segment alone, so the cores have work as soon as possible (four
+                // at once would share the bandwidth and all arrive late), then the rest in
+                // parallel.
+                let mut remote = remote.into_iter();
+                if let Some(first) = remote.next() {
+                    if tx.send(fetch(first).await).is_err() {
+                        return;
+                    }
+                }
                 let mut s = futures::stream::iter(remote)
-                    .map(|seg| {
-                        let bucket = bucket.clone();
-                        let dir = dir.clone();
-                        async move {
-                            let path = crate::merge::segment_path(&dir, &seg.id);
-                            let key = seg.bucket_key.clone().unwrap_or_default();
-                            let r = bucket
-                                .get_file(&key, &path, seg.file_bytes, seg.file_crc)
-                                .await
-                                .map_err(|e| SearchError::Segment {
-                                    id: seg.id.to_string(),
-                                    reason: format!("fetching from the bucket: {e}"),
-                                });
-                            (seg, r)
-                        }
-                    })
+                    .map(fetch)
                     .buffer_unordered(DOWNLOADS_IN_PARALLEL);
                 while let Some(x) = s.next().await {
                     if tx.send(x).is_err() {
@@ -619,21 +629,38 @@ impl Searcher {
             readers.push((self.reader(seg)?, seg.tags.clone()));
         }
         let (t, c) = (self.threads, Some(&self.cache));
-        scan(plan, repo, range, progress, wip, &readers, t, c)?;
-        // Then whatever has arrived, in batches (so both cores share a batch).
-        while let Ok(first) = rx.recv() {
+        // Downloads join the same worker pool as they arrive: a worker that runs out of work
+        // takes the next arrival, so no core waits for a batch to finish.
+        let mut arrivals = move || -> Option<Result<Vec<SegmentSource>, SearchError>> {
+            let first = rx.recv().ok()?;
             let mut batch = vec![first];
             while let Ok(more) = rx.try_recv() {
                 batch.push(more);
             }
-            let mut readers = Vec::new();
+            let mut out = Vec::new();
             for (seg, r) in batch {
-                r?;
+                if let Err(e) = r {
+                    return Some(Err(e));
+                }
                 crate::metrics::BUCKET_DOWNLOADS.inc();
-                readers.push((self.reader(&seg)?, seg.tags.clone()));
+                match self.reader(&seg) {
+                    Ok(reader) => out.push((reader, seg.tags.clone())),
+                    Err(e) => return Some(Err(e)),
+                }
             }
-            scan(plan, repo, range, progress, &[], &readers, t, c)?;
-        }
+            Some(Ok(out))
+        };
+        scan_fed(
+            plan,
+            repo,
+            range,
+            progress,
+            wip,
+            &readers,
+            t,
+            c,
+            Some(&mut arrivals),
+        )?;
         let st = progress.take(plan);
         plan.agg.check(&st).map_err(SearchError::Limit)?;
         Ok(st)
@@ -658,8 +685,8 @@ pub fn execute(
     Ok(finish(plan, st))
 }
 
-/// Scans segments and WIP into `progress`'s merged state (callable repeatedly, e.g. as
-/// downloads arrive); [`execute`] finishes.
+/// Scans segments and WIP into `progress`'s merged state (callable repeatedly);
+/// [`execute`] finishes.
 #[allow(clippy::too_many_arguments)]
 pub fn scan(
     plan: &Plan,
@@ -671,8 +698,21 @@ pub fn scan(
     threads: usize,
     cache: Option<&ColumnCache>,
 ) -> Result<(), SearchError> {
-    // Plan the work: candidate blocks per segment, split into items.
-    let fq = filter_query_for(&plan.leading);
+    scan_fed(
+        plan, repo, range, progress, wip, segments, threads, cache, None,
+    )
+}
+
+/// More segments for a running scan: blocks until some are ready; `None` when there will be
+/// no more.
+type Feeder<'a> = dyn FnMut() -> Option<Result<Vec<SegmentSource>, SearchError>> + Send + 'a;
+
+/// Splits segments into work items: candidate blocks, `BLOCKS_PER_ITEM` at a time.
+fn work_items(
+    segments: &[SegmentSource],
+    range: SearchRange,
+    fq: &strata_segment::FilterQuery,
+) -> Vec<WorkItem> {
     let mut items = Vec::new();
     for (reader, tags) in segments {
         let id = reader
@@ -693,9 +733,29 @@ pub fn scan(
             });
         }
     }
+    items
+}
+
+/// [`scan`], with `feed` supplying more segments while it runs (downloads as they arrive).
+#[allow(clippy::too_many_arguments)]
+fn scan_fed(
+    plan: &Plan,
+    repo: &str,
+    range: SearchRange,
+    progress: &Progress,
+    wip: &[WipSnapshot],
+    segments: &[SegmentSource],
+    threads: usize,
+    cache: Option<&ColumnCache>,
+    feed: Option<&mut Feeder<'_>>,
+) -> Result<(), SearchError> {
+    // Plan the work: candidate blocks per segment, split into items.
+    let fq = filter_query_for(&plan.leading);
+    let items = work_items(segments, range, &fq);
     progress
         .work_total
         .fetch_add(items.len() as u64, Ordering::Relaxed);
+    let fed = feed.is_some();
 
     // Work in progress: small, run here.
     let mut st = plan.agg.new_state();
@@ -721,10 +781,53 @@ pub fn scan(
     }
 
     // Segments, on all cores.
-    let next = std::sync::atomic::AtomicUsize::new(0);
     let failed: Mutex<Option<SearchError>> = Mutex::new(None);
     let stop = AtomicBool::new(false);
-    let workers = threads.min(items.len()).max(1);
+    let workers = if fed {
+        threads.max(1)
+    } else {
+        threads.min(items.len()).max(1)
+    };
+    let queue = Mutex::new(std::collections::VecDeque::from(items));
+    let feed = Mutex::new(feed);
+    let pop = || queue.lock().ok().and_then(|mut q| q.pop_front());
+    // The next item: from the queue, else (one worker at a time) from the feeder.
+    let next = || -> Option<WorkItem> {
+        if let Some(i) = pop() {
+            return Some(i);
+        }
+        let mut f = feed.lock().ok()?;
+        loop {
+            // Another worker may have refilled the queue while this one waited for the feeder.
+            if let Some(i) = pop() {
+                return Some(i);
+            }
+            let more = f.as_mut()?();
+            match more {
+                None => {
+                    *f = None;
+                    return None;
+                }
+                Some(Err(e)) => {
+                    if let Ok(mut x) = failed.lock() {
+                        x.get_or_insert(e);
+                    }
+                    stop.store(true, Ordering::Relaxed);
+                    *f = None;
+                    return None;
+                }
+                Some(Ok(segs)) => {
+                    let new = work_items(&segs, range, &fq);
+                    progress
+                        .work_total
+                        .fetch_add(new.len() as u64, Ordering::Relaxed);
+                    if let Ok(mut q) = queue.lock() {
+                        q.extend(new);
+                    }
+                }
+            }
+        }
+    };
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| {
@@ -735,8 +838,8 @@ pub fn scan(
                     if progress.cancelled.load(Ordering::Relaxed) || stop.load(Ordering::Relaxed) {
                         break;
                     }
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(item) = items.get(i) else { break };
+                    let Some(item) = next() else { break };
+                    let item = &item;
                     let res = scan_item(
                         plan,
                         repo,
