@@ -721,7 +721,7 @@ fn work_items(
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default();
         let total = reader.blocks().len();
-        let blocks = reader.candidate_blocks(range.start, range.end, &fq);
+        let blocks = reader.candidate_blocks(range.start, range.end, fq);
         crate::metrics::SEARCH_BLOCKS_SKIPPED.inc_by((total - blocks.len()) as u64);
         crate::metrics::SEARCH_BLOCKS_READ.inc_by(blocks.len() as u64);
         for chunk in blocks.chunks(BLOCKS_PER_ITEM) {
