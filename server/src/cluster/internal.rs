@@ -413,7 +413,11 @@ pub async fn search(
     let mut load: HashMap<u32, u64> = HashMap::new();
     let assign =
         |seg: &SegmentInfo, exclude: &HashSet<u32>, load: &mut HashMap<u32, u64>| -> Option<u32> {
-            if !exclude.contains(&me) && node.searcher.has_local(&seg.id) {
+            // A file here is one Global lists this node as holding, or a bucket download
+            // searched before (its reader is open): checking those spares a `stat` per
+            // segment the other nodes hold, on every query.
+            let maybe_here = seg.nodes.contains(&me) || node.searcher.has_reader(&seg.id);
+            if !exclude.contains(&me) && maybe_here && node.searcher.has_local(&seg.id) {
                 return Some(me);
             }
             let holder = seg

@@ -244,7 +244,12 @@ impl Searcher {
 
     fn reader(&self, seg: &SegmentInfo) -> Result<Arc<SegmentReader>, SearchError> {
         if let Ok(mut m) = self.last_used.lock() {
-            m.insert(seg.id.to_string(), Instant::now());
+            match m.get_mut(seg.id.as_str()) {
+                Some(t) => *t = Instant::now(),
+                None => {
+                    m.insert(seg.id.to_string(), Instant::now());
+                }
+            }
         }
         if let Some(r) = self
             .readers
@@ -466,11 +471,15 @@ impl Searcher {
 
     /// True when the segment's file is on this node's disk.
     pub fn has_local(&self, id: &str) -> bool {
+        self.has_reader(id) || crate::merge::segment_path(&self.segments_dir, id).exists()
+    }
+
+    /// True when the segment's file is open here (it is on disk, or was when last searched).
+    pub fn has_reader(&self, id: &str) -> bool {
         self.readers
             .lock()
             .map(|m| m.contains_key(id))
             .unwrap_or(false)
-            || crate::merge::segment_path(&self.segments_dir, id).exists()
     }
 
     pub fn segments_dir(&self) -> PathBuf {
@@ -828,50 +837,53 @@ fn scan_fed(
             }
         }
     };
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| {
-                let mut st = plan.agg.new_state();
-                let mut keys = progress.keys_template();
-                let mut last_merge = Instant::now();
-                loop {
-                    if progress.cancelled.load(Ordering::Relaxed) || stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    let Some(item) = next() else { break };
-                    let item = &item;
-                    let res = scan_item(
-                        plan,
-                        repo,
-                        item,
-                        range,
-                        &mut st,
-                        keys.as_mut(),
-                        progress,
-                        cache,
-                    )
-                    .and_then(|_| plan.agg.check(&st).map_err(SearchError::Limit));
-                    if let Err(e) = res {
-                        if let Ok(mut f) = failed.lock() {
-                            f.get_or_insert(e);
-                        }
-                        stop.store(true, Ordering::Relaxed);
-                        break;
-                    }
-                    progress.work_done.fetch_add(1, Ordering::Relaxed);
-                    // Share progress for partial results now and then, not per item.
-                    if last_merge.elapsed() > Duration::from_millis(250) {
-                        let done = std::mem::replace(&mut st, plan.agg.new_state());
-                        progress.merge(plan, done);
-                        last_merge = Instant::now();
-                    }
+    // One worker runs on this (already blocking) thread: a small query spawns no thread.
+    let work = || {
+        let mut st = plan.agg.new_state();
+        let mut keys = progress.keys_template();
+        let mut last_merge = Instant::now();
+        loop {
+            if progress.cancelled.load(Ordering::Relaxed) || stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let Some(item) = next() else { break };
+            let item = &item;
+            let res = scan_item(
+                plan,
+                repo,
+                item,
+                range,
+                &mut st,
+                keys.as_mut(),
+                progress,
+                cache,
+            )
+            .and_then(|_| plan.agg.check(&st).map_err(SearchError::Limit));
+            if let Err(e) = res {
+                if let Ok(mut f) = failed.lock() {
+                    f.get_or_insert(e);
                 }
-                progress.merge(plan, st);
-                if let Some(k) = keys {
-                    progress.merge_keys(k);
-                }
-            });
+                stop.store(true, Ordering::Relaxed);
+                break;
+            }
+            progress.work_done.fetch_add(1, Ordering::Relaxed);
+            // Share progress for partial results now and then, not per item.
+            if last_merge.elapsed() > Duration::from_millis(250) {
+                let done = std::mem::replace(&mut st, plan.agg.new_state());
+                progress.merge(plan, done);
+                last_merge = Instant::now();
+            }
         }
+        progress.merge(plan, st);
+        if let Some(k) = keys {
+            progress.merge_keys(k);
+        }
+    };
+    std::thread::scope(|s| {
+        for _ in 1..workers {
+            s.spawn(&work);
+        }
+        work();
     });
     if let Some(e) = failed.lock().ok().and_then(|mut f| f.take()) {
         return Err(e);
