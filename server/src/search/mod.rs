@@ -881,7 +881,7 @@ fn scan_fed(
     };
     std::thread::scope(|s| {
         for _ in 1..workers {
-            s.spawn(&work);
+            s.spawn(work);
         }
         work();
     });
