@@ -18,41 +18,8 @@ use std::time::Instant;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use strata_global::*;
 
-fn seg(i: u64) -> SegmentInfo {
-    SegmentInfo {
-        // The server's id format: `{node}-p{partition}-{random hex}`.
-        id: format!(
-            "{}-p{}-{:016x}",
-            1 + i % 3,
-            i % 24,
-            i.wrapping_mul(0x9e37_79b9_7f4a_7c15)
-        )
-        .into(),
-        repo: format!("repo{}", i % 20).into(),
-        tags: BTreeMap::from([("host".to_string(), format!("web-{}", i % 50))]).into(),
-        min_ts: 1_700_000_000_000 + i as i64 * 1000,
-        max_ts: 1_700_000_000_000 + i as i64 * 1000 + 60_000,
-        event_count: 50_000,
-        raw_bytes: 30 << 20,
-        file_bytes: 3 << 20,
-        file_crc: i as u32,
-        codec: "zstd".into(),
-        partition: (i % 24) as u32,
-        first_offset: i * 1000,
-        last_offset: i * 1000 + 999,
-        nodes: NodeSet::from([1, 2]),
-        bucket_key: Some(format!(
-            "segments/{}-p{}-{:016x}",
-            1 + i % 3,
-            i % 24,
-            i.wrapping_mul(0x9e37_79b9_7f4a_7c15)
-        )),
-        merged: true,
-        merge_target: None,
-        created_ms: 0,
-        version: 0,
-    }
-}
+mod gen;
+use gen::seg;
 
 fn mini(i: u64) -> SegmentInfo {
     SegmentInfo {

@@ -126,6 +126,25 @@ async fn segment_file(
     }
 }
 
+/// Decodes a bincode request body; `what` names it in the error.
+fn decode_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
+    bincode::serde::decode_from_slice(body, bincode::config::standard())
+        .map(|(v, _)| v)
+        .map_err(|e| ApiError::bad_request(format!("invalid {what}: {e}")))
+}
+
+/// A bincode-encoded 200 answer.
+fn bincode_response<T: Serialize>(v: &T) -> Result<Response, ApiError> {
+    let bytes = bincode::serde::encode_to_vec(v, bincode::config::standard())
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok((
+        StatusCode::OK,
+        [("content-type", "application/octet-stream")],
+        bytes,
+    )
+        .into_response())
+}
+
 fn compile(q: &SubQuery) -> Result<Plan, ApiError> {
     let parsed = query::parse_with(&q.query_string, &q.arguments)
         .map_err(|e| ApiError::bad_request(format!("query parse error: {e}")))?;
@@ -146,9 +165,7 @@ async fn sub_search(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     check_secret(&node, &headers)?;
-    let q: SubQuery = bincode::serde::decode_from_slice(&body, bincode::config::standard())
-        .map(|(q, _)| q)
-        .map_err(|e| ApiError::bad_request(format!("invalid sub-query: {e}")))?;
+    let q: SubQuery = decode_body(&body, "sub-query")?;
     let plan = Arc::new(compile(&q)?);
     crate::metrics::CLUSTER_SUBSEARCHES.inc();
     let progress = Arc::new(Progress::default());
@@ -191,14 +208,7 @@ async fn sub_search(
             .load(std::sync::atomic::Ordering::Relaxed),
         keys: KeyedRows::from_candidates(progress.take_keys()),
     };
-    let bytes = bincode::serde::encode_to_vec(&out, bincode::config::standard())
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    Ok((
-        StatusCode::OK,
-        [("content-type", "application/octet-stream")],
-        bytes,
-    )
-        .into_response())
+    bincode_response(&out)
 }
 
 /// Materialises events of this node's segments for a query-then-fetch.
@@ -208,23 +218,14 @@ async fn fetch_rows(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     check_secret(&node, &headers)?;
-    let req: FetchRows = bincode::serde::decode_from_slice(&body, bincode::config::standard())
-        .map(|(q, _)| q)
-        .map_err(|e| ApiError::bad_request(format!("invalid row fetch: {e}")))?;
+    let req: FetchRows = decode_body(&body, "row fetch")?;
     let searcher = node.searcher.clone();
     let rows = tokio::task::spawn_blocking(move || searcher.materialize(&req))
         .await
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
         .map_err(|e| ApiError::not_found(format!("cannot fetch rows: {e}")))?;
     crate::metrics::CLUSTER_ROWS_FETCHED.inc_by(rows.len() as u64);
-    let bytes = bincode::serde::encode_to_vec(&rows, bincode::config::standard())
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    Ok((
-        StatusCode::OK,
-        [("content-type", "application/octet-stream")],
-        bytes,
-    )
-        .into_response())
+    bincode_response(&rows)
 }
 
 /// What a query needs to fan out: the query text (sub-queries recompile it; plans are
