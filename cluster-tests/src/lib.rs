@@ -417,10 +417,20 @@ impl Cluster {
             ),
         );
         let d = self.graphql(i, &format!(r#"mutation {{ addIngestTokenV3(input: {{repositoryName: "{repo}", name: "t", parser: "kv"}}) {{ token }} }}"#));
-        self.ingest_token = Some((
-            repo.to_string(),
-            d["addIngestTokenV3"]["token"].as_str().unwrap().to_string(),
-        ));
+        let token = d["addIngestTokenV3"]["token"].as_str().unwrap().to_string();
+        // Other nodes learn of the token when they apply its global event: until then they
+        // refuse it (401). Wait for every running node, so the tests' first batches count.
+        for n in self.running() {
+            self.wait_until(30, "every node to know the new ingest token", || {
+                self.client
+                    .post(self.nodes[n].url("/api/v1/ingest/humio-unstructured"))
+                    .bearer_auth(&token)
+                    .json(&json!([]))
+                    .send()
+                    .is_ok_and(|r| r.status().is_success())
+            });
+        }
+        self.ingest_token = Some((repo.to_string(), token));
     }
 
     /// Sends lines to node `i`'s ingest API; true when the node acknowledged them (200).
@@ -433,8 +443,11 @@ impl Cluster {
             .body(lines.join("\n"))
             .send()
         {
-            Ok(r) => r.status().is_success(),
-            Err(_) => false,
+            Ok(r) => accepted(i, r),
+            Err(e) => {
+                eprintln!("ingest to node {} failed: {e}", i + 1);
+                false
+            }
         }
     }
 
@@ -450,8 +463,11 @@ impl Cluster {
             .json(&body)
             .send()
         {
-            Ok(r) => r.status().is_success(),
-            Err(_) => false,
+            Ok(r) => accepted(i, r),
+            Err(e) => {
+                eprintln!("ingest to node {} failed: {e}", i + 1);
+                false
+            }
         }
     }
 
@@ -605,4 +621,20 @@ pub fn lines(batch: &str, from: usize, n: usize) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// Whether an ingest answer is an acknowledgement; a refusal is said on stderr, so a test that
+/// counts refusals shows why there were any.
+fn accepted(i: usize, r: reqwest::blocking::Response) -> bool {
+    if r.status().is_success() {
+        return true;
+    }
+    let status = r.status();
+    let text = r.text().unwrap_or_default();
+    eprintln!(
+        "ingest to node {} refused: {status}: {}",
+        i + 1,
+        text.trim()
+    );
+    false
 }
