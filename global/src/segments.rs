@@ -12,7 +12,6 @@
 //! Positions depend on the order of inserts and removals, which is the same on every node that
 //! applies the same log; nothing outside this module sees them. Equality ignores them.
 
-use std::collections::BTreeSet;
 use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
@@ -171,15 +170,6 @@ impl SegmentMap {
     pub fn values(&self) -> impl Iterator<Item = &SegmentInfo> + '_ {
         self.chunks.iter().flatten()
     }
-
-    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut SegmentInfo> + '_ {
-        self.chunks.iter_mut().flatten()
-    }
-
-    /// All ids, sorted.
-    pub fn ids(&self) -> BTreeSet<&str> {
-        self.values().map(|s| s.id.as_str()).collect()
-    }
 }
 
 impl PartialEq for SegmentMap {
@@ -215,10 +205,6 @@ impl FromIterator<SegmentInfo> for SegmentMap {
 pub struct NodeSet(SmallVec<[u32; 4]>);
 
 impl NodeSet {
-    pub fn new() -> Self {
-        NodeSet::default()
-    }
-
     /// Adds `n`; false when it was already there.
     pub fn insert(&mut self, n: u32) -> bool {
         match self.0.binary_search(&n) {
@@ -362,7 +348,7 @@ pub(crate) fn deserialize_tags<'de, D: Deserializer<'de>>(d: D) -> Result<Tags, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
+    use std::collections::{BTreeMap, BTreeSet};
 
     fn seg(id: &str) -> SegmentInfo {
         SegmentInfo {

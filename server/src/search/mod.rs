@@ -251,12 +251,7 @@ impl Searcher {
                 }
             }
         }
-        if let Some(r) = self
-            .readers
-            .lock()
-            .ok()
-            .and_then(|m| m.get(seg.id.as_str()).cloned())
-        {
+        if let Some(r) = self.open_reader(&seg.id) {
             return Ok(r);
         }
         let path = crate::merge::segment_path(&self.segments_dir, &seg.id);
@@ -320,8 +315,7 @@ impl Searcher {
             if id.is_empty() || id.contains('/') || id.contains("..") {
                 return Err(bad(id, "not a segment id".into()));
             }
-            let cached = self.readers.lock().ok().and_then(|m| m.get(id).cloned());
-            let r = match cached {
+            let r = match self.open_reader(id) {
                 Some(r) => r,
                 None => {
                     let path = crate::merge::segment_path(&self.segments_dir, id);
@@ -476,10 +470,12 @@ impl Searcher {
 
     /// True when the segment's file is open here (it is on disk, or was when last searched).
     pub fn has_reader(&self, id: &str) -> bool {
-        self.readers
-            .lock()
-            .map(|m| m.contains_key(id))
-            .unwrap_or(false)
+        self.open_reader(id).is_some()
+    }
+
+    /// The segment's reader, when it is open here.
+    fn open_reader(&self, id: &str) -> Option<Arc<SegmentReader>> {
+        self.readers.lock().ok().and_then(|m| m.get(id).cloned())
     }
 
     pub fn segments_dir(&self) -> PathBuf {
@@ -577,11 +573,7 @@ impl Searcher {
             if !tags_may_match(&plan.leading, repo, &seg.tags) {
                 continue;
             }
-            let cached = self
-                .readers
-                .lock()
-                .map(|m| m.contains_key(seg.id.as_str()))
-                .unwrap_or(false);
+            let cached = self.has_reader(&seg.id);
             let path = crate::merge::segment_path(&self.segments_dir, &seg.id);
             if cached || path.exists() || self.bucket.is_none() || seg.bucket_key.is_none() {
                 local.push(seg);
@@ -646,18 +638,12 @@ impl Searcher {
             while let Ok(more) = rx.try_recv() {
                 batch.push(more);
             }
-            let mut out = Vec::new();
-            for (seg, r) in batch {
-                if let Err(e) = r {
-                    return Some(Err(e));
-                }
+            let opened = batch.into_iter().map(|(seg, downloaded)| {
+                downloaded?;
                 crate::metrics::BUCKET_DOWNLOADS.inc();
-                match self.reader(&seg) {
-                    Ok(reader) => out.push((reader, seg.tags.clone())),
-                    Err(e) => return Some(Err(e)),
-                }
-            }
-            Some(Ok(out))
+                Ok((self.reader(&seg)?, seg.tags.clone()))
+            });
+            Some(opened.collect())
         };
         scan_fed(
             plan,
