@@ -14,9 +14,10 @@ use std::time::Instant;
 use futures::StreamExt;
 use strata::bucket::Bucket;
 use strata::digest::WipRegistry;
-use strata::merge::{segment_path, NewSegment};
+use strata::merge::NewSegment;
 use strata::query::{compile, parse, PlanOptions};
 use strata::search::{Progress, SearchRange, Searcher};
+use strata::store::SegmentStore;
 use strata_global::{Global, GlobalEvent, MemoryLog, Snapshot};
 use strata_segment::SegmentReader;
 
@@ -180,12 +181,12 @@ async fn main() {
         for _ in 0..RUNS {
             // Cold: nothing local, no column cache.
             for info in &infos {
-                let _ = std::fs::remove_file(segment_path(&segdir, &info.id));
+                let _ = std::fs::remove_file(segdir.join(format!("{}.seg", info.id)));
             }
             let searcher = Arc::new(Searcher::new(
                 global.clone(),
                 Arc::new(WipRegistry::new(0)),
-                segdir.clone(),
+                Arc::new(SegmentStore::open(&segdir).unwrap()),
                 0,
                 Some(bucket.clone()),
             ));

@@ -1,4 +1,5 @@
-//! Wires one node together: queue, Global, digest, merger, HTTP API, and graceful shutdown.
+//! Wires one node together: queue, Global, digest, merger, mover, uploader, housekeeping,
+//! HTTP API, and graceful shutdown.
 //! SIGTERM/SIGINT: stop accepting requests, close every WIP buffer into segments, write a
 //! Global snapshot, exit 0. SIGKILL at any moment loses nothing acknowledged (see ingest and
 //! digest).
@@ -12,31 +13,16 @@ use tokio::sync::watch;
 
 use crate::api;
 use crate::config::Config;
+use crate::ctx::NodeCtx;
 use crate::digest::{DigestConfig, WipRegistry};
+use crate::housekeeping::write_snapshot;
 use crate::ingest::Ingester;
 use crate::merge::{self, MergeConfig};
 use crate::queue::embedded::EmbeddedQueue;
 use crate::queue::kafka::{KafkaQueue, TopicsFile};
 use crate::queue::{Queue, QueueGlobalLog, CHATTER_TOPIC, GLOBAL_TOPIC, INGEST_TOPIC};
 use crate::search::Searcher;
-
-/// Everything request handlers need.
-pub struct NodeCtx {
-    pub cfg: Config,
-    pub global: Global,
-    pub queue: Arc<dyn Queue>,
-    pub ingester: Ingester,
-    pub searcher: Arc<Searcher>,
-    /// Work in progress (and the live queries digest feeds).
-    pub wip: Arc<WipRegistry>,
-    pub jobs: api::query::Jobs,
-    /// Who is alive (heartbeats) — for coordination and for planning searches.
-    pub membership: Arc<crate::cluster::Membership>,
-    /// Client for the internal API of other nodes.
-    pub http: reqwest::Client,
-    pub schema: api::graphql::StrataSchema,
-    pub root_token_hash: Option<String>,
-}
+use crate::store::SegmentStore;
 
 /// Offsets an empty embedded queue must start at after a restore from the bucket.
 type Seeds = Vec<(&'static str, u32, u64)>;
@@ -76,9 +62,10 @@ async fn open_queue(cfg: &Config, seeds: &Seeds) -> Result<Arc<dyn Queue>> {
 /// Runs a node until SIGTERM/SIGINT.
 pub async fn run(cfg: Config) -> Result<()> {
     let segments_dir = cfg.data_dir.join("segments");
-    std::fs::create_dir_all(&segments_dir)
-        .with_context(|| format!("creating {}", segments_dir.display()))?;
-    remove_partial_files(&segments_dir);
+    let store = Arc::new(
+        SegmentStore::open(&segments_dir)
+            .with_context(|| format!("opening {}", segments_dir.display()))?,
+    );
     let bucket = match &cfg.bucket {
         Some(url) => Some(
             crate::bucket::Bucket::open(url, cfg.s3_endpoint.as_deref())
@@ -136,7 +123,7 @@ pub async fn run(cfg: Config) -> Result<()> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let dcfg = DigestConfig {
         node_id: cfg.node_id,
-        segments_dir: segments_dir.clone(),
+        store: store.clone(),
         mini_max_bytes: cfg.mini_max_bytes,
         mini_max_age: Duration::from_secs(cfg.mini_max_age_secs),
     };
@@ -171,7 +158,7 @@ pub async fn run(cfg: Config) -> Result<()> {
     let merger = tokio::spawn(merge::run(
         MergeConfig {
             node_id: cfg.node_id,
-            segments_dir: segments_dir.clone(),
+            store: store.clone(),
             minis_per_merge: cfg.minis_per_merge,
             merge_after: Duration::from_secs(cfg.merge_after_secs),
             delete_grace: Duration::from_secs(cfg.delete_grace_secs),
@@ -180,6 +167,13 @@ pub async fn run(cfg: Config) -> Result<()> {
         shutdown_rx.clone(),
     ));
 
+    let peers = crate::cluster::rpc::HttpPeers::new(
+        cfg.node_id,
+        cfg.cluster_secret.clone(),
+        global.clone(),
+        membership.clone(),
+    )
+    .context("building the internal HTTP client")?;
     let ctx = Arc::new(NodeCtx {
         root_token_hash: cfg.root_token.as_deref().map(strata_global::hash_token),
         ingester: Ingester {
@@ -188,18 +182,15 @@ pub async fn run(cfg: Config) -> Result<()> {
         searcher: Arc::new(Searcher::new(
             global.clone(),
             wip.clone(),
-            segments_dir.clone(),
+            store.clone(),
             cfg.query_cache_mb << 20,
             bucket.clone(),
         )),
+        store: store.clone(),
         wip: wip.clone(),
-        jobs: api::query::Jobs::default(),
+        jobs: Default::default(),
         membership: membership.clone(),
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(300))
-            .build()
-            .context("building the internal HTTP client")?,
-        schema: api::graphql::schema(),
+        peers: Arc::new(peers),
         cfg: cfg.clone(),
         global: global.clone(),
         queue: queue.clone(),
@@ -217,73 +208,17 @@ pub async fn run(cfg: Config) -> Result<()> {
         tokio::spawn(crate::bucket::sync::run_uploader(
             b,
             global.clone(),
-            segments_dir.clone(),
+            store.clone(),
             cfg.node_id,
             shutdown_rx.clone(),
         ))
     });
 
-    // Housekeeping: expire query jobs, write (and upload) periodic snapshots, truncate the
-    // ingest queue below the durable offset, enforce retention and delete unlisted segment
-    // files, keep local disk within its budget.
-    let hk_ctx = ctx.clone();
-    let hk_bucket = bucket.clone();
-    let mut hk_shutdown = shutdown_rx.clone();
-    let mut sweeper =
-        crate::retention::Sweeper::new(&segments_dir, Duration::from_secs(cfg.delete_grace_secs));
-    let housekeeping = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        let mut last_snapshot = tokio::time::Instant::now();
-        let unsupported = std::sync::atomic::AtomicBool::new(false);
-        let mut n: u64 = 0;
-        loop {
-            tokio::select! {
-                _ = hk_shutdown.changed() => return,
-                _ = tick.tick() => {}
-            }
-            n += 1;
-            hk_ctx.jobs.expire();
-            if last_snapshot.elapsed() >= Duration::from_secs(hk_ctx.cfg.snapshot_interval_secs) {
-                last_snapshot = tokio::time::Instant::now();
-                let uploaded =
-                    write_snapshot(&hk_ctx.global, &hk_ctx.cfg.data_dir, hk_bucket.as_ref()).await;
-                if let (Some(bytes), Some(b)) = (uploaded, &hk_bucket) {
-                    if crate::retention::is_enforcer(&hk_ctx.global, hk_ctx.cfg.node_id) {
-                        crate::bucket::sync::collect_garbage(b, &hk_ctx.global, bytes).await;
-                    }
-                }
-            }
-            if n.is_multiple_of(2) {
-                crate::bucket::sync::truncate_queue(
-                    &hk_ctx.global,
-                    &hk_ctx.queue,
-                    hk_bucket.is_some(),
-                    hk_ctx.cfg.replication_factor,
-                    &unsupported,
-                )
-                .await;
-            }
-            if n.is_multiple_of(hk_ctx.cfg.retention_interval_secs) {
-                crate::retention::enforce(&hk_ctx.global, hk_ctx.cfg.node_id).await;
-                let swept = sweeper.sweep(&hk_ctx.global);
-                if swept > 0 {
-                    tracing::info!(
-                        files = swept,
-                        "deleted segment files Global no longer lists"
-                    );
-                }
-            }
-            if let (Some(mb), Some(_)) = (hk_ctx.cfg.disk_budget_mb, &hk_bucket) {
-                let s = hk_ctx.searcher.clone();
-                let evicted = tokio::task::spawn_blocking(move || s.evict(mb << 20))
-                    .await
-                    .unwrap_or(0);
-                if evicted > 0 {
-                    tracing::info!(evicted, "evicted local segments over the disk budget");
-                }
-            }
-        }
-    });
+    let housekeeping = tokio::spawn(crate::housekeeping::run(
+        ctx.clone(),
+        bucket.clone(),
+        shutdown_rx.clone(),
+    ));
 
     let listener = tokio::net::TcpListener::bind(cfg.http_addr)
         .await
@@ -310,7 +245,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         // Upload what the digests just closed, so a wiped disk loses nothing.
         match tokio::time::timeout(
             Duration::from_secs(60),
-            crate::bucket::sync::upload_pending(b, &global, &segments_dir, cfg.node_id),
+            crate::bucket::sync::upload_pending(b, &global, &store, cfg.node_id),
         )
         .await
         {
@@ -327,49 +262,6 @@ pub async fn run(cfg: Config) -> Result<()> {
     tracing::info!("shutdown complete");
     Ok(())
 }
-
-/// Writes a Global snapshot locally and uploads it; returns the bytes when uploaded.
-async fn write_snapshot(
-    global: &Global,
-    dir: &std::path::Path,
-    bucket: Option<&crate::bucket::Bucket>,
-) -> Option<Vec<u8>> {
-    let g = global.clone();
-    let dir = dir.to_path_buf();
-    let r = tokio::task::spawn_blocking(move || {
-        let (off, bytes) = g.snapshot_bytes()?;
-        strata_global::snapshot::write_bytes(&dir, &bytes)?;
-        Ok::<_, strata_global::GlobalError>((off, bytes))
-    })
-    .await;
-    match r {
-        Ok(Ok((off, bytes))) => {
-            tracing::info!(offset = off, "wrote global snapshot");
-            if let Some(b) = bucket {
-                match b.put_snapshot(off, bytes.clone()).await {
-                    Ok(()) => {
-                        tracing::info!(offset = off, "uploaded global snapshot");
-                        // Older snapshots are only a fallback; keep a few.
-                        if let Err(e) = b.prune_snapshots(SNAPSHOTS_KEPT).await {
-                            tracing::warn!(error = %e, "pruning old snapshots in the bucket failed");
-                        }
-                        return Some(bytes);
-                    }
-                    Err(e) => {
-                        crate::metrics::BUCKET_UPLOAD_FAILURES.inc();
-                        tracing::warn!(error = %e, "uploading the global snapshot failed")
-                    }
-                }
-            }
-        }
-        Ok(Err(e)) => tracing::warn!(error = %e, "writing global snapshot failed"),
-        Err(e) => tracing::warn!(error = %e, "snapshot task failed"),
-    }
-    None
-}
-
-/// Global snapshots kept in the bucket.
-const SNAPSHOTS_KEPT: usize = 5;
 
 /// A node with no Global snapshot of its own and a bucket that holds one restores Global from
 /// the newest snapshot there. Returns where the (empty) embedded queue must continue.
@@ -417,16 +309,6 @@ async fn restore_from_bucket(bucket: &crate::bucket::Bucket, cfg: &Config) -> Re
         "restored Global from the bucket; segments will be fetched on demand"
     );
     Ok(seeds)
-}
-
-fn remove_partial_files(dir: &std::path::Path) {
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            if e.file_name().to_string_lossy().ends_with(".partial") {
-                let _ = std::fs::remove_file(e.path());
-            }
-        }
-    }
 }
 
 async fn shutdown_signal() {

@@ -1,18 +1,11 @@
-//! Retention and segment-file garbage collection.
+//! Retention.
 //!
 //! Retention (LogScale's time-, ingest-size- and storage-size-based retention) deletes a
 //! repository's oldest whole segments: those whose newest event is older than the age limit,
 //! and, newest first, those past the ingested (raw) or stored (compressed) byte limits. Work in
 //! progress is never cut. One node publishes the deletion — the lowest-id running node, which
 //! every node derives from Global alike — so a cluster does not publish it N times.
-//!
-//! The sweep removes local segment files that Global no longer lists (retention, merges,
-//! deleted repositories), once they have stayed unlisted for a grace period: digest and merge
-//! write a file before Global lists it, and searches may still be reading a replaced one.
-
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+//! The files of deleted segments are swept from local disk by `store::Sweeper`.
 
 use strata_global::{Global, GlobalEvent, NodeState, Outcome, State};
 
@@ -92,69 +85,6 @@ pub async fn enforce(global: &Global, me: u32) -> usize {
             tracing::warn!(error = %e, "retention could not publish; retrying later");
             0
         }
-    }
-}
-
-/// Deletes local segment files Global has not listed for `grace`.
-pub struct Sweeper {
-    dir: PathBuf,
-    grace: Duration,
-    unlisted_since: HashMap<String, Instant>,
-}
-
-impl Sweeper {
-    pub fn new(dir: &Path, grace: Duration) -> Sweeper {
-        Sweeper {
-            dir: dir.to_path_buf(),
-            grace,
-            unlisted_since: HashMap::new(),
-        }
-    }
-
-    /// One pass; returns the number of files deleted.
-    pub fn sweep(&mut self, global: &Global) -> usize {
-        // A halted Global stops listing new segments; nothing it omits can be trusted.
-        if global.halted().is_some() {
-            return 0;
-        }
-        let Ok(entries) = std::fs::read_dir(&self.dir) else {
-            return 0;
-        };
-        let files: Vec<String> = entries
-            .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                let name = e.file_name().into_string().ok()?;
-                name.strip_suffix(".seg").map(str::to_string)
-            })
-            .collect();
-        let unlisted: Vec<String> = global.read(|s| {
-            files
-                .into_iter()
-                .filter(|id| !s.segments.contains_key(id))
-                .collect()
-        });
-        let now = Instant::now();
-        let mut seen = HashMap::with_capacity(unlisted.len());
-        let mut deleted = 0;
-        for id in unlisted {
-            let since = self.unlisted_since.get(&id).copied().unwrap_or(now);
-            if now.duration_since(since) >= self.grace {
-                let path = crate::merge::segment_path(&self.dir, &id);
-                match std::fs::remove_file(&path) {
-                    Ok(()) => {
-                        deleted += 1;
-                        crate::metrics::SEGMENT_FILES_SWEPT.inc();
-                    }
-                    Err(e) => {
-                        tracing::warn!(file = %path.display(), error = %e, "could not delete an unlisted segment file")
-                    }
-                }
-            } else {
-                seen.insert(id, since);
-            }
-        }
-        self.unlisted_since = seen;
-        deleted
     }
 }
 

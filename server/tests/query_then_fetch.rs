@@ -68,7 +68,7 @@ fn searcher(dir: &std::path::Path) -> Searcher {
     Searcher::new(
         global,
         Arc::new(WipRegistry::new(0)),
-        dir.to_path_buf(),
+        Arc::new(strata::store::SegmentStore::open(dir).unwrap()),
         0,
         None,
     )

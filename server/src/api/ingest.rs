@@ -15,10 +15,10 @@ use axum::{Json, Router};
 use serde_json::Value;
 
 use super::{ApiError, Caller};
+use crate::ctx::NodeCtx;
 use crate::ingest::parsers::{self, find_timestamp, flatten_json};
 use crate::ingest::script::ParserSpec;
 use crate::ingest::{now_ms, time, Batch, QueuedEvent};
-use crate::node::NodeCtx;
 
 pub fn routes() -> Router<Arc<NodeCtx>> {
     Router::new()

@@ -4,6 +4,7 @@
 
 pub mod graphql;
 pub mod ingest;
+pub mod internal;
 pub mod query;
 
 use std::sync::Arc;
@@ -14,7 +15,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
-use crate::node::NodeCtx;
+use crate::ctx::NodeCtx;
+use crate::error::ErrorKind;
+use crate::search::SearchError;
 
 /// An error answered to a client: status plus a message naming what was wrong.
 #[derive(Debug)]
@@ -44,6 +47,31 @@ impl ApiError {
     }
     pub fn unavailable(m: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, m)
+    }
+}
+
+/// The status code of each kind of error: the one place they are mapped. A limit is the
+/// caller's to fix (a narrower query), so 400, never a 5xx a client would retry.
+pub fn status_of(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::BadInput | ErrorKind::Limit => StatusCode::BAD_REQUEST,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::Cancelled => StatusCode::CONFLICT,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl From<SearchError> for ApiError {
+    fn from(e: SearchError) -> Self {
+        let message = match e.kind() {
+            ErrorKind::Limit => format!("query limit exceeded: {e}"),
+            ErrorKind::BadInput => e.to_string(),
+            _ => format!("query failed: {e}"),
+        };
+        ApiError::new(status_of(e.kind()), message)
     }
 }
 
@@ -245,7 +273,8 @@ pub fn router(node: Arc<NodeCtx>) -> Router {
         .merge(ingest::routes())
         .merge(query::routes())
         .route("/graphql", post(graphql::handler).get(graphql::playground))
-        .merge(crate::cluster::internal::routes())
+        .layer(axum::Extension(graphql::schema()))
+        .merge(internal::routes())
         .route("/api/{*rest}", axum::routing::any(api_not_found))
         .route("/internal/{*rest}", axum::routing::any(api_not_found))
         .merge(ui)

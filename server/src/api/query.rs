@@ -1,11 +1,10 @@
 //! Query endpoints: query jobs (create, poll with LogScale's response shape, cancel; a job not
-//! polled for 30 s expires), the streaming `/query` endpoint (NDJSON, JSON, plain text), and
+//! polled for 30 s expires — `search/jobs.rs`), the streaming `/query` endpoint (NDJSON, JSON, plain text), and
 //! the older `/api/v1/dataspaces/{repo}/...` aliases.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -16,17 +15,16 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::ApiError;
-use crate::node::NodeCtx;
+use crate::ctx::NodeCtx;
 use crate::query;
-use crate::query::{Agg, Plan, PlanOptions};
-use crate::search::live::LiveSub;
-use crate::search::{Progress, SearchRange, SearchResult};
+use crate::query::{Plan, PlanOptions};
+use crate::search::jobs::{Job, JobState, JOB_EXPIRY};
+use crate::search::live::{LiveSpec, LiveSub};
+use crate::search::root::RootQuery;
+use crate::search::{Progress, SearchResult};
 
 /// Events the streaming endpoint returns when the query has no aggregate or limit.
 const STREAM_EVENT_LIMIT: usize = 100_000;
-
-/// Jobs not polled for this long are cancelled and removed (LogScale: 30 s for the UI).
-pub const JOB_EXPIRY: Duration = Duration::from_secs(30);
 
 pub fn routes() -> Router<Arc<NodeCtx>> {
     Router::new()
@@ -55,64 +53,6 @@ struct QueryInput {
     /// Values for `?name` parameters in the query string.
     #[serde(default)]
     arguments: HashMap<String, String>,
-}
-
-/// A running or finished query job.
-pub struct Job {
-    repo: String,
-    plan: Arc<Plan>,
-    /// A live query's state, fed by digest after the historical search.
-    live_sub: Option<Arc<LiveSub>>,
-    last_poll: Mutex<Instant>,
-    /// Progress of the current run (a live job starts a new run for each refresh).
-    progress: Mutex<Arc<Progress>>,
-    state: Mutex<JobState>,
-}
-
-enum JobState {
-    Running,
-    Done(SearchResult),
-    Failed(String),
-}
-
-impl Job {
-    fn cancel(&self) {
-        if let Ok(p) = self.progress.lock() {
-            p.cancelled.store(true, Ordering::Relaxed);
-        }
-    }
-
-    fn cancelled(&self) -> bool {
-        self.progress
-            .lock()
-            .map(|p| p.cancelled.load(Ordering::Relaxed))
-            .unwrap_or(true)
-    }
-}
-
-/// The node's query jobs.
-#[derive(Default)]
-pub struct Jobs {
-    jobs: Mutex<HashMap<String, Arc<Job>>>,
-}
-
-impl Jobs {
-    /// Drops jobs nobody polled recently.
-    pub fn expire(&self) {
-        if let Ok(mut m) = self.jobs.lock() {
-            m.retain(|_, j| {
-                let alive = j
-                    .last_poll
-                    .lock()
-                    .map(|t| t.elapsed() < JOB_EXPIRY)
-                    .unwrap_or(false);
-                if !alive {
-                    j.cancel();
-                }
-                alive
-            });
-        }
-    }
 }
 
 /// Parses LogScale time specs: epoch ms numbers, `now`, or relative (`15m`, `1h`, `24hours`, `7d`).
@@ -149,10 +89,14 @@ pub fn parse_time(v: Option<&Value>, default: &str, now: i64) -> Result<i64, Api
     Ok(now - n.saturating_mul(ms))
 }
 
-fn plan(input: &QueryInput, default_limit: usize) -> Result<(Plan, i64, i64), ApiError> {
-    let qs = input.query_string.clone().unwrap_or_default();
-    let q = query::parse_with(&qs, &input.arguments)
-        .map_err(|e| ApiError::bad_request(format!("query parse error: {e}")))?;
+/// The query as the root runs it, and its compiled plan.
+/// `live`: the job id of a live query.
+fn plan(
+    repo: &str,
+    input: &QueryInput,
+    default_limit: usize,
+    live: Option<&str>,
+) -> Result<(Plan, RootQuery), ApiError> {
     let now = crate::ingest::now_ms();
     let start = parse_time(input.start.as_ref(), "24hours", now)?;
     // The end is inclusive of "now": events stamped this very millisecond count.
@@ -162,16 +106,18 @@ fn plan(input: &QueryInput, default_limit: usize) -> Result<(Plan, i64, i64), Ap
             "the time range is empty: end must be after start",
         ));
     }
-    let plan = query::compile(
-        &q,
-        PlanOptions {
+    let q = RootQuery {
+        repo: repo.to_string(),
+        query_string: input.query_string.clone().unwrap_or_default(),
+        arguments: input.arguments.clone(),
+        options: PlanOptions {
             start,
             end,
             default_limit,
         },
-    )
-    .map_err(|e| ApiError::bad_request(format!("query parse error: {e}")))?;
-    Ok((plan, start, end))
+        live: live.map(|id| LiveSpec::new(id, end - start)),
+    };
+    Ok((q.compile()?, q))
 }
 
 fn parse_input(body: &[u8]) -> Result<QueryInput, ApiError> {
@@ -187,52 +133,22 @@ async fn create_job(
 ) -> Result<Response, ApiError> {
     node.authorize_read(&headers, &repo)?;
     let input = parse_input(&body)?;
-    let (mut plan, start, end) = plan(&input, 200)?;
     let id = format!("P{}-{:032x}", node.cfg.node_id, rand::random::<u128>());
-    let window = end - start;
-    let live_sub = if input.is_live {
-        // The aggregate is kept per slice (1/20 of the window, at least 1 s) so the window
-        // can slide by dropping slices.
-        let slice_ms = (window / 20).max(1000);
-        let inner = std::mem::replace(
-            &mut plan.agg,
-            Agg::Count {
-                field: None,
-                distinct: false,
-                as_: String::new(),
-            },
-        );
-        plan.agg = Agg::Sliced {
-            slice_ms,
-            inner: Box::new(inner),
-        };
-        Some(slice_ms)
-    } else {
-        None
-    };
+    let live = input.is_live.then_some(id.as_str());
+    let (plan, q) = plan(&repo, &input, 200, live)?;
     let plan = Arc::new(plan);
-    let live_sub =
-        live_sub.map(|slice_ms| Arc::new(LiveSub::new(&repo, plan.clone(), window, slice_ms)));
-    let job = Arc::new(Job {
-        repo: repo.clone(),
-        plan: plan.clone(),
-        live_sub: live_sub.clone(),
-        last_poll: Mutex::new(Instant::now()),
-        progress: Mutex::new(Arc::new(Progress::default())),
-        state: Mutex::new(JobState::Running),
+    let live_sub = q.live.as_ref().map(|spec| {
+        Arc::new(LiveSub::new(
+            &repo,
+            plan.clone(),
+            spec.window_ms,
+            spec.slice_ms,
+        ))
     });
-    if let Ok(mut m) = node.jobs.jobs.lock() {
-        m.insert(id.clone(), job.clone());
-    }
+    let job = Arc::new(Job::new(&repo, plan.clone(), live_sub.clone()));
+    node.jobs.insert(&id, job.clone());
     let n = node.clone();
-    let qs = input.query_string.clone().unwrap_or_default();
-    let arguments = input.arguments.clone();
     tokio::spawn(async move {
-        let range = SearchRange { start, end };
-        let progress = match job.progress.lock() {
-            Ok(p) => p.clone(),
-            Err(_) => return,
-        };
         let register: Box<dyn FnOnce() + Send> = match &live_sub {
             Some(sub) => {
                 let (n2, sub) = (n.clone(), sub.clone());
@@ -240,37 +156,29 @@ async fn create_job(
             }
             None => Box::new(|| {}),
         };
-        // Live jobs follow this node's digest; the others fan out over the cluster.
-        let r = if live_sub.is_some() {
-            n.searcher
-                .search_state(&repo, job.plan.clone(), range, progress, register)
-                .await
-                .map(|st| (st, Vec::new()))
-        } else {
-            let fan = crate::cluster::internal::FanOut {
-                repo: repo.clone(),
-                query_string: qs,
-                arguments,
-                range,
-            };
-            crate::cluster::internal::search(&n, job.plan.clone(), fan, progress).await
-        };
-        if let Ok(mut s) = job.state.lock() {
-            *s = match r {
-                Ok((st, warnings)) => match &live_sub {
-                    Some(sub) => {
-                        sub.merge(st);
-                        JobState::Done(SearchResult::default())
-                    }
-                    None => {
-                        let mut res = crate::search::finish(&job.plan, st);
-                        res.warnings.extend(warnings);
-                        JobState::Done(res)
-                    }
-                },
-                Err(e) => JobState::Failed(e.to_string()),
-            };
-        }
+        let progress = job.progress().clone();
+        let r = n
+            .root()
+            .search(job.plan.clone(), &q, progress, register)
+            .await;
+        job.finish(match r {
+            Ok(g) => match &live_sub {
+                Some(sub) => {
+                    sub.merge(g.state);
+                    job.set_live_peers(g.answered);
+                    JobState::Done(SearchResult {
+                        warnings: g.warnings,
+                        ..Default::default()
+                    })
+                }
+                None => {
+                    let mut res = crate::search::finish(&job.plan, g.state);
+                    res.warnings.extend(g.warnings);
+                    JobState::Done(res)
+                }
+            },
+            Err(e) => JobState::Failed(e),
+        });
     });
     Ok((
         StatusCode::OK,
@@ -279,12 +187,36 @@ async fn create_job(
         .into_response())
 }
 
+/// A live job's window now: this node's sub merged with the subs every other node holds for
+/// it. A node that cannot answer makes the result incomplete, and a warning says so.
+async fn live_result(
+    node: &NodeCtx,
+    job: &Job,
+    sub: &LiveSub,
+    id: &str,
+    first: SearchResult,
+) -> SearchResult {
+    let peers = job.live_peers();
+    let answers =
+        futures::future::join_all(peers.iter().map(|n| node.peers.live_state(*n, id))).await;
+    let mut states = Vec::new();
+    let mut warnings = first.warnings;
+    for (n, a) in peers.iter().zip(answers) {
+        match a {
+            Ok(st) => states.push(st),
+            Err(e) => warnings.push(format!(
+                "incomplete result: node {n} could not give its part of the live query: {e}"
+            )),
+        }
+    }
+    let mut r = sub.result_with(states);
+    r.warnings.extend(warnings);
+    r
+}
+
 fn job_of(node: &NodeCtx, repo: &str, id: &str) -> Result<Arc<Job>, ApiError> {
     node.jobs
-        .jobs
-        .lock()
-        .ok()
-        .and_then(|m| m.get(id).cloned())
+        .get(id)
         .filter(|j| j.repo == repo)
         .ok_or_else(|| ApiError::not_found(format!("no query job {id:?} in {repo:?} (expired after {} s without polling, or never existed)", JOB_EXPIRY.as_secs())))
 }
@@ -296,32 +228,15 @@ async fn poll_job(
 ) -> Result<Response, ApiError> {
     node.authorize_read(&headers, &repo)?;
     let job = job_of(&node, &repo, &id)?;
-    if let Ok(mut t) = job.last_poll.lock() {
-        *t = Instant::now();
-    }
+    job.polled();
     let cancelled = job.cancelled() && job.live_sub.is_none();
-    let progress = job
-        .progress
-        .lock()
-        .map_err(|_| ApiError::unavailable("job state poisoned"))?
-        .clone();
-    let (result, done) = {
-        let state = job
-            .state
-            .lock()
-            .map_err(|_| ApiError::unavailable("job state poisoned"))?;
-        match (&*state, &job.live_sub) {
-            (JobState::Running, _) => (progress.partial(&job.plan), false),
-            // A live job shows its sliding window and never finishes.
-            (JobState::Done(_), Some(sub)) => (sub.result(), false),
-            (JobState::Done(r), None) => (r.clone(), true),
-            (JobState::Failed(e), _) => {
-                return Err(ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    format!("query failed: {e}"),
-                ))
-            }
-        }
+    let progress = job.progress().clone();
+    let (result, done) = match (job.state(), &job.live_sub) {
+        (JobState::Running, _) => (progress.partial(&job.plan), false),
+        // A live job shows its sliding window and never finishes.
+        (JobState::Done(r), Some(sub)) => (live_result(&node, &job, sub, &id, r).await, false),
+        (JobState::Done(r), None) => (r, true),
+        (JobState::Failed(e), _) => return Err(e.into()),
     };
     let total = progress.work_total.load(Ordering::Relaxed);
     let work_done = if done {
@@ -364,9 +279,7 @@ async fn delete_job(
     node.authorize_read(&headers, &repo)?;
     let job = job_of(&node, &repo, &id)?;
     job.cancel();
-    if let Ok(mut m) = node.jobs.jobs.lock() {
-        m.remove(&id);
-    }
+    node.jobs.remove(&id);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -379,23 +292,14 @@ async fn stream_query(
 ) -> Result<Response, ApiError> {
     node.authorize_read(&headers, &repo)?;
     let input = parse_input(&body)?;
-    let (plan, start, end) = plan(&input, STREAM_EVENT_LIMIT)?;
+    let (plan, q) = plan(&repo, &input, STREAM_EVENT_LIMIT, None)?;
     let plan = Arc::new(plan);
-    let fan = crate::cluster::internal::FanOut {
-        repo: repo.clone(),
-        query_string: input.query_string.clone().unwrap_or_default(),
-        arguments: input.arguments.clone(),
-        range: SearchRange { start, end },
-    };
-    let (st, warnings) =
-        crate::cluster::internal::search(&node, plan.clone(), fan, Arc::new(Progress::default()))
-            .await
-            .map_err(|e| {
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    format!("query failed: {e}"),
-                )
-            })?;
+    let progress = Arc::new(Progress::default());
+    let g = node
+        .root()
+        .search(plan.clone(), &q, progress, Box::new(|| {}))
+        .await?;
+    let (st, warnings) = (g.state, g.warnings);
     let r = crate::search::finish(&plan, st);
     // The body is the rows alone; an incomplete result says so in a header.
     let warning = warnings

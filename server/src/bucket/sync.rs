@@ -34,18 +34,18 @@ pub fn backlog(global: &Global, node_id: u32) -> Vec<SegmentInfo> {
 pub async fn upload_pending(
     bucket: &Bucket,
     global: &Global,
-    segments_dir: &std::path::Path,
+    store: &crate::store::SegmentStore,
     node_id: u32,
 ) -> Result<usize, super::BucketError> {
     use futures::StreamExt;
     let mut n = 0;
     let pending: Vec<SegmentInfo> = backlog(global, node_id)
         .into_iter()
-        .filter(|seg| crate::merge::segment_path(segments_dir, &seg.id).exists())
+        .filter(|seg| store.path(&seg.id).exists())
         .collect();
     let mut uploads = futures::stream::iter(pending)
         .map(|seg| async move {
-            let path = crate::merge::segment_path(segments_dir, &seg.id);
+            let path = store.path(&seg.id);
             let key = Bucket::segment_key(&seg.id);
             let r = bucket.put_file(&key, &path).await;
             (seg, key, r)
@@ -76,14 +76,14 @@ pub async fn upload_pending(
 pub async fn run_uploader(
     bucket: Bucket,
     global: Global,
-    segments_dir: std::path::PathBuf,
+    store: std::sync::Arc<crate::store::SegmentStore>,
     node_id: u32,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut backoff = Duration::from_millis(500);
     let mut failing = false;
     loop {
-        let wait = match upload_pending(&bucket, &global, &segments_dir, node_id).await {
+        let wait = match upload_pending(&bucket, &global, &store, node_id).await {
             Ok(n) => {
                 if failing {
                     tracing::info!(

@@ -13,8 +13,8 @@
 //!   loses a partition drops its work in progress; Global refuses its late segments (see
 //!   `State::apply`'s fencing) and the new primary re-reads from the safe offset.
 
-pub mod internal;
 pub mod mover;
+pub mod rpc;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -191,49 +191,61 @@ pub async fn run_coordinator(
         if live.first() != Some(&membership.me) {
             continue; // not the coordinator
         }
-        let (registered, states, parts) = global.read(|s| {
-            (
-                s.nodes.keys().copied().collect::<Vec<u32>>(),
-                s.nodes
-                    .values()
-                    .map(|n| (n.id, n.state))
-                    .collect::<Vec<_>>(),
-                s.partitions
-                    .iter()
-                    .map(|(p, i)| (*p, i.nodes.clone(), i.version))
-                    .collect::<Vec<_>>(),
-            )
-        });
-        for (id, state) in states {
-            let want = if live.contains(&id) {
-                NodeState::Running
-            } else {
-                NodeState::Offline
-            };
-            if state != want {
-                tracing::info!(node = id, state = ?want, "coordinator: node state changed");
-                let _ = global
-                    .publish(GlobalEvent::SetNodeState { id, state: want })
-                    .await;
+        let events = global.read(|s| decide(s, &live));
+        for ev in events {
+            match &ev {
+                GlobalEvent::SetNodeState { id, state } => {
+                    tracing::info!(node = id, state = ?state, "coordinator: node state changed")
+                }
+                GlobalEvent::SetPartitionNodes {
+                    partition, nodes, ..
+                } => {
+                    tracing::info!(
+                        partition,
+                        to = nodes[0],
+                        "coordinator: moving digest primary"
+                    )
+                }
+                _ => {}
             }
-        }
-        for (p, current, version) in parts {
-            let order = preferred_order(&registered, p);
-            let mut want: Vec<u32> = order.iter().copied().filter(|n| live.contains(n)).collect();
-            want.extend(order.iter().copied().filter(|n| !live.contains(n)));
-            if want.is_empty() || current.first() == want.first() {
-                continue;
-            }
-            tracing::info!(partition = p, from = ?current.first(), to = want[0], "coordinator: moving digest primary");
-            let _ = global
-                .publish(GlobalEvent::SetPartitionNodes {
-                    partition: p,
-                    nodes: want,
-                    expected_version: version,
-                })
-                .await;
+            let _ = global.publish(ev).await;
         }
     }
+}
+
+/// What the coordinator publishes, given Global's state and who is live: node states that
+/// differ from liveness, and for each partition whose primary is not the first live node of
+/// its preferred order, the new order (live nodes first).
+pub fn decide(s: &strata_global::State, live: &[u32]) -> Vec<GlobalEvent> {
+    let registered: Vec<u32> = s.nodes.keys().copied().collect();
+    let mut out = Vec::new();
+    for n in s.nodes.values() {
+        let want = if live.contains(&n.id) {
+            NodeState::Running
+        } else {
+            NodeState::Offline
+        };
+        if n.state != want {
+            out.push(GlobalEvent::SetNodeState {
+                id: n.id,
+                state: want,
+            });
+        }
+    }
+    for (p, info) in &s.partitions {
+        let order = preferred_order(&registered, *p);
+        let mut want: Vec<u32> = order.iter().copied().filter(|n| live.contains(n)).collect();
+        want.extend(order.iter().copied().filter(|n| !live.contains(n)));
+        if want.is_empty() || info.nodes.first() == want.first() {
+            continue;
+        }
+        out.push(GlobalEvent::SetPartitionNodes {
+            partition: *p,
+            nodes: want,
+            expected_version: info.version,
+        });
+    }
+    out
 }
 
 /// Runs digest for the partitions Global makes this node primary of; stops the others. At
@@ -312,5 +324,70 @@ mod tests {
         assert_eq!(preferred_order(&[1, 2, 3], 1), vec![2, 3, 1]);
         assert_eq!(preferred_order(&[1, 2, 3], 5), vec![3, 1, 2]);
         assert!(preferred_order(&[], 3).is_empty());
+    }
+
+    #[test]
+    fn coordinator_moves_a_dead_nodes_partitions_and_gives_them_back() {
+        let mut st = strata_global::State::default();
+        let mut off = 0;
+        let mut apply = |st: &mut strata_global::State, ev: GlobalEvent| {
+            st.apply(off, &ev);
+            off += 1;
+        };
+        for id in [1, 2, 3] {
+            apply(
+                &mut st,
+                GlobalEvent::RegisterNode {
+                    id,
+                    url: format!("http://n{id}"),
+                    zone: None,
+                },
+            );
+        }
+        for p in 0..3 {
+            let version = st.partitions.get(&p).map(|x| x.version).unwrap_or(0);
+            apply(
+                &mut st,
+                GlobalEvent::SetPartitionNodes {
+                    partition: p,
+                    nodes: preferred_order(&[1, 2, 3], p),
+                    expected_version: version,
+                },
+            );
+        }
+        assert!(decide(&st, &[1, 2, 3]).is_empty(), "all is as it should be");
+
+        // Node 2 dies: it goes offline and its partition (1) moves to the next in order.
+        let evs = decide(&st, &[1, 3]);
+        assert!(evs.contains(&GlobalEvent::SetNodeState {
+            id: 2,
+            state: NodeState::Offline
+        }));
+        let moved: Vec<_> = evs
+            .iter()
+            .filter_map(|e| match e {
+                GlobalEvent::SetPartitionNodes {
+                    partition, nodes, ..
+                } => Some((*partition, nodes.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(moved, vec![(1, vec![3, 1, 2])]);
+        for ev in evs {
+            apply(&mut st, ev);
+        }
+        assert!(
+            decide(&st, &[1, 3]).is_empty(),
+            "applied: nothing more to do"
+        );
+
+        // It comes back: running again, and partition 1 returns to it.
+        let evs = decide(&st, &[1, 2, 3]);
+        assert!(evs.contains(&GlobalEvent::SetNodeState {
+            id: 2,
+            state: NodeState::Running
+        }));
+        assert!(evs.iter().any(|e| matches!(e,
+            GlobalEvent::SetPartitionNodes { partition: 1, nodes, .. } if nodes[0] == 2)));
     }
 }

@@ -2,8 +2,8 @@
 //! `--replication-factor` live nodes (2 without a bucket, 1 with one, never more than the
 //! cluster has). Which nodes is rendezvous hashing of the segment id over the live nodes, so
 //! every node computes the same targets without talking; a target that lacks the file fetches
-//! it from a live holder over the internal API, verifies size and crc32 against Global, writes
-//! it (`.partial`, fsync, rename) and records the copy with `AddSegmentHolder`.
+//! it from a live holder through `Peers::fetch_segment`, verifies size and crc32 against Global, writes
+//! it (`SegmentStore::install`: `.partial`, fsync, rename) and records the copy with `AddSegmentHolder`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,8 +11,7 @@ use std::time::Duration;
 use strata_global::{GlobalEvent, SegmentInfo};
 use tokio::sync::watch;
 
-use super::internal::SECRET_HEADER;
-use crate::node::NodeCtx;
+use crate::ctx::NodeCtx;
 
 /// Segments fetched per pass (each pass re-reads Global).
 const PER_PASS: usize = 16;
@@ -55,46 +54,23 @@ pub fn wanted(
     out
 }
 
-async fn fetch(ctx: &NodeCtx, seg: &SegmentInfo, from: &str) -> Result<(), String> {
-    let secret = ctx.cfg.cluster_secret.clone().unwrap_or_default();
-    let url = format!(
-        "{}/internal/v1/segments/{}",
-        from.trim_end_matches('/'),
-        seg.id
-    );
-    let r = ctx
-        .http
-        .get(&url)
-        .header(SECRET_HEADER, secret)
-        .send()
+/// Copies a segment from node `from`, verified against Global's size and crc32.
+async fn fetch(ctx: &NodeCtx, seg: &SegmentInfo, from: u32) -> Result<(), String> {
+    let bytes = ctx
+        .peers
+        .fetch_segment(from, &seg.id)
         .await
         .map_err(|e| e.to_string())?;
-    if !r.status().is_success() {
-        return Err(format!("{url} answered {}", r.status()));
-    }
-    let bytes = r.bytes().await.map_err(|e| e.to_string())?;
     if bytes.len() as u64 != seg.file_bytes || crc32fast::hash(&bytes) != seg.file_crc {
         return Err(format!(
-            "copy of {} from {from} does not match Global's size and crc32",
+            "copy of {} from node {from} does not match Global's size and crc32",
             seg.id
         ));
     }
-    let path = crate::merge::segment_path(&ctx.searcher.segments_dir(), &seg.id);
-    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-        use std::io::Write;
-        let tmp = path.with_extension("seg.partial");
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &path)?;
-        if let Some(dir) = path.parent() {
-            std::fs::File::open(dir)?.sync_all()?;
-        }
-        Ok(())
-    })
-    .await
-    .map_err(|e| e.to_string())?
-    .map_err(|e| e.to_string())
+    ctx.store
+        .install(&seg.id, bytes)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Copies under-replicated segments to this node until shutdown.
@@ -113,16 +89,13 @@ pub async fn run(ctx: Arc<NodeCtx>, mut shutdown: watch::Receiver<bool>) {
             continue;
         }
         let live = ctx.membership.live_nodes(&ctx.global);
-        let (todo, urls) = ctx.global.read(|s| {
-            let todo = wanted(
+        let todo = ctx.global.read(|s| {
+            wanted(
                 s.segments.values().cloned(),
                 &live,
                 me,
                 ctx.cfg.replication_factor,
-            );
-            let urls: std::collections::HashMap<u32, String> =
-                s.nodes.iter().map(|(id, n)| (*id, n.url.clone())).collect();
-            (todo, urls)
+            )
         });
         for (seg, holders) in todo.into_iter().take(PER_PASS) {
             if *shutdown.borrow() {
@@ -130,8 +103,7 @@ pub async fn run(ctx: Arc<NodeCtx>, mut shutdown: watch::Receiver<bool>) {
             }
             let mut done = false;
             for h in holders {
-                let Some(url) = urls.get(&h) else { continue };
-                match fetch(&ctx, &seg, url).await {
+                match fetch(&ctx, &seg, h).await {
                     Ok(()) => {
                         done = true;
                         break;

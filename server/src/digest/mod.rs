@@ -11,7 +11,6 @@
 //! Global under the write lock, so a search sees an event in exactly one of the two places.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -74,7 +73,7 @@ impl WipRegistry {
 #[derive(Clone)]
 pub struct DigestConfig {
     pub node_id: u32,
-    pub segments_dir: PathBuf,
+    pub store: Arc<crate::store::SegmentStore>,
     pub mini_max_bytes: u64,
     pub mini_max_age: Duration,
 }
@@ -326,13 +325,8 @@ impl PartitionDigest {
                 b.first_offset,
             )
         };
-        let id = format!(
-            "{}-p{}-{:016x}",
-            self.cfg.node_id,
-            self.partition,
-            rand::random::<u64>()
-        );
-        let path = self.cfg.segments_dir.join(format!("{id}.seg"));
+        let id = crate::store::SegmentStore::new_mini_id(self.cfg.node_id, self.partition);
+        let path = self.cfg.store.path(&id);
         let write_ds = ds.clone();
         let write_path = path.clone();
         let written = tokio::task::spawn_blocking(move || {
@@ -398,7 +392,7 @@ impl PartitionDigest {
                 crate::metrics::DIGEST_SEGMENTS.inc();
             }
             Ok((_, o)) => {
-                let _ = std::fs::remove_file(&path);
+                let _ = self.cfg.store.delete(&id);
                 let moved = self.global.read(|s| {
                     s.partitions
                         .get(&self.partition)
@@ -417,7 +411,7 @@ impl PartitionDigest {
             }
             Err(e) => {
                 tracing::error!(partition = self.partition, error = %e, "announcing segment failed; will retry");
-                let _ = std::fs::remove_file(&path);
+                let _ = self.cfg.store.delete(&id);
             }
         }
     }

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use strata_global::{Global, GlobalEvent, SegmentInfo};
@@ -15,7 +16,7 @@ use tokio::sync::watch;
 #[derive(Clone)]
 pub struct MergeConfig {
     pub node_id: u32,
-    pub segments_dir: PathBuf,
+    pub store: Arc<crate::store::SegmentStore>,
     pub minis_per_merge: u32,
     pub merge_after: Duration,
     /// How long replaced minis stay on disk for searches already running.
@@ -62,11 +63,6 @@ impl NewSegment {
     }
 }
 
-/// Path of a segment's local file.
-pub fn segment_path(dir: &std::path::Path, id: &str) -> PathBuf {
-    dir.join(format!("{id}.seg"))
-}
-
 /// Runs until `shutdown`.
 pub async fn run(cfg: MergeConfig, global: Global, mut shutdown: watch::Receiver<bool>) {
     let mut pending_deletes: Vec<(tokio::time::Instant, Vec<String>)> = Vec::new();
@@ -82,7 +78,7 @@ pub async fn run(cfg: MergeConfig, global: Global, mut shutdown: watch::Receiver
                 return true;
             }
             for id in ids {
-                let _ = std::fs::remove_file(segment_path(&cfg.segments_dir, id));
+                let _ = cfg.store.delete(id);
             }
             false
         });
@@ -127,12 +123,9 @@ async fn merge_group(
     mut group: Vec<SegmentInfo>,
 ) -> anyhow::Result<Option<Vec<String>>> {
     group.sort_by(|a, b| a.id.cmp(&b.id));
-    let id = format!("{}-m-{:016x}", cfg.node_id, rand::random::<u64>());
-    let out = segment_path(&cfg.segments_dir, &id);
-    let paths: Vec<PathBuf> = group
-        .iter()
-        .map(|s| segment_path(&cfg.segments_dir, &s.id))
-        .collect();
+    let id = crate::store::SegmentStore::new_merged_id(cfg.node_id);
+    let out = cfg.store.path(&id);
+    let paths: Vec<PathBuf> = group.iter().map(|s| cfg.store.path(&s.id)).collect();
     let out2 = out.clone();
     let summary =
         tokio::task::spawn_blocking(move || -> anyhow::Result<strata_segment::SegmentSummary> {
@@ -169,7 +162,7 @@ async fn merge_group(
         tracing::info!(merged = %id, minis = removed.len(), events = summary.event_count, "merged mini segments");
         Ok(Some(removed))
     } else {
-        let _ = std::fs::remove_file(&out);
+        let _ = cfg.store.delete(&id);
         tracing::info!(?outcome, "merge swap rejected; discarding merged file");
         Ok(None)
     }

@@ -148,7 +148,7 @@ impl KeyedRows {
 }
 
 /// A request for materialised events: `rows` index into `sources` (segment id and tags).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FetchRows {
     pub repo: String,
     pub sources: Vec<(String, Tags)>,

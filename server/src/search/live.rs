@@ -3,13 +3,57 @@
 //! lock, so each event reaches the query exactly once: either through the historical search
 //! or through [`LiveSub::offer`]. The aggregate is kept per time slice (`Agg::Sliced`) so the
 //! sliding window drops whole slices as they expire.
+//!
+//! Across a cluster every live node registers a [`LiveSub`] of its own when the root's
+//! sub-search reaches it (`SubQuery::live`), fed by that node's digest and held here under the
+//! job's id; the root merges their states at each poll. A held sub nobody asked for within
+//! [`JOB_EXPIRY`](super::jobs::JOB_EXPIRY) is dropped.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Instant;
 
+use serde::{Deserialize, Serialize};
 use strata_segment::Event;
 
-use crate::query::{Plan, Row, State};
+use crate::query::{Agg, Plan, Row, State};
+
+/// What a node needs to run its part of a live query.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveSpec {
+    /// The root's job id: the held sub's name on every node.
+    pub id: String,
+    pub window_ms: i64,
+    pub slice_ms: i64,
+}
+
+impl LiveSpec {
+    /// A live query over a sliding `window_ms`: the aggregate is kept per slice (1/20 of the
+    /// window, at least 1 s) so the window slides by dropping slices.
+    pub fn new(id: &str, window_ms: i64) -> LiveSpec {
+        LiveSpec {
+            id: id.to_string(),
+            window_ms,
+            slice_ms: (window_ms / 20).max(1000),
+        }
+    }
+
+    /// Wraps the plan's aggregate in per-slice states.
+    pub fn slice(&self, plan: &mut Plan) {
+        let inner = std::mem::replace(
+            &mut plan.agg,
+            Agg::Count {
+                field: None,
+                distinct: false,
+                as_: String::new(),
+            },
+        );
+        plan.agg = Agg::Sliced {
+            slice_ms: self.slice_ms,
+            inner: Box::new(inner),
+        };
+    }
+}
 
 use super::{finish, tags_may_match, SearchResult};
 
@@ -17,9 +61,36 @@ use super::{finish, tags_may_match, SearchResult};
 #[derive(Default)]
 pub struct LiveHub {
     subs: RwLock<Vec<Weak<LiveSub>>>,
+    /// Subs this node runs for other nodes' live jobs, by job id, with their last poll.
+    held: Mutex<HashMap<String, (Arc<LiveSub>, Instant)>>,
 }
 
 impl LiveHub {
+    /// Keeps `sub` alive for another node's job `id` (until it stops asking).
+    pub fn hold(&self, id: &str, sub: Arc<LiveSub>) {
+        if let Ok(mut h) = self.held.lock() {
+            h.insert(id.to_string(), (sub, Instant::now()));
+        }
+    }
+
+    /// The current window state of a held sub (`None`: never held here, or expired).
+    pub fn held_state(&self, id: &str) -> Option<State> {
+        let sub = {
+            let mut h = self.held.lock().ok()?;
+            let (sub, polled) = h.get_mut(id)?;
+            *polled = Instant::now();
+            sub.clone()
+        };
+        Some(sub.state())
+    }
+
+    /// Drops held subs not polled within `idle`.
+    pub fn expire_held(&self, idle: std::time::Duration) {
+        if let Ok(mut h) = self.held.lock() {
+            h.retain(|_, (_, polled)| polled.elapsed() < idle);
+        }
+    }
+
     pub fn register(&self, sub: &Arc<LiveSub>) {
         if let Ok(mut v) = self.subs.write() {
             v.retain(|w| w.strong_count() > 0);
@@ -95,16 +166,26 @@ impl LiveSub {
         }
     }
 
-    /// The result over the window ending now.
-    pub fn result(&self) -> SearchResult {
+    /// The state over the window ending now.
+    pub fn state(&self) -> State {
         let before = crate::ingest::now_ms() - self.window_ms;
-        let st = match self.state.lock() {
+        match self.state.lock() {
             Ok(mut g) => {
                 g.prune(before, self.slice_ms);
                 g.clone()
             }
             Err(_) => self.plan.agg.new_state(),
-        };
+        }
+    }
+
+    /// The result over the window ending now, with other nodes' states of the same query.
+    pub fn result_with(&self, others: Vec<State>) -> SearchResult {
+        let before = crate::ingest::now_ms() - self.window_ms;
+        let mut st = self.state();
+        for mut o in others {
+            o.prune(before, self.slice_ms);
+            self.plan.agg.merge(&mut st, o);
+        }
         finish(&self.plan, st)
     }
 }

@@ -19,7 +19,7 @@ use axum::response::{Html, IntoResponse, Response};
 use strata_global::{GlobalEvent, Outcome};
 
 use super::{ApiError, Caller};
-use crate::node::NodeCtx;
+use crate::ctx::NodeCtx;
 
 pub type StrataSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
@@ -112,6 +112,7 @@ impl ViewerQuery {
 
 pub async fn handler(
     State(node): State<Arc<NodeCtx>>,
+    axum::Extension(schema): axum::Extension<StrataSchema>,
     headers: HeaderMap,
     req: async_graphql_axum::GraphQLRequest,
 ) -> Response {
@@ -124,7 +125,7 @@ pub async fn handler(
         Err(e) => return e.into_response(),
     };
     let req = req.into_inner().data(node.clone()).data(caller);
-    async_graphql_axum::GraphQLResponse::from(node.schema.execute(req).await).into_response()
+    async_graphql_axum::GraphQLResponse::from(schema.execute(req).await).into_response()
 }
 
 pub async fn playground() -> impl IntoResponse {
