@@ -86,13 +86,38 @@ impl Cluster {
         }
     }
 
-    /// Runs a query on node `i` over all time; returns (rows, warnings header).
+    /// Runs a query on node `i` over all time through the streaming endpoint (JSON); returns
+    /// (rows, warnings header).
     pub fn query(&self, i: usize, q: &str) -> (Vec<Value>, String) {
+        let (text, warnings) = self.post_query(i, q, "application/json");
+        (serde_json::from_str(&text).unwrap(), warnings)
+    }
+
+    /// Like [`query`](Self::query), as NDJSON (`Accept: application/x-ndjson`, one row a
+    /// line): the streaming form of the endpoint.
+    pub fn stream_query(&self, i: usize, q: &str) -> (Vec<Value>, String) {
+        let (text, warnings) = self.post_query(i, q, "application/x-ndjson");
+        let rows = text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                serde_json::from_str(l).unwrap_or_else(|e| {
+                    panic!("node {} streamed a line that is not JSON ({e}): {l}", i + 1)
+                })
+            })
+            .collect();
+        (rows, warnings)
+    }
+
+    /// `POST /api/v1/repositories/{repo}/query` on node `i` over all time; returns (body,
+    /// warnings header). Panics unless the answer is a success.
+    fn post_query(&self, i: usize, q: &str, accept: &str) -> (String, String) {
         let (repo, _) = self.ingest_token.as_ref().expect("create_repo first");
         let r = self
             .client
             .post(self.nodes[i].url(&format!("/api/v1/repositories/{repo}/query")))
             .bearer_auth(ROOT)
+            .header("accept", accept)
             .json(&json!({"queryString": q, "start": "10y", "end": "now"}))
             .send()
             .unwrap();
@@ -109,7 +134,90 @@ impl Cluster {
             "query {q:?} on node {} answered {status}: {text}",
             i + 1
         );
-        (serde_json::from_str(&text).unwrap(), warnings)
+        (text, warnings)
+    }
+
+    /// Runs `q` as a query job on node `i` over all time (`POST .../queryjobs`, then polls
+    /// `GET .../queryjobs/{id}` until done, up to 120 s); returns (events, warnings).
+    pub fn query_job(&self, i: usize, q: &str) -> (Vec<Value>, Vec<String>) {
+        let (repo, _) = self.ingest_token.as_ref().expect("create_repo first");
+        let jobs = self.nodes[i].url(&format!("/api/v1/repositories/{repo}/queryjobs"));
+        let r = self
+            .client
+            .post(&jobs)
+            .bearer_auth(ROOT)
+            .json(&json!({"queryString": q, "start": "10y", "end": "now"}))
+            .send()
+            .unwrap();
+        let status = r.status();
+        let text = r.text().unwrap();
+        assert!(
+            status.is_success(),
+            "query job {q:?} on node {} answered {status}: {text}",
+            i + 1
+        );
+        let created: Value = serde_json::from_str(&text).unwrap();
+        let id = created["id"].as_str().expect("a job id").to_string();
+        let t = Instant::now();
+        loop {
+            let r = self
+                .client
+                .get(format!("{jobs}/{id}"))
+                .bearer_auth(ROOT)
+                .send()
+                .unwrap();
+            let status = r.status();
+            let text = r.text().unwrap();
+            assert!(
+                status.is_success(),
+                "polling query job {q:?} on node {} answered {status}: {text}",
+                i + 1
+            );
+            let v: Value = serde_json::from_str(&text).unwrap();
+            if v["done"] == true {
+                let events = v["events"].as_array().cloned().unwrap_or_default();
+                let warnings = v["metaData"]["warnings"]
+                    .as_array()
+                    .map(|w| {
+                        w.iter()
+                            .map(|s| s.as_str().unwrap_or_default().to_string())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                return (events, warnings);
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(120),
+                "query job {q:?} on node {} not done after 120 s: {text}",
+                i + 1
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Queue records (one per ingest request and partition) acknowledged but not yet in a
+    /// segment, over every partition, as node `i` sees them; `None` when the queue did not
+    /// answer for some partition.
+    pub fn ingest_lag(&self, i: usize) -> Option<u64> {
+        self.graphql(i, "{ cluster { ingestPartitions { lag } } }")["cluster"]["ingestPartitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["lag"].as_u64())
+            .sum()
+    }
+
+    /// Segments each node holds (by node index), as node `i` sees Global.
+    pub fn segments_per_node(&self, i: usize) -> Vec<u64> {
+        let d = self.graphql(i, "{ cluster { nodes { id segmentCount } } }");
+        let mut per = vec![0; self.nodes.len()];
+        for n in d["cluster"]["nodes"].as_array().unwrap() {
+            let id = n["id"].as_u64().unwrap() as usize;
+            if let Some(slot) = per.get_mut(id.wrapping_sub(1)) {
+                *slot = n["segmentCount"].as_u64().unwrap_or(0);
+            }
+        }
+        per
     }
 
     /// `count()` of `q` on node `i`, with the warnings that came with it.
