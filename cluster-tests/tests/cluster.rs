@@ -345,3 +345,133 @@ fn without_a_bucket_segments_live_on_two_nodes() {
     c.assert_count(0, "batch=p", 1200);
     c.assert_count(2, "batch=p", 1200);
 }
+
+/// The sequence numbers of a list's events, sorted (duplicates kept).
+fn seqs_of(rows: &[Value]) -> Vec<u64> {
+    let mut s: Vec<u64> = rows
+        .iter()
+        .map(|r| r["seq"].as_str().unwrap().parse().unwrap())
+        .collect();
+    s.sort_unstable();
+    s
+}
+
+/// How a list compares with the events expected: "3000 events" when it is exactly them, else
+/// how many came, how many of them distinct, and how many expected ones are missing.
+fn describe(rows: &[Value], expected: &std::ops::Range<u64>) -> String {
+    let seqs = seqs_of(rows);
+    let mut distinct = seqs.clone();
+    distinct.dedup();
+    if distinct == expected.clone().collect::<Vec<_>>() && seqs.len() == distinct.len() {
+        return format!("{} events", seqs.len());
+    }
+    let missing = expected
+        .clone()
+        .filter(|s| distinct.binary_search(s).is_err())
+        .count();
+    format!(
+        "{} events ({} distinct, {missing} of {} missing)",
+        seqs.len(),
+        distinct.len(),
+        expected.end - expected.start
+    )
+}
+
+/// A plain event list longer than any one node's share of it: every node holds part of the
+/// 3,000 events (segments on every node, the newest batches possibly still in work in
+/// progress). The streaming endpoint lists all of them, whichever node is asked — the other
+/// nodes answer under the asking node's limit (100,000 for `/query`), not under their own
+/// default — explicit job limits above the count list all of them too, and a job's default
+/// list is the newest 200, the same from every node.
+#[test]
+fn every_node_lists_all_events_of_a_long_list() {
+    let _g = serial();
+    let mut c = Cluster::new(3);
+    c.create_repo("web");
+    c.wait_partitions_spread();
+    // 2,700 events, closed into segments on every node...
+    assert_eq!(ingest_round_robin(&c, "l", 0, 27, 100), 2700);
+    c.wait_until(60, "the first 2,700 events in segments", || {
+        c.ingest_lag(0) == Some(0) && c.count(0, "batch=l") == (2700, String::new())
+    });
+    c.wait_until(60, "segments on every node", || {
+        c.segments_per_node(0).iter().all(|n| *n > 0)
+    });
+    let segments = c.segments_per_node(0);
+    // ...and 300 more, the newest, which digest holds as work in progress for a moment.
+    assert_eq!(ingest_round_robin(&c, "l", 2700, 3, 100), 300);
+    let wip = c.ingest_lag(0);
+    for i in 0..3 {
+        c.assert_count(i, "batch=l", 3000);
+    }
+    eprintln!(
+        "long list: segments per node {segments:?}; {wip:?} of the last 3 batches (queue records) in work in progress after their ingest"
+    );
+
+    let all = 0..3000u64;
+    let mut report = Vec::new();
+    let mut streamed = Vec::new();
+    let mut json = Vec::new();
+    let mut tails = Vec::new();
+    let mut heads = Vec::new();
+    let mut defaults = Vec::new();
+    for i in 0..3 {
+        let (s, s_warn) = c.stream_query(i, "batch=l");
+        let (j, j_warn) = c.query(i, "batch=l");
+        let (t, t_warn) = c.query_job(i, "batch=l | tail(5000)");
+        let (h, h_warn) = c.query_job(i, "batch=l | head(5000)");
+        let (d, d_warn) = c.query_job(i, "batch=l");
+        report.push(format!(
+            "node {}: /query NDJSON {} (warnings {s_warn:?}), /query JSON {} (warnings {j_warn:?}), \
+             job tail(5000) {} {t_warn:?}, job head(5000) {} {h_warn:?}, job default list {} events {d_warn:?}",
+            i + 1,
+            describe(&s, &all),
+            describe(&j, &all),
+            describe(&t, &all),
+            describe(&h, &all),
+            d.len(),
+        ));
+        streamed.push((s, s_warn));
+        json.push((j, j_warn));
+        tails.push((t, t_warn));
+        heads.push((h, h_warn));
+        defaults.push((d, d_warn));
+    }
+    let report = report.join("\n");
+
+    let whole = |rows: &[Value]| seqs_of(rows).into_iter().eq(all.clone());
+    for i in 0..3 {
+        for (what, (rows, warnings)) in [("/query NDJSON", &streamed[i]), ("/query JSON", &json[i])]
+        {
+            assert!(
+                whole(rows) && warnings.is_empty(),
+                "{what} asked on node {} is not every event exactly once, without warnings:\n{report}",
+                i + 1
+            );
+        }
+        for (what, (rows, warnings)) in
+            [("job tail(5000)", &tails[i]), ("job head(5000)", &heads[i])]
+        {
+            assert!(
+                whole(rows) && warnings.is_empty(),
+                "{what} asked on node {} is not every event exactly once, without warnings:\n{report}",
+                i + 1
+            );
+        }
+        // The default list: the newest 200 — the last two batches, ingested after the rest.
+        let (rows, warnings) = &defaults[i];
+        assert!(warnings.is_empty(), "node {}: {warnings:?}", i + 1);
+        assert_eq!(
+            seqs_of(rows),
+            (2800..3000).collect::<Vec<u64>>(),
+            "the default list asked on node {} is not the newest 200 events:\n{report}",
+            i + 1
+        );
+        assert_eq!(
+            rows,
+            &defaults[0].0,
+            "node {} lists other events, or in another order, than node 1",
+            i + 1
+        );
+    }
+}
