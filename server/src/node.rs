@@ -128,7 +128,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         mini_max_age: Duration::from_secs(cfg.mini_max_age_secs),
     };
     // Digest whatever Global makes this node primary of (it changes as nodes come and go).
-    let digests = vec![tokio::spawn(crate::cluster::run_digest_manager(
+    let digests = vec![tokio::spawn(crate::digest::run_digest_manager(
         partitions,
         dcfg.clone(),
         queue.clone(),

@@ -8,10 +8,9 @@
 //!   ingest partition's primary is the first live node of its preferred order (registered
 //!   node ids rotated by the partition number: partitions spread evenly, and return to a
 //!   node when it comes back), and `SetNodeState` as nodes go and come.
-//! - Digest manager ([`run_digest_manager`]): each node digests exactly the partitions Global
-//!   says it is primary of, starting and stopping digest tasks as that changes. A node that
-//!   loses a partition drops its work in progress; Global refuses its late segments (see
-//!   `State::apply`'s fencing) and the new primary re-reads from the safe offset.
+//!
+//! What the coordinator decides, digest carries out: `digest::manager` runs digest for exactly
+//! the partitions Global makes this node primary of.
 
 pub mod mover;
 pub mod rpc;
@@ -23,7 +22,6 @@ use std::time::{Duration, Instant};
 use strata_global::{Global, GlobalEvent, NodeState};
 use tokio::sync::watch;
 
-use crate::digest::{self, DigestConfig, Stop, WipRegistry};
 use crate::queue::{Queue, CHATTER_TOPIC};
 
 /// Who is alive, from heartbeats.
@@ -246,72 +244,6 @@ pub fn decide(s: &strata_global::State, live: &[u32]) -> Vec<GlobalEvent> {
         });
     }
     out
-}
-
-/// Runs digest for the partitions Global makes this node primary of; stops the others. At
-/// node shutdown every running digest flushes its work in progress.
-pub async fn run_digest_manager(
-    partitions: u32,
-    cfg: DigestConfig,
-    queue: Arc<dyn Queue>,
-    global: Global,
-    wip: Arc<WipRegistry>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let me = cfg.node_id;
-    let mut running: HashMap<u32, (watch::Sender<Stop>, tokio::task::JoinHandle<()>)> =
-        HashMap::new();
-    let mut tick = tokio::time::interval(Duration::from_millis(250));
-    loop {
-        tokio::select! {
-            _ = shutdown.changed() => {}
-            _ = tick.tick() => {}
-        }
-        if *shutdown.borrow() {
-            break;
-        }
-        let mine: Vec<bool> = global.read(|s| {
-            (0..partitions)
-                .map(|p| s.partitions.get(&p).and_then(|x| x.nodes.first()) == Some(&me))
-                .collect()
-        });
-        // Tasks that ended by themselves (fenced off) are restarted only if still primary.
-        running.retain(|_, (_, h)| !h.is_finished());
-        for (p, is_mine) in mine.into_iter().enumerate() {
-            let p = p as u32;
-            match (is_mine, running.contains_key(&p)) {
-                (true, false) => {
-                    let (tx, rx) = watch::channel(Stop::Run);
-                    let h = tokio::spawn(digest::run_partition(
-                        p,
-                        cfg.clone(),
-                        queue.clone(),
-                        global.clone(),
-                        wip.clone(),
-                        rx,
-                    ));
-                    running.insert(p, (tx, h));
-                }
-                (false, true) => {
-                    if let Some((tx, h)) = running.remove(&p) {
-                        tracing::info!(
-                            partition = p,
-                            "no longer the digest primary; dropping work in progress"
-                        );
-                        let _ = tx.send(Stop::Abandon);
-                        let _ = h.await;
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    for (tx, _) in running.values() {
-        let _ = tx.send(Stop::Flush);
-    }
-    for (_, (_, h)) in running {
-        let _ = h.await;
-    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,12 @@
 //! The WIP buffer stays visible to searches until Global holds the segment; searches take the
 //! partition's WIP read lock before reading Global's segment list, and the flush publishes to
 //! Global under the write lock, so a search sees an event in exactly one of the two places.
+//!
+//! `manager.rs` starts and stops the per-partition tasks as primaries move.
+
+mod manager;
+
+pub use manager::run_digest_manager;
 
 use std::collections::HashMap;
 use std::sync::Arc;
