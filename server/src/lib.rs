@@ -16,3 +16,4 @@ pub mod query;
 pub mod queue;
 pub mod retention;
 pub mod search;
+pub mod text;

@@ -15,10 +15,11 @@ use axum::{Json, Router};
 use serde_json::Value;
 
 use super::{ApiError, Caller};
-use crate::ingest::parsers::{self, find_timestamp, flatten_json};
+use crate::ingest::parsers::{self, find_timestamp};
 use crate::ingest::script::ParserSpec;
-use crate::ingest::{now_ms, time, Batch, QueuedEvent};
+use crate::ingest::{Batch, QueuedEvent};
 use crate::node::NodeCtx;
+use crate::text::{flatten_json, now_ms, time};
 
 pub fn routes() -> Router<Arc<NodeCtx>> {
     Router::new()

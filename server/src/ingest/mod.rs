@@ -8,7 +8,6 @@
 
 pub mod parsers;
 pub mod script;
-pub mod time;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,6 +15,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::queue::{Queue, QueueError, INGEST_TOPIC};
+
+/// Kept at its old path for callers not yet moved to [`crate::text::now_ms`].
+pub use crate::text::now_ms;
 
 /// One event as it travels through the queue.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -146,12 +148,4 @@ impl Ingester {
         }
         Ok(count)
     }
-}
-
-/// Current time in epoch milliseconds.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

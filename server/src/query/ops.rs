@@ -213,7 +213,7 @@ impl RowFn {
                 if let Some(v) = src(row, field) {
                     if let Ok(j) = serde_json::from_str::<serde_json::Value>(v.trim()) {
                         let mut out = BTreeMap::new();
-                        crate::ingest::parsers::flatten_json(prefix, &j, &mut out);
+                        crate::text::flatten_json(prefix, &j, &mut out);
                         for (k, v) in out {
                             row.set(&k, v);
                         }
@@ -223,9 +223,11 @@ impl RowFn {
             }
             RowFn::KvParse { field } => {
                 if let Some(v) = src(row, field) {
-                    let p = crate::ingest::parsers::parse_kv(v);
-                    for (k, v) in p.fields {
-                        row.set(&k, v);
+                    // `#name` keys are tags at ingest, so kvParse() leaves them out too.
+                    for (k, v) in crate::text::parse_kv(v) {
+                        if !k.starts_with('#') {
+                            row.set(&k, v);
+                        }
                     }
                 }
                 true
@@ -548,7 +550,7 @@ pub fn parse_time(format: &str, v: &str, zone: &Zone) -> Option<i64> {
         "seconds" | "unixtime" => return number(v).map(|s| (s * 1000.0) as i64),
         "milliseconds" | "millis" | "unixtimeMillis" => return number(v).map(|m| m as i64),
         "" | "iso8601" | "yyyy-MM-dd'T'HH:mm:ss[.SSS]XXX" => {
-            return crate::ingest::time::parse_iso8601(v).map(|(ms, _)| ms)
+            return crate::text::time::parse_iso8601(v).map(|(ms, _)| ms)
         }
         _ => {}
     }
