@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use super::QueuedEvent;
 use crate::text::{self, flatten_json, time};
 
 /// Names of the built-in parsers.
@@ -39,29 +38,6 @@ pub fn parse(name: &str, raw: &str) -> Result<Parsed, ParseError> {
             BUILTIN.join(", ")
         ))),
     }
-}
-
-/// Builds a queued event from a raw line, using `now` when no timestamp is found; `None` when
-/// a parser script dropped the line.
-#[allow(clippy::type_complexity)]
-pub fn event_from_line(
-    parser: &super::script::ParserSpec,
-    raw: String,
-    now: i64,
-) -> Result<Option<(BTreeMap<String, String>, QueuedEvent)>, ParseError> {
-    let Some(p) = parser.parse(&raw)? else {
-        return Ok(None);
-    };
-    let (ts, nanos) = p.timestamp.unwrap_or((now, 0));
-    Ok(Some((
-        p.tags,
-        QueuedEvent {
-            timestamp: ts,
-            nanos,
-            raw,
-            fields: p.fields.into_iter().collect(),
-        },
-    )))
 }
 
 const TIMESTAMP_FIELDS: &[&str] = &["@timestamp", "timestamp", "ts", "time", "@t"];
