@@ -153,7 +153,7 @@ fn plan(input: &QueryInput, default_limit: usize) -> Result<(Plan, i64, i64), Ap
     let qs = input.query_string.clone().unwrap_or_default();
     let q = query::parse_with(&qs, &input.arguments)
         .map_err(|e| ApiError::bad_request(format!("query parse error: {e}")))?;
-    let now = crate::ingest::now_ms();
+    let now = crate::text::now_ms();
     let start = parse_time(input.start.as_ref(), "24hours", now)?;
     // The end is inclusive of "now": events stamped this very millisecond count.
     let end = parse_time(input.end.as_ref(), "now", now)?.saturating_add(1);

@@ -78,7 +78,7 @@ impl LiveSub {
         if !tags_may_match(&self.plan.leading, &self.repo, tags) {
             return;
         }
-        let since = crate::ingest::now_ms() - self.window_ms;
+        let since = crate::text::now_ms() - self.window_ms;
         let Ok(mut st) = self.state.lock() else {
             return;
         };
@@ -97,7 +97,7 @@ impl LiveSub {
 
     /// The result over the window ending now.
     pub fn result(&self) -> SearchResult {
-        let before = crate::ingest::now_ms() - self.window_ms;
+        let before = crate::text::now_ms() - self.window_ms;
         let st = match self.state.lock() {
             Ok(mut g) => {
                 g.prune(before, self.slice_ms);

@@ -362,7 +362,7 @@ impl Searcher {
         let path = crate::merge::segment_path(&self.segments_dir, &seg.id);
         let qdir = self.segments_dir.with_file_name("quarantine");
         let _ = std::fs::create_dir_all(&qdir);
-        let to = qdir.join(format!("{}.{}", seg.id, crate::ingest::now_ms()));
+        let to = qdir.join(format!("{}.{}", seg.id, crate::text::now_ms()));
         if std::fs::rename(&path, &to).is_err() {
             let _ = std::fs::remove_file(&path);
         }
