@@ -20,3 +20,4 @@ pub mod queue;
 pub mod retention;
 pub mod search;
 pub mod store;
+pub mod text;

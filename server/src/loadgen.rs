@@ -44,7 +44,7 @@ pub async fn run(args: LoadgenArgs) -> Result<()> {
     // Bodies are reused round-robin, so stamp them in the recent past (64 bodies × batch
     // events at ~1.5 ms apart) to keep every event inside a "last N minutes" search.
     let span_ms = (64 * args.batch) as i64 * 2;
-    let mut gen = AppLogs::new(7, crate::ingest::now_ms() - span_ms - 1000);
+    let mut gen = AppLogs::new(7, crate::text::now_ms() - span_ms - 1000);
     let mut raw_bytes_per_body = Vec::new();
     for b in 0..64 {
         let mut events = Vec::with_capacity(args.batch);
@@ -134,7 +134,7 @@ pub async fn run(args: LoadgenArgs) -> Result<()> {
 async fn probe_latency(client: &reqwest::Client, args: &LoadgenArgs, api: &str) -> Result<u64> {
     let marker = format!("probe{:016x}", rand::random::<u64>());
     let t0 = Instant::now();
-    let body = serde_json::json!([{"tags": {"host": "probe"}, "events": [{"timestamp": crate::ingest::now_ms(), "rawstring": format!("latency {marker}")}]}]);
+    let body = serde_json::json!([{"tags": {"host": "probe"}, "events": [{"timestamp": crate::text::now_ms(), "rawstring": format!("latency {marker}")}]}]);
     let r = client
         .post(format!("{}/api/v1/ingest/humio-structured", args.url))
         .bearer_auth(&args.token)

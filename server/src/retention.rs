@@ -62,7 +62,7 @@ fn enforcer_in(state: &State, me: u32) -> bool {
 pub async fn enforce(global: &Global, me: u32) -> usize {
     let ids = global.read(|s| {
         if enforcer_in(s, me) {
-            expired(s, crate::ingest::now_ms())
+            expired(s, crate::text::now_ms())
         } else {
             Vec::new()
         }

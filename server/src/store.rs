@@ -191,7 +191,7 @@ impl SegmentStore {
         let path = self.path(id);
         let qdir = self.dir.with_file_name("quarantine");
         let _ = std::fs::create_dir_all(&qdir);
-        let to = qdir.join(format!("{id}.{}", crate::ingest::now_ms()));
+        let to = qdir.join(format!("{id}.{}", crate::text::now_ms()));
         if std::fs::rename(&path, &to).is_err() {
             let _ = std::fs::remove_file(&path);
         }

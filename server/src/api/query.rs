@@ -97,7 +97,7 @@ fn plan(
     default_limit: usize,
     live: Option<&str>,
 ) -> Result<(Plan, RootQuery), ApiError> {
-    let now = crate::ingest::now_ms();
+    let now = crate::text::now_ms();
     let start = parse_time(input.start.as_ref(), "24hours", now)?;
     // The end is inclusive of "now": events stamped this very millisecond count.
     let end = parse_time(input.end.as_ref(), "now", now)?.saturating_add(1);

@@ -78,4 +78,3 @@ pub async fn run_digest_manager(
         let _ = h.await;
     }
 }
-

@@ -5,10 +5,14 @@
 //! Each event is assigned to a datasource (repository + tag values); all events of one
 //! datasource go to the same `humio-ingest` partition (a stable hash of the datasource), so
 //! one digest owner sees a datasource's events in queue order.
+//!
+//! Lines become events in [`lines`], with a built-in parser ([`parsers`]) or a repository's
+//! parser script ([`script`], which runs the query compiler); the text helpers they share with
+//! the query language are in [`crate::text`]. `api::ingest` only decodes requests.
 
+pub mod lines;
 pub mod parsers;
 pub mod script;
-pub mod time;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -146,12 +150,4 @@ impl Ingester {
         }
         Ok(count)
     }
-}
-
-/// Current time in epoch milliseconds.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

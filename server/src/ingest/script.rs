@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use super::parsers::{self, find_timestamp, Parsed};
 use crate::query::{self, Plan, PlanOptions, Row};
+use crate::text::time;
 
 /// A compiled parser script.
 pub struct ScriptParser {
@@ -60,7 +61,7 @@ impl ScriptParser {
             if k == "@timestamp" {
                 ts = query::number(&v).map(|ms| (ms as i64, 0));
                 if ts.is_none() {
-                    ts = super::time::parse_any(&v);
+                    ts = time::parse_any(&v);
                 }
             } else if let Some(t) = k.strip_prefix('#') {
                 tags.insert(t.to_string(), v);

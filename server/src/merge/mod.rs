@@ -57,7 +57,7 @@ impl NewSegment {
             bucket_key: None,
             merged: self.merged,
             merge_target: self.merge_target.map(Into::into),
-            created_ms: crate::ingest::now_ms(),
+            created_ms: crate::text::now_ms(),
             version: 0,
         }
     }
@@ -82,7 +82,7 @@ pub async fn run(cfg: MergeConfig, global: Global, mut shutdown: watch::Receiver
             }
             false
         });
-        let now_ms = crate::ingest::now_ms();
+        let now_ms = crate::text::now_ms();
         let groups: Vec<Vec<SegmentInfo>> = global.read(|s| {
             let mut by_target: BTreeMap<&str, Vec<&SegmentInfo>> = BTreeMap::new();
             for seg in s.segments.values() {

@@ -191,7 +191,7 @@ fn call(c: &Call, src: &dyn Source) -> Value {
                 Value::Null
             }
         }
-        "now" => Value::Num(crate::ingest::now_ms() as f64),
+        "now" => Value::Num(crate::text::now_ms() as f64),
         "if" => {
             if first.truthy() {
                 args.get(1).cloned().unwrap_or(Value::Null)

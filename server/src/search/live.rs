@@ -149,7 +149,7 @@ impl LiveSub {
         if !tags_may_match(&self.plan.leading, &self.repo, tags) {
             return;
         }
-        let since = crate::ingest::now_ms() - self.window_ms;
+        let since = crate::text::now_ms() - self.window_ms;
         let Ok(mut st) = self.state.lock() else {
             return;
         };
@@ -168,7 +168,7 @@ impl LiveSub {
 
     /// The state over the window ending now.
     pub fn state(&self) -> State {
-        let before = crate::ingest::now_ms() - self.window_ms;
+        let before = crate::text::now_ms() - self.window_ms;
         match self.state.lock() {
             Ok(mut g) => {
                 g.prune(before, self.slice_ms);
@@ -180,7 +180,7 @@ impl LiveSub {
 
     /// The result over the window ending now, with other nodes' states of the same query.
     pub fn result_with(&self, others: Vec<State>) -> SearchResult {
-        let before = crate::ingest::now_ms() - self.window_ms;
+        let before = crate::text::now_ms() - self.window_ms;
         let mut st = self.state();
         for mut o in others {
             o.prune(before, self.slice_ms);

@@ -6,6 +6,7 @@
 
 mod cluster;
 mod items;
+mod parsers;
 mod repository;
 
 use std::sync::Arc;

@@ -1,21 +1,19 @@
 //! Repositories over GraphQL: list, create, delete, description and retention, ingest tokens
 //! (created once with the clear token in the answer, stored hashed), and parsers (the
-//! built-ins plus repository scripts, with a test run over sample lines).
+//! built-ins plus repository scripts, with a test run over sample lines; their rules are in
+//! `parsers.rs`, the resolvers here delegate).
 
 use async_graphql::{Context, Error, InputObject, Object, SimpleObject};
 use strata_global::{hash_token, GlobalEvent, Retention};
 
 use super::items::{Dashboard, SavedQuery};
+use super::parsers::{
+    self, check_parser_exists, CreateParserInput, DeleteParserInput, Parser, ParserRef,
+    ParserTestResult,
+};
 use super::{node, publish, require_root, require_user, valid_name};
-use crate::ingest::parsers;
-use crate::ingest::script::{ParserSpec, ScriptParser};
 
 const GB: f64 = 1e9;
-
-#[derive(SimpleObject, Clone)]
-pub struct ParserRef {
-    pub name: String,
-}
 
 #[derive(SimpleObject, Clone)]
 #[graphql(complex)]
@@ -31,26 +29,6 @@ pub struct IngestToken {
 impl IngestToken {
     async fn parser(&self) -> Option<ParserRef> {
         self.parser_name.clone().map(|name| ParserRef { name })
-    }
-}
-
-/// A parser: a built-in (`json`, `kv`, `accesslog`, `none`) or a repository script.
-#[derive(SimpleObject, Clone)]
-pub struct Parser {
-    /// The name is the id: ingest tokens refer to parsers by name.
-    pub id: String,
-    pub name: String,
-    /// The script (empty for built-ins, which are native code).
-    pub script: String,
-    pub is_built_in: bool,
-}
-
-fn builtin_description(name: &str) -> &'static str {
-    match name {
-        "json" => "// built-in: the line is a JSON object; nested keys become dotted fields",
-        "kv" => "// built-in: key=value pairs (values may be quoted)",
-        "accesslog" => "// built-in: Apache/NGINX combined access log",
-        _ => "// built-in: keeps @rawstring only",
     }
 }
 
@@ -148,27 +126,9 @@ impl Repository {
     /// Built-in parsers, then the repository's own.
     async fn parsers(&self, ctx: &Context<'_>) -> Result<Vec<Parser>, Error> {
         require_user(ctx)?;
-        let mut out: Vec<Parser> = parsers::BUILTIN
-            .iter()
-            .map(|n| Parser {
-                id: n.to_string(),
-                name: n.to_string(),
-                script: builtin_description(n).to_string(),
-                is_built_in: true,
-            })
-            .collect();
-        out.extend(self.read(ctx, |r| {
-            r.parsers
-                .values()
-                .map(|p| Parser {
-                    id: p.name.clone(),
-                    name: p.name.clone(),
-                    script: p.script.clone(),
-                    is_built_in: false,
-                })
-                .collect::<Vec<_>>()
-        }));
-        Ok(out)
+        Ok(node(ctx)
+            .global
+            .read(|s| parsers::all_parsers(s.repositories.get(&self.name))))
     }
     async fn saved_queries(&self, ctx: &Context<'_>) -> Result<Vec<SavedQuery>, Error> {
         require_user(ctx)?;
@@ -204,24 +164,6 @@ impl Repository {
         require_user(ctx)?;
         Ok(self.sizes(ctx).segments)
     }
-}
-
-/// One sample line's result in a parser test.
-#[derive(SimpleObject)]
-pub struct ParserTestResult {
-    input: String,
-    /// False when the script filtered the line out.
-    kept: bool,
-    /// The event's `@timestamp` (epoch ms) when the parser found one.
-    timestamp: Option<i64>,
-    fields: Vec<Field>,
-    error: Option<String>,
-}
-
-#[derive(SimpleObject)]
-pub struct Field {
-    name: String,
-    value: String,
 }
 
 #[derive(Default)]
@@ -261,60 +203,7 @@ impl RepositoryQuery {
         test_data: Vec<String>,
     ) -> Result<Vec<ParserTestResult>, Error> {
         require_user(ctx)?;
-        if test_data.len() > 1000 {
-            return Err(Error::new("at most 1000 test lines"));
-        }
-        let spec = match (script, parser) {
-            (Some(s), _) => {
-                ParserSpec::Script(Box::new(ScriptParser::compile(&s).map_err(Error::new)?))
-            }
-            (None, Some(p)) => node(ctx)
-                .global
-                .read(|s| ParserSpec::resolve(s, &repository_name, &p))
-                .map_err(Error::new)?,
-            (None, None) => return Err(Error::new("give a script or a parser name")),
-        };
-        Ok(test_data
-            .into_iter()
-            .map(|line| match spec.parse(&line) {
-                Ok(Some(p)) => {
-                    let mut fields: Vec<Field> = p
-                        .tags
-                        .into_iter()
-                        .map(|(k, v)| Field {
-                            name: format!("#{k}"),
-                            value: v,
-                        })
-                        .collect();
-                    fields.extend(
-                        p.fields
-                            .into_iter()
-                            .map(|(name, value)| Field { name, value }),
-                    );
-                    ParserTestResult {
-                        input: line,
-                        kept: true,
-                        timestamp: p.timestamp.map(|t| t.0),
-                        fields,
-                        error: None,
-                    }
-                }
-                Ok(None) => ParserTestResult {
-                    input: line,
-                    kept: false,
-                    timestamp: None,
-                    fields: vec![],
-                    error: None,
-                },
-                Err(e) => ParserTestResult {
-                    input: line,
-                    kept: false,
-                    timestamp: None,
-                    fields: vec![],
-                    error: Some(e.to_string()),
-                },
-            })
-            .collect())
+        parsers::test_parser(ctx, repository_name, script, parser, test_data)
     }
 }
 
@@ -343,23 +232,6 @@ pub struct AssignParserToIngestTokenInputV2 {
     parser: Option<String>,
 }
 
-#[derive(InputObject)]
-pub struct CreateParserInput {
-    repository_name: String,
-    name: String,
-    script: String,
-    /// Sample lines that must all parse (as in LogScale's parser test cases).
-    #[graphql(default)]
-    test_data: Vec<String>,
-}
-
-#[derive(InputObject)]
-pub struct DeleteParserInput {
-    repository_name: String,
-    /// The parser's name (its id).
-    id: String,
-}
-
 fn repo_version(ctx: &Context<'_>, name: &str) -> Result<(u64, Retention, String), Error> {
     node(ctx)
         .global
@@ -371,22 +243,6 @@ fn repo_version(ctx: &Context<'_>, name: &str) -> Result<(u64, Retention, String
         .ok_or_else(|| Error::new(format!("repository {name:?} does not exist")))
 }
 
-fn check_parser_exists(ctx: &Context<'_>, repo: &str, parser: &str) -> Result<(), Error> {
-    let custom = node(ctx).global.read(|s| {
-        s.repositories
-            .get(repo)
-            .is_some_and(|r| r.parsers.contains_key(parser))
-    });
-    if custom || parsers::BUILTIN.contains(&parser) {
-        Ok(())
-    } else {
-        Err(Error::new(format!(
-            "unknown parser {parser:?} (built-in parsers: {}; or a parser of the repository)",
-            parsers::BUILTIN.join(", ")
-        )))
-    }
-}
-
 /// Bytes from a GB figure; negative or non-finite values are refused.
 fn gb(v: Option<f64>, what: &str) -> Result<Option<u64>, Error> {
     match v {
@@ -396,47 +252,6 @@ fn gb(v: Option<f64>, what: &str) -> Result<Option<u64>, Error> {
             "{what} must be a positive number, not {x}"
         ))),
     }
-}
-
-async fn put_parser(
-    ctx: &Context<'_>,
-    input: CreateParserInput,
-    expected_version: Option<u64>,
-) -> Result<Parser, Error> {
-    require_root(ctx)?;
-    valid_name("parser", &input.name)?;
-    if parsers::BUILTIN.contains(&input.name.as_str()) {
-        return Err(Error::new(format!(
-            "{:?} is a built-in parser's name",
-            input.name
-        )));
-    }
-    let compiled = ScriptParser::compile(&input.script)
-        .map_err(|e| Error::new(format!("the parser script does not compile: {e}")))?;
-    for (i, line) in input.test_data.iter().enumerate() {
-        if compiled.parse(line).is_none() {
-            return Err(Error::new(format!(
-                "test line {} is dropped by the parser: {line:?}",
-                i + 1
-            )));
-        }
-    }
-    publish(
-        ctx,
-        GlobalEvent::PutParser {
-            repo: input.repository_name,
-            name: input.name.clone(),
-            script: input.script.clone(),
-            expected_version,
-        },
-    )
-    .await?;
-    Ok(Parser {
-        id: input.name.clone(),
-        name: input.name,
-        script: input.script,
-        is_built_in: false,
-    })
 }
 
 #[derive(Default)]
@@ -647,7 +462,7 @@ impl RepositoryMutation {
         ctx: &Context<'_>,
         input: CreateParserInput,
     ) -> Result<Parser, Error> {
-        put_parser(ctx, input, None).await
+        parsers::put_parser(ctx, input, None).await
     }
 
     /// Replaces a parser's script.
@@ -656,21 +471,7 @@ impl RepositoryMutation {
         ctx: &Context<'_>,
         input: CreateParserInput,
     ) -> Result<Parser, Error> {
-        let version = node(ctx)
-            .global
-            .read(|s| {
-                s.repositories
-                    .get(&input.repository_name)
-                    .and_then(|r| r.parsers.get(&input.name))
-                    .map(|p| p.version)
-            })
-            .ok_or_else(|| {
-                Error::new(format!(
-                    "parser {:?} does not exist in {:?}",
-                    input.name, input.repository_name
-                ))
-            })?;
-        put_parser(ctx, input, Some(version)).await
+        parsers::update_parser(ctx, input).await
     }
 
     async fn delete_parser(
@@ -678,15 +479,6 @@ impl RepositoryMutation {
         ctx: &Context<'_>,
         input: DeleteParserInput,
     ) -> Result<bool, Error> {
-        require_root(ctx)?;
-        publish(
-            ctx,
-            GlobalEvent::DeleteParser {
-                repo: input.repository_name,
-                name: input.id,
-            },
-        )
-        .await?;
-        Ok(true)
+        parsers::delete_parser(ctx, input).await
     }
 }

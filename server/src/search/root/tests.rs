@@ -392,7 +392,7 @@ async fn a_live_query_sees_events_digested_on_every_node() {
     use crate::search::live::{LiveSpec, LiveSub};
     use crate::search::peers::Peers;
     let c = cluster(&[&[1], &[2], &[3]]).await;
-    let now = crate::ingest::now_ms();
+    let now = crate::text::now_ms();
     let spec = LiveSpec::new("P1-live", 3_600_000);
     let rq = RootQuery {
         repo: REPO.into(),

@@ -1,5 +1,15 @@
-//! Timestamp parsing for ingest: RFC 3339 / ISO 8601 strings, epoch seconds or milliseconds,
-//! and the access-log form `10/Oct/2000:13:55:36 -0700`. Returns epoch ms plus sub-ms nanos.
+//! Timestamps as text: ingest reads event timestamps with these and queries read ISO 8601 with
+//! the same code (`parseTimestamp`'s default), so a time means the same in both. Forms: RFC 3339
+//! / ISO 8601 strings, epoch seconds or milliseconds, and the access-log form
+//! `10/Oct/2000:13:55:36 -0700`; results are epoch ms plus sub-ms nanos.
+
+/// Current time in epoch milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
 
 /// Days from 1970-01-01 to a civil date (H. Hinnant's algorithm).
 pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
