@@ -263,7 +263,7 @@ async fn poll_job(
             "isAggregate": result.is_aggregate,
             "pollAfter": if done { 0 } else { 250 },
             "totalWork": total, "workDone": work_done,
-            "extraData": {"hasMoreEvents": "false"},
+            "extraData": {"hasMoreEvents": if result.more_events { "true" } else { "false" }},
             "fieldOrder": result.field_order,
             "warnings": result.warnings,
         }
@@ -302,12 +302,7 @@ async fn stream_query(
     let (st, warnings) = (g.state, g.warnings);
     let r = crate::search::finish(&plan, st);
     // The body is the rows alone; an incomplete result says so in a header.
-    let warning = warnings
-        .iter()
-        .chain(&r.warnings)
-        .map(|w| w.replace(['\r', '\n'], " "))
-        .collect::<Vec<_>>()
-        .join("; ");
+    let warning = stream_warnings(&plan, &r, &warnings);
     let rows: Vec<serde_json::Map<String, Value>> = r.rows.iter().map(|r| r.to_json()).collect();
     let accept = headers
         .get("accept")
@@ -365,9 +360,54 @@ async fn stream_query(
     }
 }
 
+/// The streaming answer's `x-strata-warnings`: what the result lacks, including a list cut at
+/// the endpoint's default limit (the answer has no `hasMoreEvents` to say it).
+fn stream_warnings(plan: &Plan, r: &SearchResult, warnings: &[String]) -> String {
+    let cut = (r.more_events && plan.implicit_list).then(|| {
+        format!(
+            "the event list was cut at {} events; more events matched (narrow the search or add | tail(N))",
+            r.rows.len()
+        )
+    });
+    warnings
+        .iter()
+        .chain(&r.warnings)
+        .chain(&cut)
+        .map(|w| w.replace(['\r', '\n'], " "))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stream_cut_at_its_default_limit_says_so() {
+        let opts = PlanOptions {
+            start: 0,
+            end: 10,
+            default_limit: 2,
+        };
+        let compiled = |q: &str| query::compile(&query::parse(q).unwrap(), opts).unwrap();
+        let cut = SearchResult {
+            rows: vec![Default::default(), Default::default()],
+            more_events: true,
+            ..Default::default()
+        };
+        let w = stream_warnings(&compiled("error"), &cut, &["node 3 failed".into()]);
+        assert_eq!(
+            w,
+            "node 3 failed; the event list was cut at 2 events; more events matched (narrow the search or add | tail(N))"
+        );
+        // A limit the query asked for is no surprise; a list that is not cut says nothing.
+        assert_eq!(stream_warnings(&compiled("tail(2)"), &cut, &[]), "");
+        let whole = SearchResult {
+            more_events: false,
+            ..cut
+        };
+        assert_eq!(stream_warnings(&compiled("error"), &whole, &[]), "");
+    }
 
     #[test]
     fn relative_times() {

@@ -106,16 +106,19 @@ impl Candidates {
         } else {
             self.list.sort_unstable_by_key(|c| c.key);
         }
-        self.list.truncate(self.limit);
-        if self.list.len() == self.limit {
+        // The threshold is set only when candidates are dropped, so it also says the list
+        // was cut.
+        if self.list.len() > self.limit {
+            self.list.truncate(self.limit);
             self.threshold = self.list.last().map(|c| c.key);
         }
     }
 
-    /// The best candidates, best first.
-    pub fn into_best(mut self) -> Vec<Candidate> {
+    /// The best candidates, best first, and whether any were dropped past the limit.
+    pub fn into_best(mut self) -> (Vec<Candidate>, bool) {
         self.compact();
-        self.list
+        let cut = self.threshold.is_some();
+        (self.list, cut)
     }
 }
 
@@ -125,11 +128,16 @@ impl Candidates {
 pub struct KeyedRows {
     pub sources: Vec<(String, Tags)>,
     pub keys: Vec<(RowKey, u32, u32, u32)>,
+    /// The sender dropped candidates past the limit (its list was cut).
+    pub cut: bool,
 }
 
 impl KeyedRows {
-    pub fn from_candidates(cands: Vec<Candidate>) -> Self {
-        let mut out = KeyedRows::default();
+    pub fn from_candidates((cands, cut): (Vec<Candidate>, bool)) -> Self {
+        let mut out = KeyedRows {
+            cut,
+            ..Default::default()
+        };
         let mut index: std::collections::HashMap<String, u32> = Default::default();
         for c in cands {
             let next = out.sources.len() as u32;
@@ -181,7 +189,9 @@ mod tests {
             let mut other = c.empty_like();
             other.push(cand(5000));
             c.merge(other);
-            let best: Vec<i64> = c.into_best().iter().map(|c| c.key.0).collect();
+            let (best, cut) = c.into_best();
+            assert!(cut, "1,001 candidates for 10 places");
+            let best: Vec<i64> = best.iter().map(|c| c.key.0).collect();
             if newest {
                 assert_eq!(
                     best,
@@ -194,8 +204,18 @@ mod tests {
     }
 
     #[test]
+    fn a_list_exactly_full_is_not_cut() {
+        let mut c = Candidates::new(true, 5);
+        for ts in 0..5 {
+            c.push(cand(ts));
+        }
+        c.merge(Candidates::new(true, 5));
+        assert!(!c.into_best().1);
+    }
+
+    #[test]
     fn wire_form_lists_each_segment_once() {
-        let k = KeyedRows::from_candidates((0..9).map(cand).collect());
+        let k = KeyedRows::from_candidates(((0..9).map(cand).collect(), false));
         assert_eq!(k.sources.len(), 3);
         assert_eq!(k.keys.len(), 9);
         assert!(k

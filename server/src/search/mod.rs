@@ -104,6 +104,8 @@ pub struct SearchResult {
     pub is_aggregate: bool,
     pub field_order: Vec<String>,
     pub warnings: Vec<String>,
+    /// The event list was cut at its limit (LogScale's `extraData.hasMoreEvents`).
+    pub more_events: bool,
 }
 
 /// Time range of one search.
@@ -192,8 +194,9 @@ impl Progress {
         }
     }
 
-    /// The collected candidates, best first (empty unless [`collect_keys`](Self::collect_keys)).
-    pub fn take_keys(&self) -> Vec<keys::Candidate> {
+    /// The collected candidates, best first (empty unless [`collect_keys`](Self::collect_keys)),
+    /// and whether any were dropped past the limit.
+    pub fn take_keys(&self) -> (Vec<keys::Candidate>, bool) {
         self.keys
             .lock()
             .ok()
@@ -234,6 +237,7 @@ pub fn finish(plan: &Plan, st: State) -> SearchResult {
         field_order: out.field_order,
         warnings: out.warnings,
         rows: out.rows,
+        more_events: out.more_events,
     }
 }
 

@@ -88,8 +88,11 @@ pub(super) fn compact(
     threshold: &mut Option<RowKey>,
 ) {
     rows.sort_by(|a, b| row_cmp(order, a, b));
-    rows.truncate(limit);
-    if rows.len() == limit && !matches!(order, RowOrder::Fields(_)) {
-        *threshold = rows.last().map(|r| r.key);
+    // The threshold is set only when rows are dropped, so it also says the list was cut.
+    if rows.len() > limit {
+        rows.truncate(limit);
+        if !matches!(order, RowOrder::Fields(_)) {
+            *threshold = rows.last().map(|r| r.key);
+        }
     }
 }

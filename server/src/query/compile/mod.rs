@@ -42,6 +42,9 @@ pub struct Plan {
     pub agg: Agg,
     /// Operators after the first aggregate, run over its merged result.
     pub suffix: Vec<Op>,
+    /// The query has no aggregate: `agg` is the implicit list of `PlanOptions::default_limit`
+    /// events (an answer without `hasMoreEvents` must say when that cut it).
+    pub implicit_list: bool,
 }
 
 impl Plan {
@@ -66,6 +69,9 @@ pub struct PlanOutput {
     pub rows: Vec<Row>,
     pub field_order: Vec<String>,
     pub warnings: Vec<String>,
+    /// The event list was cut at its limit: more events matched than it shows (LogScale's
+    /// `extraData.hasMoreEvents`).
+    pub more_events: bool,
 }
 
 impl Plan {
@@ -91,6 +97,14 @@ impl Plan {
     pub fn finish(&self, st: State) -> PlanOutput {
         let mut warnings = Vec::new();
         self.agg.warnings(&st, &mut warnings);
+        // A list's threshold is only ever set by dropping rows past its limit.
+        let more_events = matches!(
+            &st,
+            State::Rows {
+                threshold: Some(_),
+                ..
+            }
+        );
         let mut rows = self.agg.finish(st);
         for op in &self.suffix {
             match op {
@@ -143,6 +157,7 @@ impl Plan {
             rows,
             field_order,
             warnings,
+            more_events,
         }
     }
 }
@@ -185,6 +200,7 @@ pub fn compile(q: &Query, opts: PlanOptions) -> Result<Plan, ParseError> {
             Compiled::Op(op) => suffix.push(op),
         }
     }
+    let implicit_list = agg.is_none();
     let agg = agg.unwrap_or(Agg::Rows {
         order: RowOrder::Newest,
         limit: opts.default_limit,
@@ -195,6 +211,7 @@ pub fn compile(q: &Query, opts: PlanOptions) -> Result<Plan, ParseError> {
         prefix,
         agg,
         suffix,
+        implicit_list,
     })
 }
 

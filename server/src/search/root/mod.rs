@@ -332,7 +332,15 @@ impl Root<'_> {
         } else {
             all.sort_unstable_by_key(|x| x.0);
         }
+        // The overall list is cut when some node cut its own or more keys came than fit; the
+        // state's threshold says so (`Plan::finish` reports it).
+        let cut = all.len() > limit || answers.iter().any(|(_, _, k)| k.cut);
         all.truncate(limit);
+        if let (true, State::Rows { threshold, .. }) = (cut, &mut *st) {
+            if threshold.is_none() {
+                *threshold = all.last().map(|x| x.0);
+            }
+        }
         let mut wanted: Vec<Vec<usize>> = vec![Vec::new(); answers.len()];
         for (a, i) in all.into_iter().filter_map(|(_, w)| w) {
             wanted[a].push(i);

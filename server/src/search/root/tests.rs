@@ -250,22 +250,42 @@ async fn every_node_answers_like_one_node_and_plan_options_travel() {
         // A plain list compiled with a large default limit: every node must cut it there,
         // not at its own default (the bug: 3 nodes gave 900, 1,700 or 1,600 of 3,000).
         let (r, w) = c.query(me, "seq=*", 100_000).await.unwrap();
-        assert!(w.is_empty(), "{w:?}");
+        assert!(
+            w.is_empty() && r.warnings.is_empty(),
+            "{w:?} {:?}",
+            r.warnings
+        );
         let got = seqs(&r);
         assert_eq!(got.len(), c.total, "from node {me}");
         assert_eq!(got.iter().copied().collect::<BTreeSet<_>>(), all);
 
-        // The default list: the newest 200, the same from every node.
-        let (r, _) = c.query(me, "seq=*", 200).await.unwrap();
+        assert!(!r.more_events);
+
+        // The default list: the newest 200, the same from every node, and it knows it was cut.
+        let (r, w) = c.query(me, "seq=*", 200).await.unwrap();
         let got: BTreeSet<usize> = seqs(&r).into_iter().collect();
         assert_eq!(got, (c.total - 200..c.total).collect());
+        assert!(r.more_events, "the list knows it was cut");
+        assert!(
+            w.is_empty() && r.warnings.is_empty(),
+            "{w:?} {:?}",
+            r.warnings
+        );
+
+        // Exactly full is not cut; an explicit limit that cuts sets hasMoreEvents only.
+        let (r, _) = c.query(me, "seq=*", c.total).await.unwrap();
+        assert_eq!(seqs(&r).len(), c.total);
+        assert!(!r.more_events && r.warnings.is_empty(), "{:?}", r.warnings);
+        let (r, _) = c.query(me, "tail(100)", 200).await.unwrap();
+        assert_eq!(seqs(&r).len(), 100);
+        assert!(r.more_events && r.warnings.is_empty(), "{:?}", r.warnings);
     }
     let received = c.peers.received();
     assert!(!received.is_empty());
     assert!(received
         .iter()
         .filter(|(_, q)| q.query_string == "seq=*")
-        .all(|(_, q)| q.default_limit == 100_000 || q.default_limit == 200));
+        .all(|(_, q)| [100_000, 200, c.total].contains(&q.default_limit)));
     assert!(received.iter().any(|(_, q)| q.default_limit == 100_000));
 }
 
