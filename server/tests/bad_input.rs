@@ -381,3 +381,47 @@ fn malformed_requests_get_clear_errors_and_change_nothing() {
     assert_eq!(node.count("b", "baseline-marker"), 1);
     assert_eq!(node.count("b", "msg=gzip-marker"), 1);
 }
+
+/// Guards the measured blow-up: a 135 KB JSON body — one 100 KB key over 3,000 child keys —
+/// flattened into 300 MB of field names, grew the node to 1.3 GB and was answered 503 (which
+/// shippers retry forever). Now it is accepted, cut and flagged like LogScale does, in bounded
+/// memory, and the node keeps serving.
+#[test]
+fn amplifying_json_is_cut_and_flagged_not_exploded() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(&dir.path().join("n"), &[]);
+    let tok = node.repo_with_token("amp", "json");
+    let children: String = (0..3000)
+        .map(|i| format!("\"c{i}\":{i}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let body = format!(
+        "{{\"{}\":{{{children}}},\"marker\":\"amplified\"}}",
+        "k".repeat(100_000)
+    );
+    assert!(body.len() > 130_000);
+    let (s, text) = node.post("/api/v1/ingest/raw", &tok, body);
+    assert_eq!(s, 200, "{text}");
+    node.wait_until(30, "the flagged event is searchable", || {
+        node.count("amp", "marker=amplified") == 1
+    });
+    let rows = node.query("amp", "marker=amplified | select([@error, @error_msg])");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["@error"], "true", "{rows:?}");
+    assert!(
+        rows[0]["@error_msg"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("left out"),
+        "{rows:?}"
+    );
+    // Peak memory of the node stays far from the 1.3 GB this body used to cost.
+    let pid = node.child.as_ref().unwrap().id();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let peak_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    assert!(peak_kb < 512 * 1024, "peak RSS {peak_kb} kB");
+}
