@@ -197,3 +197,13 @@ describe("aggregate cells", () => {
     expect(formatCell("_bucket", undefined, fmt)).toBe("");
   });
 });
+
+describe("zone list", () => {
+  it("uses current IANA names", async () => {
+    const { zoneNames } = await import("../src/lib/timezone");
+    const z = zoneNames();
+    expect(z[0]).toBe("UTC");
+    expect(z).toContain("Asia/Kolkata");
+    expect(z).not.toContain("Asia/Calcutta");
+  });
+});

@@ -74,8 +74,9 @@ export function complete(text: string, caret: number, fields: string[], explicit
     : FUNCTIONS.filter((fn) => matches(fn.name)).map(
         (fn): Suggestion => ({ kind: "function", label: fn.name, insert: `${fn.name}()`, caret: fn.name.length + 1, detail: `${signature(fn)} — ${fn.summary}` }),
       );
-  // After a pipe (or at the start) a function is likelier than a field; elsewhere the reverse.
-  const stageStart = !prev || prev.type === "pipe";
+  // Right after a pipe a function is likelier than a field; elsewhere (the first stage is a
+  // filter) the reverse.
+  const stageStart = prev?.type === "pipe";
   if (stageStart && !call) items.push(...fnItems, ...fieldItems);
   else items.push(...fieldItems, ...fnItems);
   if (items.length === 0) return null;

@@ -25,10 +25,23 @@ export function isValidZone(z: string): boolean {
   }
 }
 
-/** Every IANA zone the browser knows, UTC first. */
+/** Current IANA names of zones that ICU (so the browser's list) still calls by an old one. */
+const RENAMED: Record<string, string> = {
+  "Asia/Calcutta": "Asia/Kolkata",
+  "Asia/Saigon": "Asia/Ho_Chi_Minh",
+  "Asia/Katmandu": "Asia/Kathmandu",
+  "Asia/Rangoon": "Asia/Yangon",
+  "Europe/Kiev": "Europe/Kyiv",
+  "America/Godthab": "America/Nuuk",
+  "Atlantic/Faeroe": "Atlantic/Faroe",
+  "Pacific/Enderbury": "Pacific/Kanton",
+};
+
+/** Every IANA zone the browser knows (by current names), UTC first. */
 export function zoneNames(): string[] {
   const all = (Intl as unknown as { supportedValuesOf?: (k: string) => string[] }).supportedValuesOf?.("timeZone") ?? [];
-  return ["UTC", ...all.filter((z) => z !== "UTC")];
+  const names = new Set(all.map((z) => RENAMED[z] ?? z).filter((z) => z !== "UTC" && isValidZone(z)));
+  return ["UTC", ...[...names].sort()];
 }
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
