@@ -237,7 +237,7 @@ export function SearchPage({ search, user, isRoot }: { search: string; user: str
           aria-valuemax={100}
           aria-valuenow={state.live && result ? 100 : pct}
         >
-          <div class="bar" style={{ width: `${state.live && result ? 100 : pct}%` }} />
+          <div class="bar" style={{ width: `${state.live && result ? 100 : pct}%`, transition: result?.done ? "none" : undefined }} />
           <span>
             {state.live && result
               ? "Live"
