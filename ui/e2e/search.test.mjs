@@ -105,7 +105,16 @@ describe("search page", () => {
     // The histogram's y axis carries five-digit labels (10,000 events a minute).
     await page.locator("[data-testid=histogram] canvas").waitFor();
     assert.equal(await page.locator("[data-testid=progress]").getAttribute("data-pct"), "100");
+    // The page's JS heap while the export runs (a figure for the report, not an assertion).
+    await page.evaluate(() => {
+      const m = () => performance.memory?.usedJSHeapSize ?? 0;
+      window.__heap = { base: m(), max: m() };
+      window.__heapTimer = setInterval(() => (window.__heap.max = Math.max(window.__heap.max, m())), 20);
+    });
     const { bytes, name } = await exportAs("ndjson");
+    const heap = await page.evaluate(() => (clearInterval(window.__heapTimer), window.__heap));
+    h.perf.exportNdjsonBytes = bytes.length;
+    h.perf.exportPeakJsHeapGrowthBytes = heap.max - heap.base;
     const api = await h.streamQuery("bulk", { queryString: "", start: "24h", end: "now" }, "application/x-ndjson");
     assert.match(name, /^strata-bulk-.*\.ndjson$/);
     assert.equal(bytes.length, api.length);
