@@ -11,8 +11,9 @@ import { harness } from "./harness.mjs";
 const h = harness("search");
 let page;
 const BULK = 50_000;
-// Whole seconds, 20 minutes ago: every event is well inside "Last 1 hour" and "Last 24 hours".
-const BASE = Math.floor((Date.now() - 20 * 60_000) / 1000) * 1000;
+// A whole minute about 20 minutes ago: every event is well inside "Last 1 hour" and "Last 24
+// hours", and the bulk events (5 minutes of them) fill 5 one-minute buckets of 10,000.
+const BASE = Math.floor((Date.now() - 20 * 60_000) / 60_000) * 60_000;
 
 /** Ingests structured events into `repo` as root, in batches. */
 async function ingest(repo, groups) {
@@ -102,8 +103,18 @@ describe("search page", () => {
 
   it("exports a 50,000-event search as NDJSON, byte for byte the query API's answer", async () => {
     await open("/search?repo=bulk&start=24h");
-    // The histogram's y axis carries five-digit labels (10,000 events a minute).
+    // The histogram's y axis carries five-digit labels (about 10,000 events a minute), drawn whole:
+    // no ink in the canvas's leftmost pixels (a fixed 50 px axis cut "10,000" to "0,000").
+    await page.waitForFunction(() => Number(document.querySelector("[data-testid=histogram]")?.dataset.max) >= 10_000);
     await page.locator("[data-testid=histogram] canvas").waitFor();
+    const leftInk = await page.evaluate(() => {
+      const c = document.querySelector("[data-testid=histogram] canvas");
+      const d = c.getContext("2d").getImageData(0, 0, 3, c.height).data;
+      let n = 0;
+      for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+      return n;
+    });
+    assert.equal(leftInk, 0, "the y axis labels reach the canvas's left edge");
     assert.equal(await page.locator("[data-testid=progress]").getAttribute("data-pct"), "100");
     // The page's JS heap while the export runs (a figure for the report, not an assertion).
     await page.evaluate(() => {

@@ -82,7 +82,7 @@ export function Histogram({ x, counts, zone, onSelect }: { x: number[]; counts: 
       ),
     [x, counts, zone],
   );
-  return <div class="histogram" role="img" aria-label={`Histogram of events over time, ${x.length} buckets`} data-testid="histogram" data-buckets={x.length} ref={el} />;
+  return <div class="histogram" data-max={counts.reduce((a, b) => Math.max(a, b), 0)} role="img" aria-label={`Histogram of events over time, ${x.length} buckets`} data-testid="histogram" data-buckets={x.length} ref={el} />;
 }
 
 /** A line (time series) or bar (grouped) chart of aggregate results. */
