@@ -288,6 +288,20 @@ describe("search page", () => {
     await h.check("aggregate", { full: false });
   });
 
+  it("exports an aggregate as the table shows it", async () => {
+    await open("/search?repo=ctx&start=1h&query=" + encodeURIComponent("groupBy(#host, function=[count(), avg(seq)])"));
+    const head = await page.locator("[data-testid=results-table] th").allTextContents();
+    const { bytes } = await exportAs("csv");
+    const rows = parseCsv(bytes.toString("utf8"));
+    assert.deepEqual(rows[0], head);
+    assert.deepEqual(rows.slice(1).sort(), [
+      ["a", "60", "29.5"],
+      ["b", "60", "29.5"],
+    ]);
+    const { bytes: nd } = await exportAs("ndjson");
+    assert.deepEqual(nd.toString().trim().split("\n").map((l) => JSON.parse(l)["#host"]).sort(), ["a", "b"]);
+  });
+
   it("shows how to send a first event to an empty repository, with a real ingest token", async () => {
     await createRepo("fresh");
     await page.goto(h.base + "/search?repo=fresh&start=1h");

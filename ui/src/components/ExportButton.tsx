@@ -30,6 +30,7 @@ export function ExportButton({
   end,
   zone,
   aggregate,
+  ready,
   eventCols,
 }: {
   repo: string;
@@ -39,6 +40,8 @@ export function ExportButton({
   zone: string;
   /** The aggregate table as shown, when the result is one. */
   aggregate: { rows: Record<string, string>[]; cols: string[] } | null;
+  /** False while an aggregate is still being computed (its table is not final). */
+  ready: boolean;
   /** The event list's columns (the CSV's columns). */
   eventCols: string[];
 }) {
@@ -99,7 +102,7 @@ export function ExportButton({
           </fieldset>
           {format === "csv" && !aggregate && <div class="muted small">Columns: {eventCols.join(", ")} (the list's columns)</div>}
           <div class="row">
-            <button type="button" data-testid="export-start" disabled={busy} onClick={run}>
+            <button type="button" data-testid="export-start" disabled={busy || !ready} onClick={run}>
               Download
             </button>
             {busy && (

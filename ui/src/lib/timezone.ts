@@ -40,7 +40,8 @@ const RENAMED: Record<string, string> = {
 /** Every IANA zone the browser knows (by current names), UTC first. */
 export function zoneNames(): string[] {
   const all = (Intl as unknown as { supportedValuesOf?: (k: string) => string[] }).supportedValuesOf?.("timeZone") ?? [];
-  const names = new Set(all.map((z) => RENAMED[z] ?? z).filter((z) => z !== "UTC" && isValidZone(z)));
+  // A current name is used only where this browser's Intl accepts it.
+  const names = new Set(all.map((z) => (RENAMED[z] && isValidZone(RENAMED[z]) ? RENAMED[z] : z)).filter((z) => z !== "UTC"));
   return ["UTC", ...[...names].sort()];
 }
 

@@ -262,7 +262,7 @@ export function SearchPage({ search, user, isRoot }: { search: string; user: str
             setHistory([]);
           }}
         />
-        {result && !state.ctx && <ExportButton repo={state.repo} query={state.query} start={state.start} end={state.end} zone={zone} aggregate={aggregate} eventCols={cols.map((c) => c.field)} />}
+        {result && !state.ctx && <ExportButton repo={state.repo} query={state.query} start={state.start} end={state.end} zone={zone} aggregate={aggregate} ready={!isAgg || !!result.done || state.live} eventCols={cols.map((c) => c.field)} />}
         <SavedSearches repo={state.repo} query={state.query} start={state.start} end={state.end} onPick={(q) => go({ query: q.queryString, start: q.start, end: q.end, ctx: undefined })} />
         <button type="button" class="icon" aria-label="Keyboard shortcuts" title="Keyboard shortcuts (?)" data-testid="shortcuts-button" onClick={() => setHelp(true)}>
           ?
