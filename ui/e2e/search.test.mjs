@@ -207,6 +207,16 @@ describe("search page", () => {
     await page.focus("th[data-col=seq] >> [role=separator]");
     for (let i = 0; i < 3; i++) await page.keyboard.press("ArrowRight");
     await page.waitForURL(/seq%3A170/);
+    // The mouse: drag the resize handle 30 px right, and drag @timestamp's header onto seq's.
+    const handle = await page.locator("th[data-col=seq] >> [role=separator]").boundingBox();
+    await page.mouse.move(handle.x + handle.width / 2, handle.y + handle.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(handle.x + handle.width / 2 + 15, handle.y + handle.height / 2);
+    await page.mouse.move(handle.x + handle.width / 2 + 30, handle.y + handle.height / 2);
+    await page.mouse.up();
+    await page.waitForURL(/seq%3A200/);
+    await page.dragAndDrop("th[data-col='@timestamp'] .col-name", "th[data-col=seq] .col-name");
+    await page.waitForURL(/cols=%40timestamp%2Cseq/);
     const prev = await h.searchGen();
     await page.selectOption("[data-testid=timezone]", "Asia/Kolkata");
     await page.waitForURL(/tz=Asia%2FKolkata/);
@@ -214,8 +224,8 @@ describe("search page", () => {
     await page.reload();
     await h.searchDone(0);
     const heads = await page.locator("table.events thead th[data-col]").evaluateAll((ths) => ths.map((t) => t.dataset.col));
-    assert.deepEqual(heads, ["seq", "@timestamp", "@rawstring"]);
-    assert.equal(await page.locator("col[data-col=seq]").evaluate((c) => c.style.width), "170px");
+    assert.deepEqual(heads, ["@timestamp", "seq", "@rawstring"]);
+    assert.equal(await page.locator("col[data-col=seq]").evaluate((c) => c.style.width), "200px");
     assert.equal(await page.locator("[data-testid=timezone]").inputValue(), "Asia/Kolkata");
     // seq=0 is the oldest event, at BASE: its time as Kolkata's wall clock.
     const row = page.locator("[data-testid=event]").last();
