@@ -131,6 +131,7 @@ describe("search page", () => {
     assert.equal(bytes.length, api.length);
     assert.ok(bytes.equals(api), "the export differs from the API's NDJSON");
     assert.equal(bytes.toString().trimEnd().split("\n").length, BULK);
+    assert.match(await page.locator("[data-testid=export-status]").textContent(), /Exported 50,000 events/);
     await h.check("export-ndjson", { full: false });
   });
 

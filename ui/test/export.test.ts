@@ -67,10 +67,14 @@ describe("aggregate export", () => {
 
 describe("reading a body into a Blob", () => {
   it("keeps the bytes unchanged and reports progress", async () => {
-    const seen: number[] = [];
-    const blob = await readToBlob(streamOf(["ab", "cü", "\n"]), "text/plain", { total: 6, onProgress: (p) => seen.push(p.bytes) });
-    expect(await blob.text()).toBe("abcü\n");
-    expect(seen).toEqual([2, 5, 6]);
+    const seen: [number, number][] = [];
+    const blob = await readToBlob(streamOf(["a\nb", "cü", "\n\n"]), "text/plain", { total: 8, onProgress: (p) => seen.push([p.bytes, p.lines]) });
+    expect(await blob.text()).toBe("a\nbcü\n\n");
+    expect(seen).toEqual([
+      [3, 1],
+      [6, 1],
+      [8, 3],
+    ]);
   });
   it("folds large bodies into one Blob", async () => {
     const chunk = new Uint8Array(1 << 20).fill(65);

@@ -5,10 +5,10 @@
 // An aggregate is the table as shown (its rows and columns, values exact).
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, streamQuery } from "../api";
-import { exportFilename, ExportFormat, exportRows, FORMATS, ndjsonToCsv, ReadProgress, readToBlob } from "../lib/export";
+import { exportFilename, ExportFormat, exportRows, FORMATS, ndjsonToCsv, ReadProgress, readToBlob, STREAM_EVENT_LIMIT } from "../lib/export";
 import { formatBytes } from "../lib/format";
 
-type Status = { phase: "idle" } | { phase: "searching" } | { phase: "reading"; p: ReadProgress } | { phase: "done"; bytes: number; warnings: string } | { phase: "error"; message: string } | { phase: "cancelled" };
+type Status = { phase: "idle" } | { phase: "searching" } | { phase: "reading"; p: ReadProgress } | { phase: "done"; bytes: number; warnings: string; events: number | null } | { phase: "error"; message: string } | { phase: "cancelled" };
 
 function download(blob: Blob, name: string) {
   const url = URL.createObjectURL(blob);
@@ -59,7 +59,7 @@ export function ExportButton({
       const text = exportRows(aggregate.rows, aggregate.cols, format);
       const blob = new Blob([text], { type: mime });
       download(blob, name);
-      setStatus({ phase: "done", bytes: blob.size, warnings: "" });
+      setStatus({ phase: "done", bytes: blob.size, warnings: "", events: aggregate.rows.length });
       return;
     }
     const ctl = new AbortController();
@@ -67,15 +67,20 @@ export function ExportButton({
     setStatus({ phase: "searching" });
     try {
       const res = await streamQuery(repo, { queryString: query, start, end, timeZone: zone }, FORMATS[format].accept, ctl.signal);
-      setStatus({ phase: "reading", p: { bytes: 0, total: res.length } });
+      setStatus({ phase: "reading", p: { bytes: 0, lines: 0, total: res.length } });
+      let lines = 0;
       const blob = await readToBlob(res.body, mime, {
         total: res.length,
         transform: format === "csv" ? ndjsonToCsv(eventCols) : undefined,
-        onProgress: (p) => setStatus({ phase: "reading", p }),
+        onProgress: (p) => {
+          lines = p.lines;
+          setStatus({ phase: "reading", p });
+        },
         signal: ctl.signal,
       });
       download(blob, name);
-      setStatus({ phase: "done", bytes: blob.size, warnings: res.warnings });
+      // NDJSON (and so CSV) has one line per event; raw text may hold line breaks, JSON none.
+      setStatus({ phase: "done", bytes: blob.size, warnings: res.warnings, events: format === "ndjson" || format === "csv" ? lines : null });
     } catch (e) {
       if ((e as Error).name === "AbortError") setStatus({ phase: "cancelled" });
       else setStatus({ phase: "error", message: e instanceof ApiError ? e.message : String((e as Error).message ?? e) });
@@ -119,7 +124,10 @@ export function ExportButton({
                 {` ${formatBytes(status.p.bytes)}${status.p.total ? ` of ${formatBytes(status.p.total)}` : ""}`}
               </>
             )}
-            {status.phase === "done" && `Exported ${formatBytes(status.bytes)}.`}
+            {status.phase === "done" && `Exported ${status.events === null ? "" : `${status.events.toLocaleString("en-US")} ${aggregate ? "rows" : "events"}, `}${formatBytes(status.bytes)}.`}
+            {status.phase === "done" && !aggregate && status.events === STREAM_EVENT_LIMIT && (
+              <div class="warning">The server returns at most {STREAM_EVENT_LIMIT.toLocaleString("en-US")} events for a list: this export may be cut. Narrow the time range to get the rest.</div>
+            )}
             {status.phase === "done" && status.warnings && <div class="warning">Incomplete: {status.warnings}</div>}
             {status.phase === "cancelled" && "Export cancelled."}
             {status.phase === "error" && <span class="error-text">Export failed: {status.message}</span>}

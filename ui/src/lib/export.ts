@@ -18,6 +18,9 @@ export const FORMATS: Record<ExportFormat, { label: string; accept: string; ext:
 
 export const FOLD_BYTES = 8 << 20;
 
+/** The most events the streaming endpoint returns for a list without a limit (api/query.rs). */
+export const STREAM_EVENT_LIMIT = 100_000;
+
 /** One CSV field: quoted when it holds a comma, quote, line break or edge space. */
 export function csvField(v: string | undefined): string {
   const s = v ?? "";
@@ -123,6 +126,8 @@ export function ndjsonToCsv(cols: string[]): (chunk: Uint8Array | null) => strin
 
 export interface ReadProgress {
   bytes: number;
+  /** Line feeds read (events, for NDJSON). */
+  lines: number;
   /** The body's length when the server said it (Content-Length). */
   total: number | null;
 }
@@ -144,6 +149,7 @@ export async function readToBlob(
   let pending: BlobPart[] = [];
   let pendingBytes = 0;
   let bytes = 0;
+  let lines = 0;
   const add = (part: Uint8Array | string) => {
     const n = typeof part === "string" ? part.length : part.byteLength;
     if (n === 0) return;
@@ -162,8 +168,9 @@ export async function readToBlob(
       if (opts.signal?.aborted) throw new DOMException("export cancelled", "AbortError");
       if (done) break;
       bytes += value.byteLength;
+      for (let i = value.indexOf(10); i >= 0; i = value.indexOf(10, i + 1)) lines++;
       add(opts.transform ? opts.transform(value) : value);
-      opts.onProgress?.({ bytes, total: opts.total ?? null });
+      opts.onProgress?.({ bytes, lines, total: opts.total ?? null });
     }
     if (opts.transform) add(opts.transform(null));
     return new Blob([blob, ...pending], { type: mime });
