@@ -1,106 +1,27 @@
 // End-to-end tests of the web UI in real headless Chromium (Debian's /usr/bin/chromium driven
-// by playwright-core) against a real `strata` node started here: sign in, repositories and
+// by playwright-core) against a real `strata` node (harness.mjs): sign in, repositories and
 // tokens, ingest over the HTTP API, search, field-sidebar filter, groupBy table and chart,
-// parse errors, live tail, parsers, dashboards, the cluster page. Screenshots of each page go
-// to e2e/artifacts/, with page-load and render figures in e2e/artifacts/perf.json.
-import { after, before, describe, it } from "node:test";
+// parse errors, live tail, parsers, dashboards, the cluster page, each page checked with
+// axe-core. Screenshots go to e2e/artifacts/ui/, with page-load and render figures in
+// e2e/artifacts/ui/perf.json.
+import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync, createWriteStream } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { harness, ROOT } from "./harness.mjs";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const ROOT = "e2e-root-token";
-const BIN = process.env.STRATA_BIN ?? resolve(here, "../../target/release/strata");
-const ARTIFACTS = join(here, "artifacts");
-const perf = {};
-
-async function freePort() {
-  return new Promise((res) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const p = s.address().port;
-      s.close(() => res(p));
-    });
-  });
-}
-
-let server, dataDir, base, browser, page;
-
-async function api(path, { method = "POST", token = ROOT, body, json = true } = {}) {
-  const res = await fetch(base + path, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(json ? { "content-type": "application/json" } : {}) },
-    body: body === undefined ? undefined : json ? JSON.stringify(body) : body,
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
-
-async function shot(name) {
-  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
-}
-
-before(async () => {
-  rmSync(ARTIFACTS, { recursive: true, force: true });
-  mkdirSync(ARTIFACTS, { recursive: true });
-  dataDir = mkdtempSync(join(tmpdir(), "strata-ui-e2e-"));
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  server = spawn(BIN, ["serve", "--data-dir", dataDir, "--http-addr", `127.0.0.1:${port}`, "--ui-dir", resolve(here, "../dist")], {
-    env: { ...process.env, STRATA_ROOT_TOKEN: ROOT, RUST_LOG: "warn" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const log = createWriteStream(join(ARTIFACTS, "strata.log"));
-  server.stdout.pipe(log);
-  server.stderr.pipe(log);
-  for (let i = 0; ; i++) {
-    try {
-      const r = await fetch(`${base}/api/v1/status`);
-      if (r.ok) break;
-    } catch {}
-    if (i > 300) throw new Error("strata did not start; see e2e/artifacts/strata.log");
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
-  });
-  page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  page.setDefaultTimeout(15_000);
-});
-
-after(async () => {
-  writeFileSync(join(ARTIFACTS, "perf.json"), JSON.stringify(perf, null, 2));
-  console.log("UI figures:", JSON.stringify(perf));
-  await browser?.close();
-  server?.kill("SIGTERM");
-  await new Promise((r) => setTimeout(r, 300));
-  rmSync(dataDir, { recursive: true, force: true });
-});
-
-// The search page numbers its runs (data-gen); waiting for a later number than the one seen
-// before an action avoids mistaking the previous run's finished results for the new one's.
-async function searchGen() {
-  const g = await page.locator("[data-testid=progress]").getAttribute("data-gen", { timeout: 1000 }).catch(() => null);
-  return g === null ? 0 : Number(g);
-}
-
-async function searchDone(after) {
-  await page.waitForFunction((a) => {
-    const p = document.querySelector("[data-testid=progress]");
-    return p !== null && p.dataset.done === "1" && Number(p.dataset.gen) > a;
-  }, after);
-}
+const h = harness("ui");
+const perf = h.perf;
+let page, base;
+const { api, searchGen, searchDone } = h;
+const shot = (name) => h.check(name);
 
 const ingestToken = { value: "" };
 
 describe("web UI", () => {
+  before(() => {
+    page = h.page;
+    base = h.base;
+  });
+
   it("refuses a bad token with a clear message, then signs in", async () => {
     await page.goto(base + "/");
     await page.fill("input[name=token]", "not-a-token");

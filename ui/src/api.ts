@@ -58,6 +58,8 @@ export interface JobRequest {
   start: string;
   end: string;
   isLive?: boolean;
+  /** IANA zone the user reads times in (sent as the job's `timeZone`). */
+  timeZone?: string;
 }
 
 export interface JobResult {
@@ -76,6 +78,11 @@ export interface JobResult {
     fieldOrder: string[];
     warnings: string[];
   };
+}
+
+/** The API sends `@timestamp` as a number; the UI holds every value as the string it shows. */
+function stringValues(events: Record<string, unknown>[]) {
+  for (const e of events) for (const k in e) if (typeof e[k] !== "string") e[k] = e[k] === null ? "" : typeof e[k] === "object" ? JSON.stringify(e[k]) : String(e[k]);
 }
 
 const jobTime = (s: string) => (/^\d{10,16}$/.test(s) ? Number(s) : s);
@@ -106,6 +113,7 @@ export class QueryJob {
           start: jobTime(this.req.start),
           end: jobTime(this.req.end),
           isLive: !!this.req.isLive,
+          ...(this.req.timeZone ? { timeZone: this.req.timeZone } : {}),
         }),
       });
       this.id = (await res.json()).id;
@@ -122,6 +130,7 @@ export class QueryJob {
       try {
         const r: JobResult = await (await request(`${base}/${encodeURIComponent(this.id!)}`)).json();
         if (this.stopped) return;
+        stringValues(r.events);
         this.onResult(r);
         if (!r.done) this.timer = setTimeout(poll, this.req.isLive ? 1000 : Math.max(100, r.metaData.pollAfter || 250));
       } catch (e) {
@@ -143,4 +152,30 @@ export class QueryJob {
     if (this.timer) clearTimeout(this.timer);
     this.deleteJob();
   }
+}
+
+/**
+ * The streaming query endpoint (`POST /api/v1/repositories/{repo}/query`): the whole result
+ * (up to 100,000 events for a list without a limit) in the `Accept` format. The caller reads
+ * the body stream; `warnings` is the `X-Strata-Warnings` header (set when incomplete).
+ */
+export async function streamQuery(
+  repo: string,
+  req: JobRequest,
+  accept: string,
+  signal?: AbortSignal,
+): Promise<{ body: ReadableStream<Uint8Array>; length: number | null; warnings: string }> {
+  const res = await request(`/api/v1/repositories/${encodeURIComponent(repo)}/query`, {
+    method: "POST",
+    headers: { accept },
+    signal,
+    body: JSON.stringify({
+      queryString: req.queryString,
+      start: jobTime(req.start),
+      end: jobTime(req.end),
+      ...(req.timeZone ? { timeZone: req.timeZone } : {}),
+    }),
+  });
+  const len = res.headers.get("content-length");
+  return { body: res.body!, length: len === null ? null : Number(len), warnings: res.headers.get("x-strata-warnings") ?? "" };
 }

@@ -83,7 +83,7 @@ function App() {
 
   let page;
   const m = /^\/repositories\/([^/]+)$/.exec(path);
-  if (path.startsWith("/search")) page = <SearchPage search={search} />;
+  if (path.startsWith("/search")) page = <SearchPage search={search} user={viewer.username} isRoot={viewer.isRoot} />;
   else if (m) page = <RepositoryPage name={decodeURIComponent(m[1])} />;
   else if (path.startsWith("/repositories")) page = <RepositoriesPage />;
   else if (path.startsWith("/dashboards")) page = <DashboardsPage path={path} search={search} />;

@@ -5,6 +5,33 @@ import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import type { ChartData } from "../lib/chart";
 
+/** A y axis as wide as its longest label (a fixed width clipped "10,000" to "0,000"). */
+function fitAxis(extra: Partial<uPlot.Axis> = {}): uPlot.Axis {
+  return {
+    stroke: "#aab3c0",
+    grid: { stroke: "#2a3140" },
+    ...extra,
+    size(u, values, axisIdx, cycleNum) {
+      const axis = u.axes[axisIdx];
+      // Labels change while uPlot converges; a third pass keeps the last size.
+      if (cycleNum > 1) return (axis as unknown as { _size: number })._size;
+      let size = (axis.ticks?.size ?? 10) + (axis.gap ?? 5) + 8;
+      const longest = (values ?? []).reduce((a, v) => (String(v).length > a.length ? String(v) : a), "");
+      if (longest) {
+        u.ctx.font = (axis.font as unknown as string[] | undefined)?.[0] ?? "12px system-ui";
+        size += u.ctx.measureText(longest).width / devicePixelRatio;
+      }
+      return Math.ceil(size);
+    },
+  };
+}
+
+/** uPlot's clock for a zone: it draws times in the browser's zone unless told another. */
+function tzOf(zone: string | undefined): ((ts: number) => Date) | undefined {
+  if (!zone) return undefined;
+  return (ts: number) => uPlot.tzDate(new Date(ts * 1000), zone);
+}
+
 const COLORS = ["#4e9af1", "#f1a24e", "#5cc97b", "#e05d5d", "#a77de8", "#e8d35d", "#5dd6e0", "#e07db5"];
 
 function usePlot(make: (width: number) => uPlot | null, deps: unknown[]) {
@@ -26,7 +53,7 @@ function usePlot(make: (width: number) => uPlot | null, deps: unknown[]) {
 }
 
 /** Event counts per bucket; `onSelect` gets a dragged time range in epoch ms. */
-export function Histogram({ x, counts, onSelect }: { x: number[]; counts: number[]; onSelect?: (from: number, to: number) => void }) {
+export function Histogram({ x, counts, zone, onSelect }: { x: number[]; counts: number[]; zone?: string; onSelect?: (from: number, to: number) => void }) {
   const el = usePlot(
     (width) =>
       new uPlot(
@@ -36,7 +63,8 @@ export function Histogram({ x, counts, onSelect }: { x: number[]; counts: number
           legend: { show: false },
           cursor: { drag: { x: true, y: false } },
           scales: { x: { time: true } },
-          axes: [{ stroke: "#9aa4b2", grid: { show: false } }, { stroke: "#9aa4b2", size: 50, grid: { stroke: "#2a3140" } }],
+          tzDate: tzOf(zone),
+          axes: [{ stroke: "#aab3c0", grid: { show: false } }, fitAxis()],
           series: [{}, { label: "events", fill: "#4e9af1aa", stroke: "#4e9af1", paths: uPlot.paths.bars!({ size: [0.9, 100] }), points: { show: false } }],
           hooks: {
             setSelect: [
@@ -52,13 +80,13 @@ export function Histogram({ x, counts, onSelect }: { x: number[]; counts: number
         [x, counts],
         undefined as unknown as HTMLElement,
       ),
-    [x, counts],
+    [x, counts, zone],
   );
-  return <div class="histogram" data-testid="histogram" data-buckets={x.length} ref={el} />;
+  return <div class="histogram" data-max={counts.reduce((a, b) => Math.max(a, b), 0)} role="img" aria-label={`Histogram of events over time, ${x.length} buckets`} data-testid="histogram" data-buckets={x.length} ref={el} />;
 }
 
 /** A line (time series) or bar (grouped) chart of aggregate results. */
-export function ResultChart({ data, type }: { data: ChartData; type: "line" | "bar" }) {
+export function ResultChart({ data, type, zone }: { data: ChartData; type: "line" | "bar"; zone?: string }) {
   const el = usePlot(
     (width) => {
       if (data.kind === "time") {
@@ -67,7 +95,8 @@ export function ResultChart({ data, type }: { data: ChartData; type: "line" | "b
             width,
             height: 280,
             scales: { x: { time: true } },
-            axes: [{ stroke: "#9aa4b2" }, { stroke: "#9aa4b2", size: 60, grid: { stroke: "#2a3140" } }],
+            tzDate: tzOf(zone),
+            axes: [{ stroke: "#aab3c0" }, fitAxis()],
             series: [
               {},
               ...data.series.map((s, i) => ({
@@ -91,8 +120,8 @@ export function ResultChart({ data, type }: { data: ChartData; type: "line" | "b
             height: 280,
             scales: { x: { time: false, range: [-0.5, data.labels.length - 0.5] } },
             axes: [
-              { stroke: "#9aa4b2", values: (_u, splits) => splits.map((v) => (Number.isInteger(v) ? (data.labels[v] ?? "") : "")), grid: { show: false } },
-              { stroke: "#9aa4b2", size: 60, grid: { stroke: "#2a3140" } },
+              { stroke: "#aab3c0", values: (_u, splits) => splits.map((v) => (Number.isInteger(v) ? (data.labels[v] ?? "") : "")), grid: { show: false } },
+              fitAxis(),
             ],
             series: [
               { label: "group", value: (_u, v) => (v == null ? "" : (data.labels[v] ?? "")) },
@@ -111,7 +140,7 @@ export function ResultChart({ data, type }: { data: ChartData; type: "line" | "b
       }
       return null;
     },
-    [data, type],
+    [data, type, zone],
   );
-  return <div class="result-chart" data-testid="chart" data-kind={data.kind} ref={el} />;
+  return <div class="result-chart" role="img" aria-label={data.kind === "time" ? "Chart of the results over time" : "Bar chart of the results"} data-testid="chart" data-kind={data.kind} ref={el} />;
 }

@@ -2,6 +2,7 @@
 // "24h", "7d"; end "now") or absolute epoch milliseconds. The query-job API accepts both
 // forms, so they are passed through unchanged; this module resolves them for display and
 // picks the histogram's bucket span.
+import { browserZone, formatInZone, fromZonedInput, toZonedInput } from "./timezone";
 
 export interface TimeRange {
   start: string;
@@ -65,14 +66,14 @@ export function resolve(r: TimeRange, now = Date.now()): [number, number] {
 }
 
 /** A human label for a range ("Last 1 hour", or the absolute from–to). */
-export function describe(r: TimeRange): string {
+export function describe(r: TimeRange, zone?: string): string {
   if (r.end === "now" || r.end === "") {
     const p = PRESETS.find((x) => x.start === r.start);
     if (p) return p.label;
     if (relativeMs(r.start) !== null) return `Last ${r.start}`;
   }
   const [s, e] = resolve(r);
-  return `${formatTime(s)} → ${formatTime(e)}`;
+  return `${formatTime(s, zone)} → ${formatTime(e, zone)}`;
 }
 
 const SPANS: [string, number][] = [
@@ -99,24 +100,18 @@ export function histogramSpan(rangeMs: number, maxBuckets = 1500): { span: strin
   return { span, ms };
 }
 
-const pad = (n: number, w = 2) => String(n).padStart(w, "0");
-
-/** `YYYY-MM-DD HH:MM:SS.mmm` in local time. */
-export function formatTime(ms: number): string {
-  const d = new Date(ms);
-  if (Number.isNaN(d.getTime())) return String(ms);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+/** `YYYY-MM-DD HH:MM:SS.mmm` in `zone` (an IANA name; the browser's zone when absent). */
+export function formatTime(ms: number, zone?: string): string {
+  if (!Number.isFinite(ms)) return String(ms);
+  return formatInZone(ms, zone ?? browserZone());
 }
 
-/** Value for an `<input type="datetime-local">`. */
-export function toLocalInput(ms: number): string {
-  const d = new Date(ms);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+/** Value for an `<input type="datetime-local">`, in `zone`. */
+export function toLocalInput(ms: number, zone?: string): string {
+  return toZonedInput(ms, zone ?? browserZone());
 }
 
-/** Epoch ms from an `<input type="datetime-local">` value; null when empty or invalid. */
-export function fromLocalInput(v: string): number | null {
-  if (!v) return null;
-  const t = new Date(v).getTime();
-  return Number.isNaN(t) ? null : t;
+/** Epoch ms from an `<input type="datetime-local">` value read in `zone`; null when empty or invalid. */
+export function fromLocalInput(v: string, zone?: string): number | null {
+  return fromZonedInput(v, zone ?? browserZone());
 }

@@ -136,9 +136,9 @@ function DashboardView({ repo, id }: { repo: string; id: string }) {
             if (await save({ ...d, widgets: [...d.widgets, draft] })) setDraft({ title: "", queryString: "", visualization: "TABLE" });
           }}
         >
-          <input placeholder="Widget title" data-testid="widget-title" value={draft.title} onInput={(e) => setDraft({ ...draft, title: (e.target as HTMLInputElement).value })} />
-          <input placeholder="Query, e.g. groupBy(level)" class="mono" data-testid="widget-query" value={draft.queryString} onInput={(e) => setDraft({ ...draft, queryString: (e.target as HTMLInputElement).value })} />
-          <select data-testid="widget-vis" value={draft.visualization} onChange={(e) => setDraft({ ...draft, visualization: (e.target as HTMLSelectElement).value as Visualization })}>
+          <input placeholder="Widget title" aria-label="Widget title" data-testid="widget-title" value={draft.title} onInput={(e) => setDraft({ ...draft, title: (e.target as HTMLInputElement).value })} />
+          <input placeholder="Query, e.g. groupBy(level)" aria-label="Widget query" class="mono" data-testid="widget-query" value={draft.queryString} onInput={(e) => setDraft({ ...draft, queryString: (e.target as HTMLInputElement).value })} />
+          <select aria-label="Visualization" data-testid="widget-vis" value={draft.visualization} onChange={(e) => setDraft({ ...draft, visualization: (e.target as HTMLSelectElement).value as Visualization })}>
             {(Object.keys(VIS_LABEL) as Visualization[]).map((v) => (
               <option key={v} value={v}>
                 {VIS_LABEL[v]}
@@ -209,7 +209,7 @@ function DashboardList({ search }: { search: string }) {
     <div class="page">
       <h2>Dashboards</h2>
       <div class="toolbar">
-        <select value={repo} onChange={(e) => navigate(`/dashboards?repo=${encodeURIComponent((e.target as HTMLSelectElement).value)}`)}>
+        <select aria-label="Repository" value={repo} onChange={(e) => navigate(`/dashboards?repo=${encodeURIComponent((e.target as HTMLSelectElement).value)}`)}>
           {repos.map((r) => (
             <option key={r} value={r}>
               {r}
@@ -217,7 +217,7 @@ function DashboardList({ search }: { search: string }) {
           ))}
         </select>
         <form class="inline" onSubmit={create}>
-          <input placeholder="New dashboard name" data-testid="dashboard-name" value={name} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
+          <input placeholder="New dashboard name" aria-label="New dashboard name" data-testid="dashboard-name" value={name} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
           <button type="submit" data-testid="create-dashboard" disabled={!name.trim() || !repo}>
             Create dashboard
           </button>

@@ -59,8 +59,8 @@ export default function RepositoriesPage() {
         </div>
       )}
       <form class="card inline-form" onSubmit={create}>
-        <input placeholder="New repository name" data-testid="new-repo-name" value={name} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
-        <input placeholder="Description (optional)" value={description} onInput={(e) => setDescription((e.target as HTMLInputElement).value)} />
+        <input placeholder="New repository name" aria-label="New repository name" data-testid="new-repo-name" value={name} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
+        <input placeholder="Description (optional)" aria-label="Description (optional)" value={description} onInput={(e) => setDescription((e.target as HTMLInputElement).value)} />
         <button type="submit" data-testid="create-repo" disabled={!name.trim()}>
           Create repository
         </button>

@@ -161,7 +161,7 @@ function Tokens({ repo, reload, setError }: { repo: Repo; reload: () => void; se
             <tr key={t.name} data-token={t.name}>
               <td>{t.name}</td>
               <td>
-                <select value={t.parser?.name ?? ""} onChange={(e) => assign(t.name, (e.target as HTMLSelectElement).value)}>
+                <select aria-label={`Parser of token ${t.name}`} value={t.parser?.name ?? ""} onChange={(e) => assign(t.name, (e.target as HTMLSelectElement).value)}>
                   <option value="">(none)</option>
                   {repo.parsers.map((p) => (
                     <option key={p.name} value={p.name}>
@@ -180,8 +180,8 @@ function Tokens({ repo, reload, setError }: { repo: Repo; reload: () => void; se
         </tbody>
       </table>
       <form class="inline-form" onSubmit={create}>
-        <input placeholder="Token name" data-testid="token-name" value={name} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
-        <select value={parser} data-testid="token-parser" onChange={(e) => setParser((e.target as HTMLSelectElement).value)}>
+        <input placeholder="Token name" aria-label="Token name" data-testid="token-name" value={name} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
+        <select aria-label="Parser of the new token" value={parser} data-testid="token-parser" onChange={(e) => setParser((e.target as HTMLSelectElement).value)}>
           <option value="">(no parser)</option>
           {repo.parsers.map((p) => (
             <option key={p.name} value={p.name}>

@@ -1,33 +1,38 @@
-// The search page: repository, query (highlighted, errors at their position), time range,
-// histogram, events with a field sidebar, or a table and chart for aggregates; progress,
-// cancel, live tail, saved searches. All of it is in the URL, so a search can be shared.
+// The search page: repository, query (highlighted, autocompleted, errors at their position),
+// time range and zone, histogram, events in chosen columns with a field sidebar, or a table
+// and chart for aggregates; progress, cancel, live tail, export, history, saved searches,
+// events in context. All of the search is in the URL, so it can be shared.
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ApiError, gql, JobResult, QueryJob } from "../api";
+import { ContextView } from "../components/ContextView";
+import { EmptyRepo } from "../components/EmptyRepo";
 import { EventList } from "../components/EventList";
+import { ExportButton } from "../components/ExportButton";
 import { FieldSidebar } from "../components/FieldSidebar";
+import { HistoryMenu } from "../components/HistoryMenu";
 import { Histogram, ResultChart } from "../components/Plot";
 import { QueryEditor } from "../components/QueryEditor";
-import { ResultTable } from "../components/ResultTable";
+import { ResultTable, tableColumns } from "../components/ResultTable";
+import { SavedSearches } from "../components/SavedSearches";
+import { ShortcutsHelp, useShortcuts } from "../components/Shortcuts";
 import { TimePicker } from "../components/TimePicker";
+import { ZonePicker } from "../components/ZonePicker";
+import { fieldNames } from "../lib/autocomplete";
 import { chartData } from "../lib/chart";
-import { addFilter, fieldStats, newestFirst } from "../lib/fields";
+import { Column, DEFAULT_COLUMNS } from "../lib/columns";
+import { anchorOf } from "../lib/context";
+import { addFilter, Event, fieldStats, newestFirst } from "../lib/fields";
 import { formatCount } from "../lib/format";
 import { parseErrorPosition } from "../lib/highlight";
+import { clearHistory, HistoryEntry, loadHistory, loadZone, recordQuery, saveZone } from "../lib/prefs";
 import { histogramSpan, resolve } from "../lib/timerange";
-import { decodeSearch, encodeSearch, SearchState } from "../lib/urlstate";
+import { resolveZone } from "../lib/timezone";
+import { DEFAULT_CONTEXT, decodeSearch, encodeSearch, SearchState } from "../lib/urlstate";
 import { navigate } from "../router";
-
-interface SavedQuery {
-  id: string;
-  name: string;
-  queryString: string;
-  start: string;
-  end: string;
-}
 
 type View = "table" | "line" | "bar";
 
-export function SearchPage({ search }: { search: string }) {
+export function SearchPage({ search, user, isRoot }: { search: string; user: string; isRoot: boolean }) {
   const state = useMemo(() => decodeSearch(search), [search]);
   const [repos, setRepos] = useState<string[] | null>(null);
   const [draft, setDraft] = useState(state.query);
@@ -37,14 +42,21 @@ export function SearchPage({ search }: { search: string }) {
   const [running, setRunning] = useState(false);
   const [cancelled, setCancelled] = useState(false);
   const [view, setView] = useState<View | null>(null);
-  const [saved, setSaved] = useState<SavedQuery[]>([]);
-  const [saveName, setSaveName] = useState<string | null>(null);
-  const [notice, setNotice] = useState<string | null>(null);
   const [runId, setRunId] = useState(0);
+  const [history, setHistory] = useState<HistoryEntry[]>(() => loadHistory(user));
+  const [emptyRepo, setEmptyRepo] = useState<string | null>(null);
+  const [help, setHelp] = useState(false);
   const jobs = useRef<QueryJob[]>([]);
+  const editor = useRef<HTMLTextAreaElement | null>(null);
+  // Set when this tab opened the context view, so "Back" can return through the history.
+  const openedContext = useRef(false);
   // Numbers each run, so a watcher (the e2e tests) can tell a finished run from the one before it.
   const generation = useRef(0);
   const [resultGen, setResultGen] = useState(0);
+
+  const zoneSetting = state.tz ?? loadZone(user);
+  const zone = resolveZone(zoneSetting);
+  const cols = state.cols ?? DEFAULT_COLUMNS;
 
   const go = (s: Partial<SearchState>, replace = false) => navigate("/search?" + encodeSearch({ ...state, ...s }), replace);
 
@@ -60,14 +72,6 @@ export function SearchPage({ search }: { search: string }) {
 
   useEffect(() => setDraft(state.query), [state.query]);
 
-  const loadSaved = () => {
-    if (!state.repo) return;
-    gql<{ repository: { savedQueries: SavedQuery[] } }>("query($r:String!){ repository(name:$r) { savedQueries { id name queryString start end } } }", { r: state.repo })
-      .then((d) => setSaved(d.repository.savedQueries))
-      .catch(() => setSaved([]));
-  };
-  useEffect(loadSaved, [state.repo]);
-
   const stopJobs = () => {
     jobs.current.forEach((j) => j.cancel());
     jobs.current = [];
@@ -80,8 +84,10 @@ export function SearchPage({ search }: { search: string }) {
     setHist(null);
     setError(null);
     setCancelled(false);
-    if (!state.repo) return;
+    setEmptyRepo(null);
+    if (!state.repo || state.ctx) return;
     setRunning(true);
+    setHistory(recordQuery(user, { repo: state.repo, query: state.query, start: state.start, end: state.end, at: Date.now() }));
     const gen = ++generation.current;
     const range = { start: state.start, end: state.end };
     const [s, e] = resolve(range);
@@ -93,16 +99,17 @@ export function SearchPage({ search }: { search: string }) {
     };
     const main = new QueryJob(
       state.repo,
-      { queryString: state.query, ...range, isLive: state.live },
+      { queryString: state.query, ...range, isLive: state.live, timeZone: zone },
       (r) => {
         setResult(r);
         setResultGen(gen);
         if (r.done) setRunning(false);
+        if (r.done && !state.query.trim() && r.events.length === 0 && !r.metaData.isAggregate) checkEmpty(state.repo);
         if (!r.metaData.isAggregate && !histStarted) {
           histStarted = true;
           const h = new QueryJob(
             state.repo,
-            { queryString: `${state.query}\n| timeChart(span=${span})`, ...range, isLive: state.live },
+            { queryString: `${state.query}\n| timeChart(span=${span})`, ...range, isLive: state.live, timeZone: zone },
             setHist,
             () => {},
           );
@@ -115,49 +122,69 @@ export function SearchPage({ search }: { search: string }) {
     jobs.current.push(main);
     main.start();
     return stopJobs;
-  }, [state.repo, state.query, state.start, state.end, state.live, runId]);
+  }, [state.repo, state.query, state.start, state.end, state.live, !!state.ctx, zone, runId]);
+
+  // An empty result of the whole range: does the repository hold any event at all?
+  const checkEmpty = (repo: string) => {
+    const j = new QueryJob(
+      repo,
+      { queryString: "count()", start: "0", end: "now" },
+      (r) => {
+        if (r.done && Number(r.events[0]?._count ?? 0) === 0) setEmptyRepo(repo);
+      },
+      () => {},
+    );
+    jobs.current.push(j);
+    j.start();
+  };
 
   const run = () => {
-    if (draft === state.query) setRunId((n) => n + 1);
-    else go({ query: draft });
+    if (draft === state.query && !state.ctx) setRunId((n) => n + 1);
+    else go({ query: draft, ctx: undefined });
   };
   const cancel = () => {
     stopJobs();
     setRunning(false);
     setCancelled(true);
   };
-  const filter = (f: string, v: string) => go({ query: addFilter(state.query, f, v) });
-
-  const saveSearch = async (e: Event) => {
-    e.preventDefault();
-    if (!saveName?.trim()) return;
-    try {
-      await gql(
-        "mutation($i:CreateSavedQueryInput!){ createSavedQuery(input:$i) { id } }",
-        { i: { name: saveName.trim(), viewName: state.repo, queryString: state.query, start: state.start, end: state.end } },
-      );
-      setNotice(`Saved "${saveName.trim()}"`);
-      setSaveName(null);
-      loadSaved();
-    } catch (err) {
-      setNotice(`Could not save: ${(err as Error).message}`);
-    }
+  const filter = (f: string, v: string, negate = false) => go({ query: addFilter(state.query, f, v, negate), ctx: undefined });
+  const setCols = (c: Column[]) => go({ cols: c }, true);
+  const setZone = (z: string) => {
+    saveZone(user, z);
+    go({ tz: z }, true);
   };
+  const toggleLive = () => {
+    if (state.end === "now" && !state.ctx) go({ live: !state.live });
+  };
+  const openContext = (e: Event) => {
+    openedContext.current = true;
+    go({ ctx: anchorOf(e), ctxN: DEFAULT_CONTEXT });
+  };
+  const closeContext = () => {
+    if (openedContext.current) {
+      openedContext.current = false;
+      window.history.back();
+    } else go({ ctx: undefined });
+  };
+  useShortcuts({ run, focus: () => editor.current?.focus(), toggleLive, help: () => setHelp(true) });
 
   const errPos = error ? parseErrorPosition(state.query, error) : null;
   const isAgg = result?.metaData.isAggregate ?? false;
   const events = useMemo(() => (result && !isAgg ? newestFirst(result.events) : []), [result, isAgg]);
   const stats = useMemo(() => fieldStats(events), [events]);
+  const fields = useMemo(() => fieldNames(result?.events ?? [], result?.metaData.fieldOrder ?? []), [result]);
   const chart = useMemo(() => (result && isAgg ? chartData(result.events, result.metaData.fieldOrder) : { kind: "none" as const }), [result, isAgg]);
   const histData = useMemo(() => {
     if (!hist) return null;
     const rows = [...hist.events].sort((a, b) => Number(a._bucket) - Number(b._bucket));
     return { x: rows.map((r) => Number(r._bucket) / 1000), counts: rows.map((r) => Number(r._count ?? 0)) };
   }, [hist]);
+  const aggregate = useMemo(() => (result && isAgg ? { rows: result.events, cols: tableColumns(result.events, result.metaData.fieldOrder) } : null), [result, isAgg]);
   const autoView: View = chart.kind === "time" ? "line" : chart.kind === "bars" ? "bar" : "table";
   const shownView = chart.kind === "none" || chart.kind === "single" ? "table" : (view ?? autoView);
   const meta = result?.metaData;
-  const pct = meta && meta.totalWork > 0 ? Math.round((100 * meta.workDone) / meta.totalWork) : result?.done ? 100 : 0;
+  // A finished search is at 100% whatever the work counters last said.
+  const pct = result?.done ? 100 : meta && meta.totalWork > 0 ? Math.min(99, Math.round((100 * meta.workDone) / meta.totalWork)) : 0;
 
   if (repos && repos.length === 0)
     return (
@@ -170,32 +197,47 @@ export function SearchPage({ search }: { search: string }) {
 
   return (
     <div class="search-page">
+      <h1 class="sr-only">Search</h1>
       <div class="search-bar">
-        <select data-testid="repo" value={state.repo} onChange={(e) => go({ repo: (e.target as HTMLSelectElement).value })}>
-          {(repos ?? [state.repo]).map((r) => (
-            <option key={r} value={r}>
-              {r}
-            </option>
-          ))}
-        </select>
-        <QueryEditor value={draft} onChange={setDraft} onRun={run} error={errPos} />
-        <TimePicker value={{ start: state.start, end: state.end }} onChange={(r) => go({ ...r, live: state.live && r.end === "now" })} />
-        <label class="live-toggle" title="Keep the results updated as new events arrive">
+        <label class="inline-label">
+          <span class="sr-only">Repository</span>
+          <select data-testid="repo" value={state.repo} onChange={(e) => go({ repo: (e.target as HTMLSelectElement).value, ctx: undefined })}>
+            {(repos ?? [state.repo]).map((r) => (
+              <option key={r} value={r}>
+                {r}
+              </option>
+            ))}
+          </select>
+        </label>
+        <QueryEditor value={draft} onChange={setDraft} onRun={run} error={errPos} fields={fields} inputRef={editor} />
+        <TimePicker value={{ start: state.start, end: state.end }} zone={zone} onChange={(r) => go({ ...r, live: state.live && r.end === "now", ctx: undefined })} />
+        <label class="live-toggle" title="Keep the results updated as new events arrive (Alt+L)">
           <input type="checkbox" data-testid="live" checked={state.live} disabled={state.end !== "now"} onChange={(e) => go({ live: (e.target as HTMLInputElement).checked })} /> Live
         </label>
         {running && !state.live ? (
-          <button data-testid="cancel" class="secondary" onClick={cancel}>
+          <button type="button" data-testid="cancel" class="secondary" onClick={cancel}>
             Cancel
           </button>
         ) : (
-          <button data-testid="run" onClick={run}>
+          <button type="button" data-testid="run" title="Run (Enter, or Ctrl+Enter anywhere)" onClick={run}>
             Run
           </button>
         )}
       </div>
       <div class="search-tools">
-        <div class="progress" data-testid="progress" data-done={result?.done ? "1" : "0"} data-gen={resultGen}>
-          <div class="bar" style={{ width: `${state.live && result ? 100 : pct}%` }} />
+        <div
+          class="progress"
+          data-testid="progress"
+          data-done={result?.done ? "1" : "0"}
+          data-gen={resultGen}
+          data-pct={pct}
+          role="progressbar"
+          aria-label="Search progress"
+          aria-valuemin={0}
+          aria-valuemax={100}
+          aria-valuenow={state.live && result ? 100 : pct}
+        >
+          <div class="bar" style={{ width: `${state.live && result ? 100 : pct}%`, transition: result?.done ? "none" : undefined }} />
           <span>
             {state.live && result
               ? "Live"
@@ -210,67 +252,62 @@ export function SearchPage({ search }: { search: string }) {
           </span>
         </div>
         <span class="spacer" />
-        {saved.length > 0 && (
-          <select
-            data-testid="saved"
-            value=""
-            onChange={(e) => {
-              const q = saved.find((s) => s.id === (e.target as HTMLSelectElement).value);
-              if (q) go({ query: q.queryString, start: q.start, end: q.end });
-            }}
-          >
-            <option value="">Saved searches…</option>
-            {saved.map((s) => (
-              <option key={s.id} value={s.id}>
-                {s.name}
-              </option>
-            ))}
-          </select>
-        )}
-        {saveName === null ? (
-          <button class="secondary" data-testid="save-search" onClick={() => setSaveName("")}>
-            Save search
-          </button>
-        ) : (
-          <form class="inline" onSubmit={saveSearch}>
-            <input placeholder="Name" autoFocus value={saveName} data-testid="save-name" onInput={(e) => setSaveName((e.target as HTMLInputElement).value)} />
-            <button type="submit">Save</button>
-            <button type="button" class="secondary" onClick={() => setSaveName(null)}>
-              ×
-            </button>
-          </form>
-        )}
+        <ZonePicker value={zoneSetting} onChange={setZone} />
+        <HistoryMenu
+          entries={history}
+          zone={zone}
+          onPick={(h) => go({ repo: h.repo, query: h.query, start: h.start, end: h.end, live: false, ctx: undefined })}
+          onClear={() => {
+            clearHistory(user);
+            setHistory([]);
+          }}
+        />
+        {result && !state.ctx && <ExportButton repo={state.repo} query={state.query} start={state.start} end={state.end} zone={zone} aggregate={aggregate} ready={!isAgg || !!result.done || state.live} eventCols={cols.map((c) => c.field)} />}
+        <SavedSearches repo={state.repo} query={state.query} start={state.start} end={state.end} onPick={(q) => go({ query: q.queryString, start: q.start, end: q.end, ctx: undefined })} />
+        <button type="button" class="icon" aria-label="Keyboard shortcuts" title="Keyboard shortcuts (?)" data-testid="shortcuts-button" onClick={() => setHelp(true)}>
+          ?
+        </button>
       </div>
-      {notice && (
-        <div class="notice" onClick={() => setNotice(null)}>
-          {notice}
-        </div>
-      )}
+      {help && <ShortcutsHelp onClose={() => setHelp(false)} />}
       {error && !errPos && (
         <div class="error" role="alert" data-testid="search-error">
           {error}
         </div>
+      )}
+      {state.ctx && (
+        <ContextView
+          repo={state.repo}
+          anchor={state.ctx}
+          n={state.ctxN ?? DEFAULT_CONTEXT}
+          zone={zone}
+          cols={cols}
+          onBack={closeContext}
+          onN={(n) => go({ ctxN: n }, true)}
+          onColumns={setCols}
+          onFilter={filter}
+        />
       )}
       {result?.messages?.map((m, i) => (
         <div key={i} class="warning">
           {m.text}
         </div>
       ))}
-      {result && !isAgg && (
+      {emptyRepo === state.repo && <EmptyRepo repo={state.repo} isRoot={isRoot} onCheck={() => setRunId((n) => n + 1)} />}
+      {result && !isAgg && !state.ctx && emptyRepo !== state.repo && (
         <div class="results-events">
-          {histData && <Histogram x={histData.x} counts={histData.counts} onSelect={(a, b) => go({ start: String(a), end: String(b), live: false })} />}
+          {histData && <Histogram x={histData.x} counts={histData.counts} zone={zone} onSelect={(a, b) => go({ start: String(a), end: String(b), live: false })} />}
           <div class="events-layout">
-            <FieldSidebar stats={stats} total={events.length} onFilter={filter} />
+            <FieldSidebar stats={stats} total={events.length} cols={cols} onFilter={filter} onColumns={setCols} />
             <div class="events-col">
               <div class="muted count" data-testid="event-count">
                 {formatCount(events.length)} events shown (newest first)
               </div>
-              <EventList events={events} onFilter={filter} />
+              <EventList events={events} cols={cols} zone={zone} onFilter={filter} onColumns={setCols} onContext={openContext} />
             </div>
           </div>
         </div>
       )}
-      {result && isAgg && (
+      {result && isAgg && !state.ctx && (
         <div class="results-agg">
           {chart.kind === "single" ? (
             <div class="single-value" data-testid="single-value">
@@ -279,17 +316,17 @@ export function SearchPage({ search }: { search: string }) {
             </div>
           ) : (
             chart.kind !== "none" && (
-              <div class="view-tabs">
+              <div class="view-tabs" role="group" aria-label="Result view">
                 {(["table", "line", "bar"] as View[]).map((v) => (
-                  <button key={v} data-testid={`view-${v}`} class={shownView === v ? "tab active" : "tab"} onClick={() => setView(v)}>
+                  <button type="button" key={v} data-testid={`view-${v}`} aria-pressed={shownView === v} class={shownView === v ? "tab active" : "tab"} onClick={() => setView(v)}>
                     {v === "table" ? "Table" : v === "line" ? "Line chart" : "Bar chart"}
                   </button>
                 ))}
               </div>
             )
           )}
-          {shownView !== "table" && chart.kind !== "none" && chart.kind !== "single" && <ResultChart data={chart} type={shownView} />}
-          <ResultTable rows={result.events} order={result.metaData.fieldOrder} />
+          {shownView !== "table" && chart.kind !== "none" && chart.kind !== "single" && <ResultChart data={chart} type={shownView} zone={zone} />}
+          <ResultTable rows={result.events} order={result.metaData.fieldOrder} zone={zone} />
         </div>
       )}
     </div>

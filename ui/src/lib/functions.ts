@@ -1,0 +1,71 @@
+// The query functions the server compiles (server/src/query/compile.rs), with their
+// parameters: one table for the editor's highlighting (known vs unknown names) and its
+// autocomplete. The first parameter is the unnamed one (`groupBy(host)` = `groupBy(field=host)`).
+
+export type FunctionKind = "aggregate" | "transform" | "filter";
+
+export interface QueryFunction {
+  name: string;
+  kind: FunctionKind;
+  params: string[];
+  summary: string;
+}
+
+const f = (name: string, kind: FunctionKind, params: string[], summary: string): QueryFunction => ({ name, kind, params, summary });
+
+export const FUNCTIONS: QueryFunction[] = [
+  f("count", "aggregate", ["field", "distinct", "as"], "Number of events (or of distinct values of a field)"),
+  f("sum", "aggregate", ["field", "as"], "Sum of a field"),
+  f("avg", "aggregate", ["field", "as"], "Average of a field"),
+  f("min", "aggregate", ["field", "as"], "Smallest value of a field"),
+  f("max", "aggregate", ["field", "as"], "Largest value of a field"),
+  f("stdDev", "aggregate", ["field", "as"], "Standard deviation of a field"),
+  f("percentile", "aggregate", ["field", "percentiles", "as", "accuracy"], "Percentiles of a field (default 50, 75, 99)"),
+  f("stats", "aggregate", ["function"], "Several aggregates at once"),
+  f("groupBy", "aggregate", ["field", "function", "limit"], "Groups events by fields and aggregates each group"),
+  f("top", "aggregate", ["field", "limit", "sum", "as", "percent", "max", "rest"], "Most frequent values of fields"),
+  f("timeChart", "aggregate", ["series", "function", "span", "buckets", "limit", "unit", "timezone", "minSpan"], "Aggregates per time bucket, per series"),
+  f("bucket", "aggregate", ["field", "function", "span", "buckets", "limit", "unit", "timezone", "minSpan"], "Aggregates per time bucket"),
+  f("collect", "aggregate", ["fields", "limit", "separator", "multival"], "Collects the values of fields"),
+  f("head", "aggregate", ["limit"], "The oldest events"),
+  f("tail", "aggregate", ["limit"], "The newest events"),
+  f("sort", "aggregate", ["field", "order", "limit", "type", "reverse"], "Sorts events by fields"),
+  f("table", "aggregate", ["fields", "sortby", "order", "limit", "type", "reverse"], "A table of the given fields"),
+  f("select", "transform", ["fields"], "Keeps only the given fields"),
+  f("drop", "transform", ["fields"], "Removes fields"),
+  f("rename", "transform", ["field", "as"], "Renames a field"),
+  f("eval", "transform", [], "Computes fields: eval(x = a * 2)"),
+  f("regex", "transform", ["regex", "field", "strict", "flags", "repeat", "limit"], "Extracts named groups of a regex into fields"),
+  f("parseJson", "transform", ["field", "prefix", "as"], "Parses a JSON field into fields"),
+  f("kvParse", "transform", ["field"], "Parses key=value pairs into fields"),
+  f("replace", "transform", ["regex", "with", "field", "as", "flags", "replacement"], "Replaces regex matches"),
+  f("format", "transform", ["format", "field", "as", "timezone"], "printf-style formatting of fields"),
+  f("formatTime", "transform", ["format", "field", "as", "timezone", "unit", "locale"], "Formats a timestamp"),
+  f("parseTimestamp", "transform", ["format", "field", "as", "timezone", "timezoneAs", "addErrors"], "Parses a timestamp into @timestamp"),
+  f("lowercase", "transform", ["field", "include", "locale", "as"], "Lower-cases fields"),
+  f("uppercase", "transform", ["field", "include", "locale", "as"], "Upper-cases fields"),
+  f("length", "transform", ["field", "as"], "Length of a field"),
+  f("splitString", "transform", ["field", "by", "as", "index"], "Splits a field by a separator"),
+  f("concat", "transform", ["field", "as"], "Concatenates fields"),
+  f("round", "transform", ["field", "as", "how"], "Rounds a number (round, floor, ceil)"),
+  f("if", "transform", ["condition", "then", "else", "as"], "A value chosen by a condition"),
+  f("default", "transform", ["field", "value"], "A value for fields that are missing"),
+  f("in", "filter", ["field", "values", "ignoreCase"], "Keeps events whose field is one of the values"),
+  f("test", "filter", ["expression"], "Keeps events for which an expression is true"),
+];
+
+/** Names the server also accepts for some functions. */
+const ALIASES: Record<string, string> = { lower: "lowercase", upper: "uppercase" };
+
+const byName = new Map(FUNCTIONS.map((fn) => [fn.name.toLowerCase(), fn]));
+
+/** The function called `name` (case-insensitive, as the server matches), if there is one. */
+export function findFunction(name: string): QueryFunction | undefined {
+  const n = name.toLowerCase();
+  return byName.get(ALIASES[n] ?? n);
+}
+
+/** `groupBy(field, function, limit)`. */
+export function signature(fn: QueryFunction): string {
+  return `${fn.name}(${fn.params.join(", ")})`;
+}
