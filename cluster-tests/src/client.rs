@@ -33,17 +33,23 @@ impl Cluster {
         );
         let d = self.graphql(i, &format!(r#"mutation {{ addIngestTokenV3(input: {{repositoryName: "{repo}", name: "t", parser: "kv"}}) {{ token }} }}"#));
         let token = d["addIngestTokenV3"]["token"].as_str().unwrap().to_string();
-        // Other nodes learn of the token when they apply its global event: until then they
-        // refuse it (401). Wait for every running node, so the tests' first batches count.
+        // A token works on every live node as soon as its mutation returned: a node that has
+        // not applied the token's global event yet catches up before refusing it. One try each.
         for n in self.running() {
-            self.wait_until(30, "every node to know the new ingest token", || {
-                self.client
-                    .post(self.nodes[n].url("/api/v1/ingest/humio-unstructured"))
-                    .bearer_auth(&token)
-                    .json(&json!([]))
-                    .send()
-                    .is_ok_and(|r| r.status().is_success())
-            });
+            let r = self
+                .client
+                .post(self.nodes[n].url("/api/v1/ingest/humio-unstructured"))
+                .bearer_auth(&token)
+                .json(&json!([]))
+                .send()
+                .expect("ingest request");
+            assert!(
+                r.status().is_success(),
+                "node {} refused a token created on node {} a moment ago: {}",
+                n + 1,
+                i + 1,
+                r.status()
+            );
         }
         self.ingest_token = Some((repo.to_string(), token));
     }

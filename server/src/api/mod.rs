@@ -128,7 +128,36 @@ pub fn token_from_headers(h: &HeaderMap) -> Option<String> {
     }
 }
 
+/// How long a request with a token this node does not know waits for Global to catch up.
+const TOKEN_CATCH_UP: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// A token created on another node a moment ago may not have reached this node's Global yet:
+/// before any handler refuses an unknown token, this node catches up to the end of
+/// `global-events` once (bounded by [`TOKEN_CATCH_UP`]). So a token works on every live node
+/// as soon as its mutation returned, and an unknown one costs one end-offset read.
+async fn fresh_tokens(
+    State(node): State<Arc<NodeCtx>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if let Some(token) = token_from_headers(req.headers()) {
+        if !node.knows_token(&token) {
+            let _ = tokio::time::timeout(TOKEN_CATCH_UP, node.global.catch_up()).await;
+        }
+    }
+    next.run(req).await
+}
+
 impl NodeCtx {
+    /// True when the token is the root token or one Global holds.
+    fn knows_token(&self, token: &str) -> bool {
+        let hash = strata_global::hash_token(token);
+        self.root_token_hash.as_deref() == Some(hash.as_str())
+            || self.global.read(|s| {
+                s.user_by_api_token_hash(&hash).is_some() || s.ingest_token_by_hash(&hash).is_some()
+            })
+    }
+
     /// Resolves the caller of a request; 401 when the token is missing or unknown.
     pub fn authenticate(&self, h: &HeaderMap) -> Result<Caller, ApiError> {
         let token = token_from_headers(h).ok_or_else(|| {
@@ -282,5 +311,9 @@ pub fn router(node: Arc<NodeCtx>) -> Router {
         // one are cut at the same limit while they are read.
         .layer(DefaultBodyLimit::max(limit))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            node.clone(),
+            fresh_tokens,
+        ))
         .with_state(node)
 }

@@ -336,11 +336,7 @@ impl Root<'_> {
         // state's threshold says so (`Plan::finish` reports it).
         let cut = all.len() > limit || answers.iter().any(|(_, _, k)| k.cut);
         all.truncate(limit);
-        if let (true, State::Rows { threshold, .. }) = (cut, &mut *st) {
-            if threshold.is_none() {
-                *threshold = all.last().map(|x| x.0);
-            }
-        }
+        let last = all.last().map(|x| x.0);
         let mut wanted: Vec<Vec<usize>> = vec![Vec::new(); answers.len()];
         for (a, i) in all.into_iter().filter_map(|(_, w)| w) {
             wanted[a].push(i);
@@ -377,6 +373,13 @@ impl Root<'_> {
                     }
                 }
                 Err(e) => failed.push((n, segs, e)),
+            }
+        }
+        // Marked only now: a threshold set before the winners arrive would turn the last of
+        // them away (a row must beat the threshold to enter).
+        if let (true, State::Rows { threshold, .. }) = (cut, &mut *st) {
+            if threshold.is_none() {
+                *threshold = last;
             }
         }
         failed

@@ -272,6 +272,17 @@ async fn every_node_answers_like_one_node_and_plan_options_travel() {
             r.warnings
         );
 
+        // Short lists whose winners all live on other nodes (fetched): every one arrives, the
+        // last included.
+        let (r, _) = c.query(me, "tail(10)", 200).await.unwrap();
+        assert_eq!(
+            seqs(&r),
+            (c.total - 10..c.total).rev().collect::<Vec<_>>(),
+            "from node {me}"
+        );
+        let (r, _) = c.query(me, "head(10)", 200).await.unwrap();
+        assert_eq!(seqs(&r), (0..10).collect::<Vec<_>>(), "from node {me}");
+
         // Exactly full is not cut; an explicit limit that cuts sets hasMoreEvents only.
         let (r, _) = c.query(me, "seq=*", c.total).await.unwrap();
         assert_eq!(seqs(&r).len(), c.total);
@@ -472,4 +483,20 @@ async fn a_live_query_sees_events_digested_on_every_node() {
         .expire_held(std::time::Duration::ZERO);
     let e = c.peers.live_state(2, &spec.id).await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::NotFound);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_root_without_events_of_its_own_gets_every_fetched_winner() {
+    // Node 1 holds nothing: every winner of a short list is fetched from nodes 2 and 3. (A
+    // threshold marked on the root's list before the fetched rows arrived once turned the
+    // last winner away.)
+    let c = cluster(&[&[2], &[3], &[2, 3]]).await;
+    let (r, w) = c.query(1, "tail(10)", 200).await.unwrap();
+    assert!(w.is_empty(), "{w:?}");
+    assert_eq!(seqs(&r), (c.total - 10..c.total).rev().collect::<Vec<_>>());
+    assert!(r.more_events);
+    let (r, _) = c.query(1, "head(10)", 200).await.unwrap();
+    assert_eq!(seqs(&r), (0..10).collect::<Vec<_>>());
+    let (r, _) = c.query(1, "seq=*", 200).await.unwrap();
+    assert_eq!(seqs(&r).len(), 200);
 }
