@@ -48,7 +48,9 @@ pub enum ActionError {
 impl ActionError {
     fn passing(&self) -> bool {
         match self {
-            ActionError::Status { status, .. } => *status >= 500 || *status == 408 || *status == 429,
+            ActionError::Status { status, .. } => {
+                *status >= 500 || *status == 408 || *status == 429
+            }
             ActionError::Unreachable { .. } | ActionError::Smtp(_) | ActionError::Ingest(_) => true,
             ActionError::NotConfigured(_) | ActionError::Invalid(_) => false,
         }
@@ -181,7 +183,10 @@ impl Sender {
                 use_proxy,
             } => {
                 let body = pagerduty_payload(severity, routing_key, t);
-                let req = self.client(false, *use_proxy)?.post(PAGERDUTY_URL).json(&body);
+                let req = self
+                    .client(false, *use_proxy)?
+                    .post(PAGERDUTY_URL)
+                    .json(&body);
                 http(req, PAGERDUTY_URL).await
             }
             ActionSpec::OpsGenie {
@@ -204,8 +209,15 @@ impl Sender {
                 attach_csv,
                 ..
             } => {
-                self.email(recipients, subject_template, body_template, *attach_csv, t, a)
-                    .await
+                self.email(
+                    recipients,
+                    subject_template,
+                    body_template,
+                    *attach_csv,
+                    t,
+                    a,
+                )
+                .await
             }
             ActionSpec::HumioRepo { ingest_token_hash } => ingest(ctx, ingest_token_hash, t).await,
         }
@@ -326,7 +338,11 @@ pub fn slack_payload(fields: &[(String, String)], t: &Trigger, a: &ActionCtx) ->
         ("Query".to_string(), "{query_string}".to_string()),
         ("Events String".to_string(), "{events_str}".to_string()),
     ];
-    let fields = if fields.is_empty() { &defaults[..] } else { fields };
+    let fields = if fields.is_empty() {
+        &defaults[..]
+    } else {
+        fields
+    };
     let rendered: Vec<Value> = fields
         .iter()
         .map(|(title, v)| {
@@ -465,8 +481,15 @@ mod tests {
     #[test]
     fn service_payloads_have_their_shapes() {
         let t = trigger();
-        let s = slack_payload(&[("Count".into(), "{field:_count}".into())], &t, &ActionCtx::default());
-        assert_eq!(s["attachments"][0]["fields"][0], json!({"title": "Count", "value": "7", "short": false}));
+        let s = slack_payload(
+            &[("Count".into(), "{field:_count}".into())],
+            &t,
+            &ActionCtx::default(),
+        );
+        assert_eq!(
+            s["attachments"][0]["fields"][0],
+            json!({"title": "Count", "value": "7", "short": false})
+        );
         let s = slack_payload(&[], &t, &ActionCtx::default());
         assert_eq!(s["attachments"][0]["fields"].as_array().unwrap().len(), 3);
         let p = pagerduty_payload("critical", "rk", &t);

@@ -49,7 +49,10 @@ async fn write(ctx: &Arc<NodeCtx>, alert: &StoredAlert, error: Option<&str>) -> 
     let now = crate::ingest::now_ms();
     let (severity, message) = match error {
         Some(e) => ("Error", e.to_string()),
-        None => ("Info", "recovered: the last evaluation succeeded".to_string()),
+        None => (
+            "Info",
+            "recovered: the last evaluation succeeded".to_string(),
+        ),
     };
     let fields: Vec<(String, String)> = [
         ("category", "Alerts"),

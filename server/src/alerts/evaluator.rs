@@ -181,7 +181,9 @@ async fn evaluate(
     };
     let res = match &alert.spec.kind {
         AlertKind::Aggregate { .. } => aggregate(env, &alert, &mut st, now).await,
-        AlertKind::Filter => filter::evaluate(env, &alert, &mut st, &mut r, hold.as_deref(), now).await,
+        AlertKind::Filter => {
+            filter::evaluate(env, &alert, &mut st, &mut r, hold.as_deref(), now).await
+        }
         AlertKind::Scheduled { .. } => scheduled(env, &alert, &mut st, now).await,
     };
     match res {
@@ -307,12 +309,8 @@ pub(super) async fn fire(
             None => errors.push(AlertError::MissingAction(id.clone())),
         }
     }
-    let sent = futures::future::join_all(
-        chosen
-            .iter()
-            .map(|a| env.sender.send(&env.ctx, a, t)),
-    )
-    .await;
+    let sent =
+        futures::future::join_all(chosen.iter().map(|a| env.sender.send(&env.ctx, a, t))).await;
     let mut ok = 0;
     for (a, r) in chosen.iter().zip(sent) {
         match r {
@@ -333,10 +331,20 @@ pub(super) async fn fire(
         if errors.len() == 1 {
             return Err(errors.remove(0));
         }
-        let msg = errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ");
+        let msg = errors
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("; ");
         return Err(AlertError::Invalid(msg));
     }
-    Ok(Some(errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")))
+    Ok(Some(
+        errors
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("; "),
+    ))
 }
 
 /// Drops the rows throttled at `now`; counts a fully throttled trigger.
@@ -392,7 +400,15 @@ async fn aggregate(
         return Err(AlertError::Invalid("not an aggregate alert".into()));
     };
     let start = now - (*search_interval_seconds as i64).saturating_mul(1000);
-    let found = search(&env.ctx, &alert.repo, &alert.spec.query_string, start, now + 1, RESULT_LIMIT).await?;
+    let found = search(
+        &env.ctx,
+        &alert.repo,
+        &alert.spec.query_string,
+        start,
+        now + 1,
+        RESULT_LIMIT,
+    )
+    .await?;
     if !found.warnings.is_empty() {
         return Err(AlertError::Incomplete(found.warnings.join("; ")));
     }
@@ -447,13 +463,28 @@ async fn scheduled(
     }
     for t in due {
         let (start, end) = (t - before_start, t - before_end + 1);
-        let found = search(&env.ctx, &alert.repo, &alert.spec.query_string, start, end, RESULT_LIMIT).await?;
+        let found = search(
+            &env.ctx,
+            &alert.repo,
+            &alert.spec.query_string,
+            start,
+            end,
+            RESULT_LIMIT,
+        )
+        .await?;
         if !found.warnings.is_empty() {
             return Err(AlertError::Incomplete(found.warnings.join("; ")));
         }
         if !found.rows.is_empty() {
             let configured = (query_start.clone(), query_end.clone());
-            let trig = trigger(env, alert, (start, end - 1), configured, found.rows.clone(), now);
+            let trig = trigger(
+                env,
+                alert,
+                (start, end - 1),
+                configured,
+                found.rows.clone(),
+                now,
+            );
             if let Some(p) = fire(env, alert, &trig).await? {
                 notes.push(p);
             }
@@ -461,7 +492,10 @@ async fn scheduled(
         }
         st.last_scheduled_run = Some(t);
     }
-    let from = st.last_scheduled_run.unwrap_or(last).max(now - env.delay_ms);
+    let from = st
+        .last_scheduled_run
+        .unwrap_or(last)
+        .max(now - env.delay_ms);
     let next_due = cron
         .next_after(&zone, from)
         .map(|n| n + env.delay_ms)

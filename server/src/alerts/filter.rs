@@ -30,9 +30,19 @@ pub(super) struct PartitionWatch {
 }
 
 impl PartitionWatch {
-    pub fn hold(&mut self, global: &Global, live: &[u32], now: i64, delay_ms: i64) -> Option<String> {
-        let parts: Vec<(u32, Vec<u32>)> =
-            global.read(|s| s.partitions.iter().map(|(p, i)| (*p, i.nodes.clone())).collect());
+    pub fn hold(
+        &mut self,
+        global: &Global,
+        live: &[u32],
+        now: i64,
+        delay_ms: i64,
+    ) -> Option<String> {
+        let parts: Vec<(u32, Vec<u32>)> = global.read(|s| {
+            s.partitions
+                .iter()
+                .map(|(p, i)| (*p, i.nodes.clone()))
+                .collect()
+        });
         let mut reason = None;
         for (p, nodes) in parts {
             let seen = self.seen.entry(p).or_insert_with(|| (nodes.clone(), now));
@@ -122,7 +132,15 @@ pub(super) async fn evaluate(
     let mut top = hi;
     let found = loop {
         let q = format!("@ingesttimestamp >= {lo} | @ingesttimestamp <= {top} | {user}");
-        let f = search(&env.ctx, &alert.repo, &q, lo - FILTER_LOOKBACK_MS, top + FILTER_LOOKBACK_MS, BATCH).await?;
+        let f = search(
+            &env.ctx,
+            &alert.repo,
+            &q,
+            lo - FILTER_LOOKBACK_MS,
+            top + FILTER_LOOKBACK_MS,
+            BATCH,
+        )
+        .await?;
         if f.rows.len() >= BATCH && top > lo {
             top = lo + (top - lo) / 2;
             continue;

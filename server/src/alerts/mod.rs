@@ -119,7 +119,12 @@ pub async fn search(
     crate::metrics::ALERTS_EVALUATED.inc();
     let g = ctx
         .root()
-        .search(plan.clone(), &q, Arc::new(Progress::default()), Box::new(|| {}))
+        .search(
+            plan.clone(),
+            &q,
+            Arc::new(Progress::default()),
+            Box::new(|| {}),
+        )
         .await
         .map_err(|e| AlertError::Query(e.to_string()))?;
     let res = crate::search::finish(&plan, g.state);
@@ -137,7 +142,9 @@ pub fn check_query(query: &str, want_aggregate: Option<bool>) -> Result<(), Aler
         return Err(AlertError::Invalid("queryString must not be empty".into()));
     }
     if query.len() > 64 << 10 {
-        return Err(AlertError::Invalid("queryString is longer than 64 KiB".into()));
+        return Err(AlertError::Invalid(
+            "queryString is longer than 64 KiB".into(),
+        ));
     }
     let parsed = crate::query::parse(query)
         .map_err(|e| AlertError::Invalid(format!("queryString: query parse error: {e}")))?;

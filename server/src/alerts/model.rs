@@ -385,7 +385,11 @@ mod tests {
         assert_eq!(st.throttled_until(&spec, 5_000), Some(11_000));
         assert_eq!(st.throttled_until(&spec, 11_000), None);
         spec.throttle_field = Some("user".into());
-        assert_eq!(st.throttled_until(&spec, 5_000), None, "throttled per value");
+        assert_eq!(
+            st.throttled_until(&spec, 5_000),
+            None,
+            "throttled per value"
+        );
         st.throttled_values.insert("alice".into(), 1_000);
         assert!(st.value_throttled(&spec, "alice", 10_999));
         assert!(!st.value_throttled(&spec, "alice", 11_000));

@@ -27,7 +27,11 @@ mod tests {
             let o = owner(id, &live).unwrap();
             per[o as usize] += 1;
             let mut shuffled = vec![3, 1, 2];
-            assert_eq!(owner(id, &shuffled), Some(o), "order of the live list does not matter");
+            assert_eq!(
+                owner(id, &shuffled),
+                Some(o),
+                "order of the live list does not matter"
+            );
             shuffled.retain(|n| *n != 2);
             let after = owner(id, &shuffled).unwrap();
             if o != 2 {

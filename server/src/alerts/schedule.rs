@@ -168,7 +168,11 @@ impl Zone {
         use chrono::Offset;
         match self {
             Zone::Fixed(z) => i64::from(z.local_minus_utc()),
-            Zone::Named(z) => i64::from(z.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc()),
+            Zone::Named(z) => i64::from(
+                z.offset_from_utc_datetime(&t.naive_utc())
+                    .fix()
+                    .local_minus_utc(),
+            ),
         }
     }
 }
@@ -208,7 +212,11 @@ impl Cron {
         let start = zone.naive_local(after) - lookback;
         let mut best: Option<DateTime<Utc>> = None;
         // Local wall-clock times in order: the cron crate walks them as if they were UTC.
-        for (i, local) in self.schedule.after(&Utc.from_utc_datetime(&start)).enumerate() {
+        for (i, local) in self
+            .schedule
+            .after(&Utc.from_utc_datetime(&start))
+            .enumerate()
+        {
             let n = local.naive_utc();
             if let Some(b) = best {
                 if n > zone.naive_local(b) + lookback {
@@ -230,7 +238,13 @@ impl Cron {
     /// The runs due at `now_ms` when the last run was at `last_ms`: every run in
     /// `(last_ms, now_ms]`, the newest `1 + backfill_limit` of them, oldest first, and how many
     /// older ones were skipped.
-    pub fn due(&self, zone: &Zone, last_ms: i64, now_ms: i64, backfill_limit: u32) -> (Vec<i64>, u64) {
+    pub fn due(
+        &self,
+        zone: &Zone,
+        last_ms: i64,
+        now_ms: i64,
+        backfill_limit: u32,
+    ) -> (Vec<i64>, u64) {
         let keep = 1 + backfill_limit as usize;
         let mut runs: std::collections::VecDeque<i64> = Default::default();
         let mut skipped = 0u64;
@@ -360,7 +374,10 @@ mod tests {
         }
         for bad in ["* * *", "61 * * * *", "0 0 * * 8"] {
             let e = parse_cron(bad).unwrap_err().to_string();
-            assert!(e.contains("schedule") || e.contains("day of week"), "{bad}: {e}");
+            assert!(
+                e.contains("schedule") || e.contains("day of week"),
+                "{bad}: {e}"
+            );
         }
     }
 
@@ -374,12 +391,20 @@ mod tests {
         let due: Vec<String> = due.into_iter().map(iso).collect();
         assert_eq!(
             due,
-            ["2024-03-08T13:00:00Z", "2024-03-08T14:00:00Z", "2024-03-08T15:00:00Z"]
+            [
+                "2024-03-08T13:00:00Z",
+                "2024-03-08T14:00:00Z",
+                "2024-03-08T15:00:00Z"
+            ]
         );
         assert_eq!(skipped, 2);
         let (due, skipped) = c.due(&z, last, ms("2024-03-08T10:59:59Z"), 2);
         assert!(due.is_empty() && skipped == 0);
         let (due, _) = c.due(&z, last, ms("2024-03-08T11:00:00Z"), 0);
-        assert_eq!(due, [ms("2024-03-08T11:00:00Z")], "a run at exactly now is due");
+        assert_eq!(
+            due,
+            [ms("2024-03-08T11:00:00Z")],
+            "a run at exactly now is due"
+        );
     }
 }
