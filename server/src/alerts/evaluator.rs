@@ -122,6 +122,9 @@ pub async fn run(ctx: Arc<NodeCtx>, mut shutdown: watch::Receiver<bool>) {
                 continue;
             }
             let mut r = idle.remove(&a.id).unwrap_or_default();
+            if r.version == 0 {
+                tracing::info!(alert = %a.id, name = %a.name, kind = a.spec.kind.type_name(), "evaluating alert on this node");
+            }
             if r.version != a.version {
                 // New or edited: evaluate now with the new configuration.
                 r.version = a.version;
@@ -378,6 +381,7 @@ pub(super) fn triggered(
     now: i64,
 ) {
     metrics::ALERTS_TRIGGERED.inc();
+    tracing::debug!(events = rows.len(), "alert triggered");
     st.last_triggered = Some(now);
     if let (Some(f), true) = (&spec.throttle_field, spec.throttle_time_seconds > 0) {
         for r in rows {

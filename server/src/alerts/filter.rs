@@ -117,6 +117,7 @@ pub(super) async fn evaluate(
         })
     };
     if let Some(why) = hold {
+        tracing::debug!(alert = %alert.id, %why, "filter alert waits");
         return waiting(r, why);
     }
     let lo = st.cursor.unwrap_or(alert.spec.created_ms);
@@ -147,6 +148,7 @@ pub(super) async fn evaluate(
         }
         break f;
     };
+    tracing::debug!(alert = %alert.id, lo, top, rows = found.rows.len(), warnings = found.warnings.len(), "filter alert window searched");
     let mut notes = Vec::new();
     if !found.warnings.is_empty() {
         let why = format!("the search is incomplete: {}", found.warnings.join("; "));

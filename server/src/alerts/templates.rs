@@ -59,14 +59,17 @@ pub fn render(template: &str, t: &Trigger, a: &ActionCtx, esc: Escape) -> String
             Some(close) => {
                 let name = &after[..close];
                 match value(name, t, a, esc) {
-                    Some(v) => out.push_str(&v),
+                    Some(v) => {
+                        out.push_str(&v);
+                        rest = &after[close + 1..];
+                    }
+                    // Not a placeholder (a JSON object's brace, an unknown name): keep the
+                    // brace and look for placeholders inside.
                     None => {
                         out.push('{');
-                        out.push_str(name);
-                        out.push('}');
+                        rest = after;
                     }
                 }
-                rest = &after[close + 1..];
             }
             None => {
                 out.push('{');
@@ -334,6 +337,16 @@ mod tests {
             "{u}"
         );
         assert_eq!(render("a { b } {", &t, &a, Escape::None), "a { b } {");
+        // A JSON body without unquoted braces inside: the outer braces are not a placeholder.
+        assert_eq!(
+            render(
+                r#"{"id": "{alert_id}", "s": "{field:status}"}"#,
+                &t,
+                &a,
+                Escape::Json
+            ),
+            r#"{"id": "a1", "s": "500"}"#
+        );
         assert_eq!(render("{}", &t, &a, Escape::None), "{}");
         let csv = events_csv(&t.events);
         assert_eq!(

@@ -16,6 +16,7 @@ const MAX_ACTIONS: usize = 10;
 const MAX_SECONDS: i64 = 366 * 86_400;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
+#[graphql(rename_items = "PascalCase")]
 pub enum QueryTimestampType {
     #[default]
     EventTimestamp,
@@ -23,6 +24,7 @@ pub enum QueryTimestampType {
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
+#[graphql(rename_items = "PascalCase")]
 pub enum TriggerMode {
     #[default]
     CompleteMode,
@@ -31,6 +33,7 @@ pub enum TriggerMode {
 
 /// Whose permissions an alert's query runs with. Only `Organization` is supported.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
+#[graphql(rename_items = "PascalCase")]
 pub enum QueryOwnershipType {
     #[default]
     Organization,
