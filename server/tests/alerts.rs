@@ -257,9 +257,9 @@ fn aggregate_alert_fires_at_its_threshold_and_throttling_holds() {
         &rx.url("/agg"),
         r#"{"alert": "{alert_name}", "count": "{field:_count}", "events": {events}, "n": {event_count}, "q": "{query_string}", "window": "{query_time_start}", "repo": "{repo_name}"}"#,
     );
-    let d = node.graphql(&format!(
-        r#"mutation {{ createAggregateAlert(input: {{viewName: "web", name: "Many 500s", description: "five or more", queryString: "status=500 | count() | _count >= 5", actionIdsOrNames: ["hook"], throttleTimeSeconds: 3600, searchIntervalSeconds: 3600, queryTimestampType: EventTimestamp, triggerMode: CompleteMode}}) {{ id enabled actions {{ id name }} }} }}"#
-    ));
+    let d = node.graphql(
+        r#"mutation { createAggregateAlert(input: {viewName: "web", name: "Many 500s", description: "five or more", queryString: "status=500 | count() | _count >= 5", actionIdsOrNames: ["hook"], throttleTimeSeconds: 3600, searchIntervalSeconds: 3600, queryTimestampType: EventTimestamp, triggerMode: CompleteMode}) { id enabled actions { id name } } }"#,
+    );
     let alert = d["createAggregateAlert"]["id"]
         .as_str()
         .unwrap()
@@ -808,7 +808,7 @@ fn an_alert_moves_to_another_node_when_its_evaluator_dies() {
             &[("STRATA_LOG", "info,strata::alerts=debug")],
         )
     };
-    let mut nodes = vec![start("1"), start("2")];
+    let mut nodes = [start("1"), start("2")];
     let token = nodes[0].repo_with_token("app", "kv");
     let rx = Receiver::start();
     webhook(

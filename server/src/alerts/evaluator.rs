@@ -142,7 +142,7 @@ pub async fn run(ctx: Arc<NodeCtx>, mut shutdown: watch::Receiver<bool>) {
         // Alerts that moved away or were disabled: forget the in-memory state (Global has
         // what matters; a later owner starts from there).
         idle.retain(|id, _| mine.contains(id));
-        if ticks % 240 == 0 {
+        if ticks.is_multiple_of(240) {
             sweep_orphans(&env.ctx, &live).await;
         }
     }
@@ -234,7 +234,7 @@ async fn publish(env: &Env, alert: &StoredAlert, st: AlertState, r: &mut Runner,
     let due = significant(&st, &alert.state)
         || (st != alert.state && now - r.last_publish >= LAZY_PUBLISH_MS);
     if !due {
-        r.pending = (st != alert.state).then(|| (alert.state_version, st));
+        r.pending = (st != alert.state).then_some((alert.state_version, st));
         return;
     }
     let body = match serde_json::to_string(&st) {

@@ -177,7 +177,7 @@ pub(super) async fn evaluate(
             events.push((k, row));
         }
     }
-    events.sort_by(|a, b| a.0.cmp(&b.0));
+    events.sort_by_key(|e| e.0);
     for ((ingest, id), row) in events {
         let spec = &alert.spec;
         let throttled = match &spec.throttle_field {

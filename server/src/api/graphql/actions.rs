@@ -97,7 +97,8 @@ pub struct OpsGenieAction {
     use_proxy: bool,
 }
 
-/// LogScale's `Action` interface.
+/// LogScale's `Action` interface (the variant names are LogScale's type names).
+#[allow(clippy::duplicated_attributes, clippy::enum_variant_names)]
 #[derive(Interface, Clone)]
 #[graphql(
     field(name = "id", ty = "&String"),
