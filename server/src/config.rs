@@ -87,6 +87,31 @@ pub struct ServeArgs {
     /// Nodes that keep a copy of each segment [default: 2 without a bucket, 1 with one].
     #[arg(long, env = "STRATA_REPLICATION_FACTOR")]
     pub replication_factor: Option<u32>,
+    /// SMTP server for email actions (LogScale: SMTP_HOST); unset, email actions fail saying so.
+    #[arg(long, env = "STRATA_SMTP_HOST")]
+    pub smtp_host: Option<String>,
+    /// SMTP port [default: 25].
+    #[arg(long, env = "STRATA_SMTP_PORT")]
+    pub smtp_port: Option<u16>,
+    /// From address of alert emails [default: strata@localhost].
+    #[arg(long, env = "STRATA_SMTP_SENDER_ADDRESS")]
+    pub smtp_sender_address: Option<String>,
+    /// SMTP user name (with --smtp-password).
+    #[arg(long, env = "STRATA_SMTP_USERNAME")]
+    pub smtp_username: Option<String>,
+    /// SMTP password (prefer the environment variable).
+    #[arg(long, env = "STRATA_SMTP_PASSWORD")]
+    pub smtp_password: Option<String>,
+    /// Upgrade the SMTP connection with STARTTLS [default: false].
+    #[arg(long, env = "STRATA_SMTP_USE_STARTTLS")]
+    pub smtp_use_starttls: Option<bool>,
+    /// How often aggregate and filter alerts run their query, ms [default: 10000].
+    #[arg(long, env = "STRATA_ALERT_POLL_INTERVAL_MS")]
+    pub alert_poll_interval_ms: Option<u64>,
+    /// Filter alerts and scheduled searches wait this long for an acknowledged event to become
+    /// searchable before evaluating past it, ms [default: 5000].
+    #[arg(long, env = "STRATA_ALERT_INGEST_DELAY_MS")]
+    pub alert_ingest_delay_ms: Option<u64>,
 }
 
 /// The config file: same keys as the flags, nothing else.
@@ -116,6 +141,14 @@ struct FileConfig {
     retention_interval_secs: Option<u64>,
     node_timeout_ms: Option<u64>,
     replication_factor: Option<u32>,
+    smtp_host: Option<String>,
+    smtp_port: Option<u16>,
+    smtp_sender_address: Option<String>,
+    smtp_username: Option<String>,
+    smtp_password: Option<String>,
+    smtp_use_starttls: Option<bool>,
+    alert_poll_interval_ms: Option<u64>,
+    alert_ingest_delay_ms: Option<u64>,
 }
 
 /// Fully resolved settings of a node.
@@ -144,6 +177,14 @@ pub struct Config {
     pub retention_interval_secs: u64,
     pub node_timeout_ms: u64,
     pub replication_factor: u32,
+    pub smtp_host: Option<String>,
+    pub smtp_port: u16,
+    pub smtp_sender_address: String,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<String>,
+    pub smtp_use_starttls: bool,
+    pub alert_poll_interval_ms: u64,
+    pub alert_ingest_delay_ms: u64,
     /// `STRATA_ROOT_TOKEN`: an API token with every permission.
     pub root_token: Option<String>,
 }
@@ -250,6 +291,27 @@ impl Config {
                 .or(file.replication_factor)
                 .unwrap_or(if bucket_set { 1 } else { 2 })
                 .max(1),
+            smtp_host: args.smtp_host.or(file.smtp_host).filter(|h| !h.is_empty()),
+            smtp_port: args.smtp_port.or(file.smtp_port).unwrap_or(25),
+            smtp_sender_address: args
+                .smtp_sender_address
+                .or(file.smtp_sender_address)
+                .unwrap_or_else(|| "strata@localhost".into()),
+            smtp_username: args.smtp_username.or(file.smtp_username),
+            smtp_password: args.smtp_password.or(file.smtp_password),
+            smtp_use_starttls: args
+                .smtp_use_starttls
+                .or(file.smtp_use_starttls)
+                .unwrap_or(false),
+            alert_poll_interval_ms: args
+                .alert_poll_interval_ms
+                .or(file.alert_poll_interval_ms)
+                .unwrap_or(10_000)
+                .max(100),
+            alert_ingest_delay_ms: args
+                .alert_ingest_delay_ms
+                .or(file.alert_ingest_delay_ms)
+                .unwrap_or(5_000),
             root_token: std::env::var("STRATA_ROOT_TOKEN")
                 .ok()
                 .filter(|t| !t.is_empty()),

@@ -2,6 +2,7 @@
 //! search) and its HTTP API. `main.rs` only parses flags and calls [`node::run`] or
 //! [`loadgen::run`]; tests drive the built binary.
 
+pub mod alerts;
 pub mod api;
 pub mod bucket;
 pub mod cluster;

@@ -121,7 +121,32 @@ pub static QUEUE_TRUNCATIONS: Counter = Counter::new(
     "strata_queue_truncations_total",
     "Ingest queue truncations below the durable offset",
 );
+pub static ALERTS_EVALUATED: Counter = Counter::new(
+    "strata_alerts_evaluated_total",
+    "Alert and scheduled-search queries this node ran",
+);
+pub static ALERTS_TRIGGERED: Counter = Counter::new(
+    "strata_alerts_triggered_total",
+    "Triggers whose actions ran (a filter alert triggers once per event)",
+);
+pub static ALERTS_THROTTLED: Counter = Counter::new(
+    "strata_alerts_throttled_total",
+    "Triggers suppressed by throttling",
+);
+pub static ALERTS_ACTION_FAILURES: Counter = Counter::new(
+    "strata_alerts_action_failures_total",
+    "Action invocations that failed after their retries",
+);
+pub static ALERTS_ERRORS: Counter = Counter::new(
+    "strata_alerts_errors_total",
+    "Alert evaluations that failed (query or action errors)",
+);
 const ALL: &[&Counter] = &[
+    &ALERTS_EVALUATED,
+    &ALERTS_TRIGGERED,
+    &ALERTS_THROTTLED,
+    &ALERTS_ACTION_FAILURES,
+    &ALERTS_ERRORS,
     &BUCKET_UPLOADS,
     &BUCKET_UPLOAD_BYTES,
     &BUCKET_UPLOAD_FAILURES,

@@ -214,6 +214,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         ))
     });
 
+    tokio::spawn(crate::alerts::run(ctx.clone(), shutdown_rx.clone()));
     let housekeeping = tokio::spawn(crate::housekeeping::run(
         ctx.clone(),
         bucket.clone(),

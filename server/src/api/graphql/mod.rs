@@ -2,8 +2,11 @@
 //! LogScale's names where LogScale has them. Every field checks the caller: the request must
 //! carry a valid API token, and changes need a root user. `repository.rs`: repositories,
 //! retention, ingest tokens, parsers; `items.rs`: saved searches and dashboards; `cluster.rs`:
-//! nodes, partitions, storage.
+//! nodes, partitions, storage; `actions.rs` and `alerts.rs`: actions, aggregate and filter
+//! alerts, scheduled searches (on `searchDomain`).
 
+mod actions;
+mod alerts;
 mod cluster;
 mod items;
 mod parsers;
@@ -29,10 +32,16 @@ pub struct QueryRoot(
     ViewerQuery,
     repository::RepositoryQuery,
     cluster::ClusterQuery,
+    alerts::AlertQuery,
 );
 
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(repository::RepositoryMutation, items::ItemMutation);
+pub struct MutationRoot(
+    repository::RepositoryMutation,
+    items::ItemMutation,
+    actions::ActionMutation,
+    alerts::AlertMutation,
+);
 
 pub fn schema() -> StrataSchema {
     Schema::build(
