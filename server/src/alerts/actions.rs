@@ -423,7 +423,7 @@ async fn ingest(ctx: &Arc<NodeCtx>, token_hash: &str, t: &Trigger) -> Result<(),
                 tags: BTreeMap::new(),
                 events,
             }],
-            crate::ingest::now_ms(),
+            crate::text::now_ms(),
         )
         .await
         .map(|_| ())

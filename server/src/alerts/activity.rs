@@ -46,7 +46,7 @@ async fn write(ctx: &Arc<NodeCtx>, alert: &StoredAlert, error: Option<&str>) -> 
         }
         REPO_READY.store(true, Ordering::Relaxed);
     }
-    let now = crate::ingest::now_ms();
+    let now = crate::text::now_ms();
     let (severity, message) = match error {
         Some(e) => ("Error", e.to_string()),
         None => (

@@ -106,7 +106,7 @@ pub async fn run(ctx: Arc<NodeCtx>, mut shutdown: watch::Receiver<bool>) {
                 }
             }
         }
-        let now = crate::ingest::now_ms();
+        let now = crate::text::now_ms();
         let mut live = env.ctx.membership.live_nodes(&env.ctx.global);
         live.sort_unstable();
         let hold = partitions.hold(&env.ctx.global, &live, now, env.delay_ms);

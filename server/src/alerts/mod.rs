@@ -193,7 +193,7 @@ pub async fn test_action(
     trigger_name: &str,
     events: Vec<serde_json::Map<String, serde_json::Value>>,
 ) -> Result<(), actions::ActionError> {
-    let now = crate::ingest::now_ms();
+    let now = crate::text::now_ms();
     let events = if events.is_empty() {
         let mut e = serde_json::Map::new();
         e.insert("@timestamp".into(), now.into());

@@ -121,7 +121,7 @@ pub struct ScheduledSearch {
 }
 
 fn state_of(ctx: &Context<'_>, a: &StoredAlert) -> TriggerState {
-    let now = crate::ingest::now_ms();
+    let now = crate::text::now_ms();
     let st: &AlertState = &a.state;
     let ms = model::throttle_ms(&a.spec);
     let n = node(ctx);
@@ -234,7 +234,7 @@ fn scheduled_of(ctx: &Context<'_>, a: StoredAlert) -> Option<ScheduledSearch> {
                 .state
                 .last_scheduled_run
                 .unwrap_or(a.spec.created_ms)
-                .max(crate::ingest::now_ms() - node(ctx).cfg.alert_ingest_delay_ms as i64);
+                .max(crate::text::now_ms() - node(ctx).cfg.alert_ingest_delay_ms as i64);
             c.next_after(&z, from)
         }
         _ => None,
@@ -462,7 +462,7 @@ async fn put(
     let (id, created_ms, expected_version) = match id {
         None => (
             format!("{:016x}", rand::random::<u64>()),
-            crate::ingest::now_ms(),
+            crate::text::now_ms(),
             None,
         ),
         Some(id) => {
