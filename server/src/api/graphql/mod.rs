@@ -2,10 +2,9 @@
 //! LogScale's names where LogScale has them. Every field checks the caller: the request must
 //! carry a valid API token, and changes need a root user. `repository.rs`: repositories,
 //! retention, ingest tokens, parsers; `items.rs`: saved searches and dashboards; `cluster.rs`:
-//! nodes, partitions, storage; `actions.rs` and `alerts.rs`: actions, aggregate and filter
-//! alerts, scheduled searches (on `searchDomain`).
+//! nodes, partitions, storage; `alerts/`: actions, aggregate and filter alerts, scheduled
+//! searches (on `searchDomain`).
 
-mod actions;
 mod alerts;
 mod cluster;
 mod items;
@@ -39,7 +38,7 @@ pub struct QueryRoot(
 pub struct MutationRoot(
     repository::RepositoryMutation,
     items::ItemMutation,
-    actions::ActionMutation,
+    alerts::ActionMutation,
     alerts::AlertMutation,
 );
 
