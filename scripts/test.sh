@@ -9,6 +9,7 @@ export TANSU_BIN
 # Kafka tests must run here, not skip.
 export STRATA_REQUIRE_KAFKA=1
 export STRATA_REQUIRE_S3=1
+export STRATA_REQUIRE_SMTP=1
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
