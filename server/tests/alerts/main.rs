@@ -164,6 +164,11 @@ fn filter_alert_triggers_once_per_matching_event() {
     node.wait_until(60, "5 per-user triggers", || {
         rx.requests("/user").len() >= 5
     });
+    // The per-user alert may reach its first trigger per user before it has evaluated the
+    // rest of the 37 (CI flake: 22 of 32 throttled at the check): wait for all of them.
+    node.wait_until(60, "the other 32 matching events throttled", || {
+        node.metric("strata_alerts_throttled_total") >= 32.0
+    });
     let st = |id: &str| {
         node.graphql(&format!(
             r#"{{ searchDomain(name: "app") {{ filterAlert(id: "{id}") {{ evaluatedUntil lastTriggered lastError }} }} }}"#
