@@ -78,6 +78,28 @@ describe("charts", () => {
     });
   });
   it("makes bars from groupBy rows and a single value from count()", () => {
+    // LogScale's long timeChart rows: one row per bucket and series value, gaps stay null.
+    expect(
+      chartData([
+        { _bucket: "1000", level: "ERROR", _count: "3" },
+        { _bucket: "1000", level: "INFO", _count: "0" },
+        { _bucket: "2000", level: "INFO", _count: "4" },
+      ]),
+    ).toEqual({
+      kind: "time",
+      x: [1, 2],
+      series: [
+        { name: "ERROR", values: [3, null] },
+        { name: "INFO", values: [0, 4] },
+      ],
+    });
+    // A numeric series field (status codes) is told from the function's `_count`.
+    expect(
+      chartData([
+        { _bucket: "1000", status: "200", _count: "5" },
+        { _bucket: "1000", status: "500", _count: "1" },
+      ]),
+    ).toEqual({ kind: "time", x: [1], series: [{ name: "200", values: [5] }, { name: "500", values: [1] }] });
     expect(chartData([{ host: "a", _count: "5" }, { host: "b", _count: "2" }], ["host", "_count"])).toEqual({
       kind: "bars",
       labels: ["a", "b"],
