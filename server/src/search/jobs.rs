@@ -247,7 +247,10 @@ mod tests {
         jobs.expire_at(t0 + Duration::from_secs(89), defaults);
         assert!(jobs.get_owned("s", "r", "alice").is_some());
         jobs.expire_at(t0 + Duration::from_secs(91), defaults);
-        assert!(jobs.get_owned("s", "r", "alice").is_none(), "static job gone");
+        assert!(
+            jobs.get_owned("s", "r", "alice").is_none(),
+            "static job gone"
+        );
         assert!(st.cancelled(), "an expired job stops searching");
         jobs.expire_at(t0 + Duration::from_secs(3599), defaults);
         assert!(jobs.get_owned("l", "r", "alice").is_some());

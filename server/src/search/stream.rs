@@ -159,9 +159,17 @@ impl Slicer {
             }
         }
         Some(if self.newest_first {
-            Slice { lo: a, hi, cap: SLICE_ROW_CAP }
+            Slice {
+                lo: a,
+                hi,
+                cap: SLICE_ROW_CAP,
+            }
         } else {
-            Slice { lo, hi: b, cap: SLICE_ROW_CAP }
+            Slice {
+                lo,
+                hi: b,
+                cap: SLICE_ROW_CAP,
+            }
         })
     }
 
@@ -265,7 +273,11 @@ mod tests {
             assert_eq!(up, want, "oldest first, density {label}");
             let mut down = want.clone();
             down.reverse();
-            assert_eq!(stream(true, &ev, segs), down, "newest first, density {label}");
+            assert_eq!(
+                stream(true, &ev, segs),
+                down,
+                "newest first, density {label}"
+            );
         }
     }
 

@@ -1,58 +1,179 @@
-//! Query endpoints: query jobs (create, poll with LogScale's response shape, cancel; a job not
-//! polled for 30 s expires — `search/jobs.rs`), the streaming `/query` endpoint (NDJSON, JSON, plain text), and
-//! the older `/api/v1/dataspaces/{repo}/...` aliases.
+//! Query endpoints, LogScale's search API: query jobs (`jobs.rs`: create, poll with LogScale's
+//! response shape and `metaData`, cancel; lifetimes and ownership in `search/jobs.rs`), the
+//! streaming `/query` endpoint (`stream.rs`: `text/plain` by default, JSON, NDJSON — events
+//! leave as the search proceeds; `format.rs` writes them), and the older
+//! `/api/v1/dataspaces/{repo}/...` aliases. This file reads and checks the request both share.
+
+mod format;
+mod jobs;
+mod stream;
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
+use std::str::FromStr;
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::ApiError;
+use super::{ApiError, Caller};
 use crate::ctx::NodeCtx;
 use crate::query;
 use crate::query::{Plan, PlanOptions};
-use crate::search::jobs::{Job, JobState, JOB_EXPIRY};
-use crate::search::live::{LiveSpec, LiveSub};
+use crate::search::live::LiveSpec;
 use crate::search::root::RootQuery;
-use crate::search::{Progress, SearchResult};
-
-/// Events the streaming endpoint returns when the query has no aggregate or limit.
-const STREAM_EVENT_LIMIT: usize = 100_000;
 
 pub fn routes() -> Router<Arc<NodeCtx>> {
     Router::new()
-        .route("/api/v1/repositories/{repo}/queryjobs", post(create_job))
+        .route("/api/v1/repositories/{repo}/queryjobs", post(jobs::create))
         .route(
             "/api/v1/repositories/{repo}/queryjobs/{id}",
-            get(poll_job).delete(delete_job),
+            get(jobs::poll).delete(jobs::delete),
         )
-        .route("/api/v1/repositories/{repo}/query", post(stream_query))
-        .route("/api/v1/dataspaces/{repo}/queryjobs", post(create_job))
+        .route("/api/v1/repositories/{repo}/query", post(stream::query))
+        .route("/api/v1/dataspaces/{repo}/queryjobs", post(jobs::create))
         .route(
             "/api/v1/dataspaces/{repo}/queryjobs/{id}",
-            get(poll_job).delete(delete_job),
+            get(jobs::poll).delete(jobs::delete),
         )
-        .route("/api/v1/dataspaces/{repo}/query", post(stream_query))
+        .route("/api/v1/dataspaces/{repo}/query", post(stream::query))
 }
 
+/// The request body as LogScale's `QueryJobInput` names it. Fields whose type serde would
+/// reject without naming them are read as `Value` and checked by [`Request::from_input`].
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct QueryInput {
     query_string: Option<String>,
     start: Option<Value>,
     end: Option<Value>,
-    #[serde(default)]
-    is_live: bool,
+    is_live: Option<Value>,
     /// Values for `?name` parameters in the query string.
     #[serde(default)]
     arguments: HashMap<String, String>,
+    time_zone: Option<Value>,
+    time_zone_offset_minutes: Option<Value>,
+    allow_event_skipping: Option<Value>,
+    ingest_start: Option<Value>,
+    ingest_end: Option<Value>,
+    around: Option<Value>,
+}
+
+/// The time zone a query's times are read and shown in (`timeZone` or
+/// `timeZoneOffsetMinutes`; `timeZone` wins when both are given, UTC when neither).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QueryZone {
+    #[default]
+    Utc,
+    Named(chrono_tz::Tz),
+    /// Minutes east of UTC.
+    OffsetMinutes(i32),
+}
+
+/// A checked query request.
+pub struct Request {
+    pub query_string: String,
+    pub start: Option<Value>,
+    pub end: Option<Value>,
+    pub is_live: bool,
+    pub arguments: HashMap<String, String>,
+    /// The zone the query asked for. Not yet applied: the query language's `PlanOptions` has
+    /// no zone field so far; once it has, [`plan`] passes this value into it.
+    pub time_zone: QueryZone,
+    /// `allowEventSkipping`: lets head()/tail() stop early. Strata's event lists already skip
+    /// events that cannot make the list and the result is the same either way, so it is
+    /// accepted and changes nothing.
+    pub allow_event_skipping: bool,
+}
+
+impl Request {
+    fn from_input(i: QueryInput) -> Result<Request, ApiError> {
+        // Honoured-or-rejected parameters: these change which events a query sees, and
+        // Strata cannot give their meaning yet, so they are refused by name.
+        for (name, v) in [
+            ("ingestStart", &i.ingest_start),
+            ("ingestEnd", &i.ingest_end),
+            ("around", &i.around),
+        ] {
+            if v.as_ref().is_some_and(|v| !v.is_null()) {
+                return Err(ApiError::bad_request(format!(
+                    "{name} is not supported: Strata searches by event time only (remove {name}; use start and end)"
+                )));
+            }
+        }
+        let flag = |name: &str, v: &Option<Value>| match v {
+            None | Some(Value::Null) => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "{name} must be true or false, not {other}"
+            ))),
+        };
+        let is_live = flag("isLive", &i.is_live)?;
+        let allow_event_skipping = flag("allowEventSkipping", &i.allow_event_skipping)?;
+        let time_zone = parse_zone(i.time_zone.as_ref(), i.time_zone_offset_minutes.as_ref())?;
+        Ok(Request {
+            query_string: i.query_string.unwrap_or_default(),
+            start: i.start,
+            end: i.end,
+            is_live,
+            arguments: i.arguments,
+            time_zone,
+            allow_event_skipping,
+        })
+    }
+}
+
+/// Reads `timeZone` (an IANA name) and `timeZoneOffsetMinutes`.
+fn parse_zone(name: Option<&Value>, offset: Option<&Value>) -> Result<QueryZone, ApiError> {
+    match name {
+        None | Some(Value::Null) => {}
+        Some(Value::String(s)) => {
+            let s = s.trim();
+            if s.eq_ignore_ascii_case("utc") || s == "Z" {
+                return Ok(QueryZone::Utc);
+            }
+            return chrono_tz::Tz::from_str(s)
+                .map(QueryZone::Named)
+                .map_err(|_| {
+                    ApiError::bad_request(format!(
+                    "timeZone {s:?} is not a known IANA time zone (e.g. Europe/Copenhagen, UTC)"
+                ))
+                });
+        }
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "timeZone must be an IANA zone name, not {other}"
+            )))
+        }
+    }
+    match offset {
+        None | Some(Value::Null) => Ok(QueryZone::Utc),
+        Some(Value::Number(n)) => match n.as_i64() {
+            // A UTC offset is less than a day either way.
+            Some(m) if m.abs() < 24 * 60 => Ok(QueryZone::OffsetMinutes(m as i32)),
+            _ => Err(ApiError::bad_request(format!(
+                "timeZoneOffsetMinutes {n} is not a whole number of minutes within a day of UTC"
+            ))),
+        },
+        Some(other) => Err(ApiError::bad_request(format!(
+            "timeZoneOffsetMinutes must be a number of minutes, not {other}"
+        ))),
+    }
+}
+
+fn parse_request(body: &[u8]) -> Result<Request, ApiError> {
+    let input: QueryInput = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid query request: {e}")))?;
+    Request::from_input(input)
+}
+
+/// The caller's name, which a job is bound to.
+fn caller_name(c: &Caller) -> String {
+    match c {
+        Caller::User { username, .. } => username.clone(),
+        Caller::Ingest { name, repo, .. } => format!("ingest token {name} of {repo}"),
+    }
 }
 
 /// Parses LogScale time specs: epoch ms numbers, `now`, or relative (`15m`, `1h`, `24hours`, `7d`).
@@ -93,14 +214,14 @@ pub fn parse_time(v: Option<&Value>, default: &str, now: i64) -> Result<i64, Api
 /// `live`: the job id of a live query.
 fn plan(
     repo: &str,
-    input: &QueryInput,
+    req: &Request,
     default_limit: usize,
     live: Option<&str>,
 ) -> Result<(Plan, RootQuery), ApiError> {
     let now = crate::text::now_ms();
-    let start = parse_time(input.start.as_ref(), "24hours", now)?;
+    let start = parse_time(req.start.as_ref(), "24hours", now)?;
     // The end is inclusive of "now": events stamped this very millisecond count.
-    let end = parse_time(input.end.as_ref(), "now", now)?.saturating_add(1);
+    let end = parse_time(req.end.as_ref(), "now", now)?.saturating_add(1);
     if end <= start {
         return Err(ApiError::bad_request(
             "the time range is empty: end must be after start",
@@ -108,8 +229,8 @@ fn plan(
     }
     let q = RootQuery {
         repo: repo.to_string(),
-        query_string: input.query_string.clone().unwrap_or_default(),
-        arguments: input.arguments.clone(),
+        query_string: req.query_string.clone(),
+        arguments: req.arguments.clone(),
         options: PlanOptions {
             start,
             end,
@@ -120,293 +241,13 @@ fn plan(
     Ok((q.compile()?, q))
 }
 
-fn parse_input(body: &[u8]) -> Result<QueryInput, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("invalid query request: {e}")))
-}
-
-async fn create_job(
-    State(node): State<Arc<NodeCtx>>,
-    Path(repo): Path<String>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Result<Response, ApiError> {
-    node.authorize_read(&headers, &repo)?;
-    let input = parse_input(&body)?;
-    let id = format!("P{}-{:032x}", node.cfg.node_id, rand::random::<u128>());
-    let live = input.is_live.then_some(id.as_str());
-    let (plan, q) = plan(&repo, &input, 200, live)?;
-    let plan = Arc::new(plan);
-    let live_sub = q.live.as_ref().map(|spec| {
-        Arc::new(LiveSub::new(
-            &repo,
-            plan.clone(),
-            spec.window_ms,
-            spec.slice_ms,
-        ))
-    });
-    let job = Arc::new(Job::new(&repo, plan.clone(), live_sub.clone()));
-    node.jobs.insert(&id, job.clone());
-    let n = node.clone();
-    tokio::spawn(async move {
-        let register: Box<dyn FnOnce() + Send> = match &live_sub {
-            Some(sub) => {
-                let (n2, sub) = (n.clone(), sub.clone());
-                Box::new(move || n2.wip.live.register(&sub))
-            }
-            None => Box::new(|| {}),
-        };
-        let progress = job.progress().clone();
-        let r = n
-            .root()
-            .search(job.plan.clone(), &q, progress, register)
-            .await;
-        job.finish(match r {
-            Ok(g) => match &live_sub {
-                Some(sub) => {
-                    sub.merge(g.state);
-                    job.set_live_peers(g.answered);
-                    JobState::Done(SearchResult {
-                        warnings: g.warnings,
-                        ..Default::default()
-                    })
-                }
-                None => {
-                    let mut res = crate::search::finish(&job.plan, g.state);
-                    res.warnings.extend(g.warnings);
-                    JobState::Done(res)
-                }
-            },
-            Err(e) => JobState::Failed(e),
-        });
-    });
-    Ok((
-        StatusCode::OK,
-        Json(json!({"id": id, "hashedQueryOnView": ""})),
-    )
-        .into_response())
-}
-
-/// A live job's window now: this node's sub merged with the subs every other node holds for
-/// it. A node that cannot answer makes the result incomplete, and a warning says so.
-async fn live_result(
-    node: &NodeCtx,
-    job: &Job,
-    sub: &LiveSub,
-    id: &str,
-    first: SearchResult,
-) -> SearchResult {
-    let peers = job.live_peers();
-    let answers =
-        futures::future::join_all(peers.iter().map(|n| node.peers.live_state(*n, id))).await;
-    let mut states = Vec::new();
-    let mut warnings = first.warnings;
-    for (n, a) in peers.iter().zip(answers) {
-        match a {
-            Ok(st) => states.push(st),
-            Err(e) => warnings.push(format!(
-                "incomplete result: node {n} could not give its part of the live query: {e}"
-            )),
-        }
-    }
-    let mut r = sub.result_with(states);
-    r.warnings.extend(warnings);
-    r
-}
-
-fn job_of(node: &NodeCtx, repo: &str, id: &str) -> Result<Arc<Job>, ApiError> {
-    node.jobs
-        .get(id)
-        .filter(|j| j.repo == repo)
-        .ok_or_else(|| ApiError::not_found(format!("no query job {id:?} in {repo:?} (expired after {} s without polling, or never existed)", JOB_EXPIRY.as_secs())))
-}
-
-async fn poll_job(
-    State(node): State<Arc<NodeCtx>>,
-    Path((repo, id)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    node.authorize_read(&headers, &repo)?;
-    let job = job_of(&node, &repo, &id)?;
-    job.polled();
-    let cancelled = job.cancelled() && job.live_sub.is_none();
-    let progress = job.progress().clone();
-    let (result, done) = match (job.state(), &job.live_sub) {
-        (JobState::Running, _) => (progress.partial(&job.plan), false),
-        // A live job shows its sliding window and never finishes.
-        (JobState::Done(r), Some(sub)) => (live_result(&node, &job, sub, &id, r).await, false),
-        (JobState::Done(r), None) => (r, true),
-        (JobState::Failed(e), _) => return Err(e.into()),
-    };
-    let total = progress.work_total.load(Ordering::Relaxed);
-    let work_done = if done {
-        total
-    } else {
-        progress.work_done.load(Ordering::Relaxed).min(total)
-    };
-    let events: Vec<Value> = result
-        .rows
-        .iter()
-        .map(|r| Value::Object(r.to_json()))
-        .collect();
-    let messages: Vec<Value> = result
-        .warnings
-        .iter()
-        .map(|w| json!({"severity": "warning", "text": w}))
-        .collect();
-    let body = json!({
-        "done": done, "cancelled": cancelled, "events": events, "messages": messages,
-        "metaData": {
-            "eventCount": events.len(),
-            "processedEvents": progress.processed_events.load(Ordering::Relaxed),
-            "processedBytes": progress.processed_bytes.load(Ordering::Relaxed),
-            "isAggregate": result.is_aggregate,
-            "pollAfter": if done { 0 } else { 250 },
-            "totalWork": total, "workDone": work_done,
-            "extraData": {"hasMoreEvents": if result.more_events { "true" } else { "false" }},
-            "fieldOrder": result.field_order,
-            "warnings": result.warnings,
-        }
-    });
-    Ok((StatusCode::OK, Json(body)).into_response())
-}
-
-async fn delete_job(
-    State(node): State<Arc<NodeCtx>>,
-    Path((repo, id)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    node.authorize_read(&headers, &repo)?;
-    let job = job_of(&node, &repo, &id)?;
-    job.cancel();
-    node.jobs.remove(&id);
-    Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-/// Runs a query to completion and streams every result, in the format `Accept` asks for.
-async fn stream_query(
-    State(node): State<Arc<NodeCtx>>,
-    Path(repo): Path<String>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Result<Response, ApiError> {
-    node.authorize_read(&headers, &repo)?;
-    let input = parse_input(&body)?;
-    let (plan, q) = plan(&repo, &input, STREAM_EVENT_LIMIT, None)?;
-    let plan = Arc::new(plan);
-    let progress = Arc::new(Progress::default());
-    let g = node
-        .root()
-        .search(plan.clone(), &q, progress, Box::new(|| {}))
-        .await?;
-    let (st, warnings) = (g.state, g.warnings);
-    let r = crate::search::finish(&plan, st);
-    // The body is the rows alone; an incomplete result says so in a header.
-    let warning = stream_warnings(&plan, &r, &warnings);
-    let rows: Vec<serde_json::Map<String, Value>> = r.rows.iter().map(|r| r.to_json()).collect();
-    let accept = headers
-        .get("accept")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/json");
-    if accept.contains("ndjson") {
-        let mut out = String::new();
-        for row in &rows {
-            out.push_str(&Value::Object(row.clone()).to_string());
-            out.push('\n');
-        }
-        Ok((
-            [
-                ("content-type", "application/x-ndjson"),
-                ("x-strata-warnings", warning.as_str()),
-            ],
-            out,
-        )
-            .into_response())
-    } else if accept.contains("text/plain") {
-        let mut out = String::new();
-        for row in &rows {
-            match row.get("@rawstring").and_then(Value::as_str) {
-                Some(raw) if !r.is_aggregate => out.push_str(raw),
-                _ => out.push_str(
-                    &row.iter()
-                        .map(|(k, v)| {
-                            format!(
-                                "{k}={}",
-                                v.as_str()
-                                    .map(str::to_string)
-                                    .unwrap_or_else(|| v.to_string())
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                ),
-            }
-            out.push('\n');
-        }
-        Ok((
-            [
-                ("content-type", "text/plain; charset=utf-8"),
-                ("x-strata-warnings", warning.as_str()),
-            ],
-            out,
-        )
-            .into_response())
-    } else {
-        Ok((
-            [("x-strata-warnings", warning.as_str())],
-            Json(Value::Array(rows.into_iter().map(Value::Object).collect())),
-        )
-            .into_response())
-    }
-}
-
-/// The streaming answer's `x-strata-warnings`: what the result lacks, including a list cut at
-/// the endpoint's default limit (the answer has no `hasMoreEvents` to say it).
-fn stream_warnings(plan: &Plan, r: &SearchResult, warnings: &[String]) -> String {
-    let cut = (r.more_events && plan.implicit_list).then(|| {
-        format!(
-            "the event list was cut at {} events; more events matched (narrow the search or add | tail(N))",
-            r.rows.len()
-        )
-    });
-    warnings
-        .iter()
-        .chain(&r.warnings)
-        .chain(&cut)
-        .map(|w| w.replace(['\r', '\n'], " "))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
-    #[test]
-    fn a_stream_cut_at_its_default_limit_says_so() {
-        let opts = PlanOptions {
-            start: 0,
-            end: 10,
-            default_limit: 2,
-        };
-        let compiled = |q: &str| query::compile(&query::parse(q).unwrap(), opts).unwrap();
-        let cut = SearchResult {
-            rows: vec![Default::default(), Default::default()],
-            more_events: true,
-            ..Default::default()
-        };
-        let w = stream_warnings(&compiled("error"), &cut, &["node 3 failed".into()]);
-        assert_eq!(
-            w,
-            "node 3 failed; the event list was cut at 2 events; more events matched (narrow the search or add | tail(N))"
-        );
-        // A limit the query asked for is no surprise; a list that is not cut says nothing.
-        assert_eq!(stream_warnings(&compiled("tail(2)"), &cut, &[]), "");
-        let whole = SearchResult {
-            more_events: false,
-            ..cut
-        };
-        assert_eq!(stream_warnings(&compiled("error"), &whole, &[]), "");
+    fn req(v: Value) -> Result<Request, String> {
+        parse_request(v.to_string().as_bytes()).map_err(|e| e.message)
     }
 
     #[test]
@@ -423,5 +264,33 @@ mod tests {
         assert_eq!(parse_time(Some(&json!(5)), "", now).unwrap(), 5);
         assert_eq!(parse_time(None, "now", now).unwrap(), now);
         assert!(parse_time(Some(&json!("3 fortnights")), "", now).is_err());
+    }
+
+    #[test]
+    fn zones_and_parameters_are_checked_by_name() {
+        let r = req(json!({"queryString": "x", "timeZone": "Europe/Copenhagen"})).unwrap();
+        assert_eq!(r.time_zone, QueryZone::Named(chrono_tz::Europe::Copenhagen));
+        let r = req(json!({"timeZoneOffsetMinutes": -300})).unwrap();
+        assert_eq!(r.time_zone, QueryZone::OffsetMinutes(-300));
+        let r = req(json!({"timeZone": "UTC", "timeZoneOffsetMinutes": 60})).unwrap();
+        assert_eq!(r.time_zone, QueryZone::Utc, "timeZone wins");
+        assert_eq!(req(json!({})).unwrap().time_zone, QueryZone::Utc);
+        let e = req(json!({"timeZone": "Mars/Olympus"})).err().unwrap();
+        assert!(e.contains("Mars/Olympus") && e.contains("timeZone"), "{e}");
+        let e = req(json!({"timeZoneOffsetMinutes": 5000})).err().unwrap();
+        assert!(e.contains("timeZoneOffsetMinutes"), "{e}");
+        for p in ["ingestStart", "ingestEnd", "around"] {
+            let e = req(json!({p: "1h"})).err().unwrap();
+            assert!(e.starts_with(p), "{e}");
+        }
+        let e = req(json!({"allowEventSkipping": "yes"})).err().unwrap();
+        assert!(e.contains("allowEventSkipping"), "{e}");
+        assert!(
+            req(json!({"allowEventSkipping": true}))
+                .unwrap()
+                .allow_event_skipping
+        );
+        let e = req(json!({"isLive": 1})).err().unwrap();
+        assert!(e.contains("isLive"), "{e}");
     }
 }
