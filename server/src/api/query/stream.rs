@@ -267,7 +267,8 @@ impl Producer {
             let last = match self.limit {
                 Some(n) => {
                     rows.truncate(n.saturating_sub(emitted));
-                    let _ = slicer.done(s, &mut Vec::new(), false);
+                    // Taken whole: the list's own limit, not the slice cap, cut it.
+                    let _ = slicer.done(s, &mut rows, false);
                     r.more_events || emitted + rows.len() >= n
                 }
                 None => {
