@@ -136,9 +136,9 @@ fn json_object(out: &mut Vec<u8>, row: &Row) {
         // Writing into a Vec cannot fail.
         let _ = serde_json::to_writer(&mut *out, k);
         out.push(b':');
-        match (k.as_str(), v.parse::<i64>()) {
-            ("@timestamp", Ok(ms)) => out.extend_from_slice(ms.to_string().as_bytes()),
-            _ => {
+        match (k == "@timestamp").then(|| v.parse::<i64>().ok()).flatten() {
+            Some(ms) => out.extend_from_slice(ms.to_string().as_bytes()),
+            None => {
                 let _ = serde_json::to_writer(&mut *out, v);
             }
         }

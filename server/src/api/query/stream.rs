@@ -29,8 +29,8 @@ use crate::query::agg::Agg;
 use crate::query::{Plan, PlanOptions, Row};
 use crate::search::live::LiveStream;
 use crate::search::root::RootQuery;
-use crate::search::stream::{sliceable, Slicer, SLICE_ROW_CAP};
-use crate::search::{finish, Progress};
+use crate::search::stream::{sliceable, Slice, Slicer, SLICE_ROW_CAP};
+use crate::search::{finish, Progress, SearchResult};
 
 /// Bytes per body chunk.
 const CHUNK: usize = 256 * 1024;
@@ -176,6 +176,20 @@ fn shape(w: &str) -> String {
     w.chars().filter(|c| !c.is_ascii_digit()).collect()
 }
 
+/// A searched slice: the slice, its result, and what it lacks.
+type SliceResult = Result<(Slice, SearchResult, Vec<String>), ApiError>;
+
+/// The next slice's search, stopped if the stream ends before it is used.
+struct Pending(Option<tokio::task::JoinHandle<SliceResult>>);
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Some(t) = self.0.take() {
+            t.abort();
+        }
+    }
+}
+
 /// Why a stream stopped early.
 enum Stop {
     /// The client went away.
@@ -231,7 +245,8 @@ impl Producer {
         }
     }
 
-    /// The historical search, slice by slice.
+    /// The historical search, slice by slice. The next slice is searched while this one is
+    /// written and read (its range is known as soon as this one's search is done).
     async fn history(&mut self) -> Result<(), Stop> {
         let (start, end) = (self.q.options.start, self.q.options.end);
         let repo = self.q.repo.clone();
@@ -243,32 +258,14 @@ impl Producer {
         let mut slicer = Slicer::new(self.newest_first, start, end, density);
         let mut emitted = 0usize;
         let mut stated: Vec<String> = Vec::new();
-        while let Some(s) = slicer.next_slice() {
-            let sq = RootQuery {
-                options: PlanOptions {
-                    start: s.lo,
-                    end: s.hi,
-                    default_limit: s.cap,
-                },
-                live: None,
-                ..self.q.clone()
-            };
-            let plan = Arc::new(sq.compile().map_err(ApiError::from)?);
-            let register: Box<dyn FnOnce() + Send> = match &self.live {
-                Some(l) => {
-                    let l = l.clone();
-                    Box::new(move || l.cover(s.lo))
-                }
-                None => Box::new(|| {}),
-            };
-            let g = self
-                .node
-                .root()
-                .search(plan.clone(), &sq, Arc::new(Progress::default()), register)
-                .await
-                .map_err(ApiError::from)?;
-            let r = finish(&plan, g.state);
-            let warnings: Vec<String> = g.warnings.into_iter().chain(r.warnings).collect();
+        let mut next = Pending(slicer.next_slice().map(|s| self.search(s)));
+        while let Some(task) = next.0.take() {
+            let (s, r, warnings) = task.await.map_err(|e| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("search task failed: {e}"),
+                )
+            })??;
             let mut rows = r.rows;
             let last = match self.limit {
                 Some(n) => {
@@ -285,6 +282,9 @@ impl Producer {
                 }
             };
             emitted += rows.len();
+            if !last {
+                next.0 = slicer.next_slice().map(|s| self.search(s));
+            }
             match self.head.take() {
                 Some(h) => {
                     stated = warnings.iter().map(|w| shape(w)).collect();
@@ -310,14 +310,42 @@ impl Producer {
             }
             let chunks = self.encode(rows).await?;
             self.send(chunks).await?;
-            if last {
-                break;
-            }
         }
         if let Some(h) = self.head.take() {
             let _ = h.send(Ok(String::new()));
         }
         Ok(())
+    }
+
+    /// Starts the search of one slice: its rows (finished) and what they lack.
+    fn search(&self, s: Slice) -> tokio::task::JoinHandle<SliceResult> {
+        let sq = RootQuery {
+            options: PlanOptions {
+                start: s.lo,
+                end: s.hi,
+                default_limit: s.cap,
+            },
+            live: None,
+            ..self.q.clone()
+        };
+        let register: Box<dyn FnOnce() + Send> = match &self.live {
+            Some(l) => {
+                let l = l.clone();
+                Box::new(move || l.cover(s.lo))
+            }
+            None => Box::new(|| {}),
+        };
+        let node = self.node.clone();
+        tokio::spawn(async move {
+            let plan = Arc::new(sq.compile()?);
+            let g = node
+                .root()
+                .search(plan.clone(), &sq, Arc::new(Progress::default()), register)
+                .await?;
+            let r = finish(&plan, g.state);
+            let warnings = g.warnings.into_iter().chain(r.warnings.clone()).collect();
+            Ok((s, r, warnings))
+        })
     }
 
     /// A live stream after its history: digest's rows as they come, until the client leaves.
