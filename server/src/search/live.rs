@@ -289,3 +289,56 @@ impl LiveStream {
 fn pass(plan: &Plan, row: &mut Row) -> bool {
     plan.leading.apply(row) && plan.prefix.iter().all(|op| op.apply(row))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::{self, PlanOptions};
+
+    fn ev(ts: i64, raw: &str) -> Event {
+        Event {
+            timestamp: ts,
+            raw: raw.to_string(),
+            ..Default::default()
+        }
+    }
+
+    /// Digest's events reach a live stream only at or above its cover line (below it, a slice
+    /// still to run will search them), only once a slice has snapshotted WIP, and only when
+    /// they match.
+    #[test]
+    fn a_live_stream_takes_what_no_slice_will_search() {
+        let opts = PlanOptions {
+            start: 0,
+            end: 1000,
+            default_limit: 10,
+        };
+        let plan = query::compile(&query::parse("hit").unwrap(), opts).unwrap();
+        let hub = LiveHub::default();
+        let (s, mut rx) = LiveStream::new("r", Arc::new(plan), 10);
+        hub.register_stream(&s);
+        let tags = BTreeMap::new();
+        hub.offer("r", &tags, &[ev(500, "hit before any slice")]);
+        assert!(
+            rx.try_recv().is_err(),
+            "the first slice's snapshot will see it"
+        );
+        s.cover(400);
+        hub.offer(
+            "r",
+            &tags,
+            &[ev(300, "hit below"), ev(450, "hit above"), ev(460, "miss")],
+        );
+        hub.offer("other", &tags, &[ev(470, "hit elsewhere")]);
+        s.cover(5);
+        hub.offer("r", &tags, &[ev(7, "hit before start"), ev(20, "hit old")]);
+        let got: Vec<String> = std::iter::from_fn(|| rx.try_recv().ok())
+            .flatten()
+            .filter_map(|r| r.get_str("@rawstring").map(str::to_string))
+            .collect();
+        assert_eq!(got, ["hit above", "hit old"]);
+        assert!(!s.overflowed());
+        drop(s);
+        hub.offer("r", &tags, &[ev(900, "hit after the stream ended")]);
+    }
+}
