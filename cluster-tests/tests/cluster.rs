@@ -380,7 +380,8 @@ fn describe(rows: &[Value], expected: &std::ops::Range<u64>) -> String {
 /// A plain event list longer than any one node's share of it: every node holds part of the
 /// 3,000 events (segments on every node, the newest batches possibly still in work in
 /// progress). The streaming endpoint lists all of them, whichever node is asked — the other
-/// nodes answer under the asking node's limit (100,000 for `/query`), not under their own
+/// nodes answer under the asking node's limit (the slice cap of `/query`, which lists a plain
+/// list whole, slice by slice), not under their own
 /// default — explicit job limits above the count list all of them too, and a job's default
 /// list is the newest 200, the same from every node.
 #[test]

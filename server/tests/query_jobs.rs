@@ -211,3 +211,138 @@ fn parameters_errors_aggregates_and_live_queries() {
         .unwrap();
     assert_eq!(del.status(), 204);
 }
+
+fn poll_status(node: &Node, id: &str, token: &str) -> (u16, String) {
+    let r = node
+        .client
+        .get(node.url(&format!("/api/v1/repositories/app/queryjobs/{id}")))
+        .bearer_auth(token)
+        .send()
+        .unwrap();
+    (r.status().as_u16(), r.text().unwrap())
+}
+
+/// LogScale's `metaData` fields, job lifetimes (a static job ends a TTL after its last poll —
+/// 2 s here through the test-only override, 90 s by default — while a live job lives an hour)
+/// and who may poll a job.
+#[test]
+fn metadata_lifetimes_and_ownership() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start_with_env(
+        &dir.path().join("n"),
+        &[],
+        &[("STRATA_TEST_STATIC_JOB_TTL_MS", "2000")],
+    );
+    let tok = node.repo_with_token("app", "json");
+    let lines: Vec<Value> = (0..30).map(|i| json!({"msg": format!("md-{i}")})).collect();
+    let (s, t) = node.post("/api/v1/ingest/json", &tok, Value::Array(lines).to_string());
+    assert_eq!(s, 200, "{t}");
+    node.wait_until(30, "30 events searchable", || {
+        node.count("app", "md-") == 30
+    });
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let (start, end) = (now - 3_600_000, now + 60_000);
+
+    // A cut list says so; the range and timing are LogScale's names.
+    let (s, v) = create(
+        &node,
+        json!({"queryString": "md- | tail(5)", "start": start, "end": end}),
+    );
+    assert_eq!(s, 200, "{v}");
+    let r = poll_done(&node, v["id"].as_str().unwrap());
+    let md = &r["metaData"];
+    assert_eq!(r["events"].as_array().unwrap().len(), 5);
+    assert_eq!(md["eventCount"], 5);
+    assert_eq!(md["extraData"]["hasMoreEvents"], "true", "{md}");
+    assert_eq!(md["queryStart"], start);
+    assert_eq!(md["queryEnd"], end);
+    assert_eq!(md["isAggregate"], false);
+    assert!(md["timeMillis"].is_u64(), "{md}");
+    assert!(md["processedEvents"].as_u64().unwrap() >= 5, "{md}");
+    assert!(
+        md["processedBytes"].is_u64() && md["pollAfter"].is_u64(),
+        "{md}"
+    );
+    let (s, v) = create(&node, json!({"queryString": "md-", "start": "1h"}));
+    assert_eq!(s, 200, "{v}");
+    let r = poll_done(&node, v["id"].as_str().unwrap());
+    assert_eq!(r["events"].as_array().unwrap().len(), 30);
+    assert_eq!(r["metaData"]["extraData"]["hasMoreEvents"], "false");
+
+    // timeChart: the bucket info of extraData.
+    let (s, v) = create(
+        &node,
+        json!({"queryString": "md- | timeChart(span=1m)", "start": start, "end": end}),
+    );
+    assert_eq!(s, 200, "{v}");
+    let r = poll_done(&node, v["id"].as_str().unwrap());
+    let x = &r["metaData"]["extraData"];
+    assert_eq!(r["metaData"]["isAggregate"], true);
+    assert_eq!(x["bucket_span_millis"], "60000", "{x}");
+    assert_eq!(x["bucket_span_humanized"], "1 minute");
+    assert_eq!(
+        x["bucket_first_bucket"],
+        (start / 60_000 * 60_000).to_string()
+    );
+    assert_eq!(x["bucket_last_bucket"], (end / 60_000 * 60_000).to_string());
+
+    // Parameters are checked by name.
+    for (body, says) in [
+        (
+            json!({"queryString": "md-", "timeZone": "Nowhere/Land"}),
+            "Nowhere/Land",
+        ),
+        (
+            json!({"queryString": "md-", "ingestStart": "1h"}),
+            "ingestStart",
+        ),
+        (
+            json!({"queryString": "md-", "around": {"eventId": "x"}}),
+            "around",
+        ),
+    ] {
+        let (s, v) = create(&node, body);
+        assert_eq!(s, 400, "{v}");
+        assert!(v.to_string().contains(says), "{v}");
+    }
+    let (s, v) = create(
+        &node,
+        json!({"queryString": "md-", "timeZone": "America/New_York", "allowEventSkipping": true}),
+    );
+    assert_eq!(s, 200, "{v}");
+
+    // Only the creator sees a job: an ingest token is refused, an unknown id is not found.
+    let id = v["id"].as_str().unwrap().to_string();
+    assert_eq!(poll_status(&node, &id, &tok).0, 403);
+    assert_eq!(poll_status(&node, "P1-nosuchjob", ROOT).0, 404);
+
+    // Lifetimes: the static job ends 2 s after its last poll; the live one does not.
+    let (s, v) = create(
+        &node,
+        json!({"queryString": "md- | count()", "start": "1h", "isLive": true}),
+    );
+    assert_eq!(s, 200, "{v}");
+    let live = v["id"].as_str().unwrap().to_string();
+    assert_eq!(poll_status(&node, &id, ROOT).0, 200);
+    let t = Instant::now();
+    loop {
+        // Each check that finds the job alive is a poll that keeps it so: wait longer than the
+        // TTL (and the once-a-second expiry) between checks.
+        std::thread::sleep(Duration::from_millis(3500));
+        let (s, body) = poll_status(&node, &id, ROOT);
+        if s == 404 {
+            assert!(body.contains("no query job"), "{body}");
+            break;
+        }
+        assert_eq!(s, 200, "{body}");
+        assert!(
+            t.elapsed() < Duration::from_secs(90),
+            "the static job never expired"
+        );
+    }
+    let (s, body) = poll_status(&node, &live, ROOT);
+    assert_eq!(s, 200, "the live job outlives the static TTL: {body}");
+}

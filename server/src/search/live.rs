@@ -8,8 +8,16 @@
 //! sub-search reaches it (`SubQuery::live`), fed by that node's digest and held here under the
 //! job's id; the root merges their states at each poll. A held sub nobody asked for within
 //! [`JOB_EXPIRY`](super::jobs::JOB_EXPIRY) is dropped.
+//!
+//! A live *stream* (the streaming `/query` endpoint with `isLive`) is a [`LiveStream`]: digest
+//! hands it the matching events as rows through a bounded channel instead of an aggregate.
+//! Its historical search runs in time slices, newest first; each slice's WIP snapshot moves
+//! [`LiveStream::cover`] down to the slice's start, and an event offered while its timestamp is
+//! below that line is left to the slice that will search it — so each event reaches the
+//! stream exactly once, from a slice or from digest.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Instant;
 
@@ -63,6 +71,8 @@ pub struct LiveHub {
     subs: RwLock<Vec<Weak<LiveSub>>>,
     /// Subs this node runs for other nodes' live jobs, by job id, with their last poll.
     held: Mutex<HashMap<String, (Arc<LiveSub>, Instant)>>,
+    /// Live streams of this node.
+    streams: RwLock<Vec<Weak<LiveStream>>>,
 }
 
 impl LiveHub {
@@ -98,15 +108,29 @@ impl LiveHub {
         }
     }
 
+    /// Feeds `stream` with what digest adds from now on (register before its first slice
+    /// snapshots WIP: until [`LiveStream::cover`] is first called it takes nothing).
+    pub fn register_stream(&self, stream: &Arc<LiveStream>) {
+        if let Ok(mut v) = self.streams.write() {
+            v.retain(|w| w.strong_count() > 0);
+            v.push(Arc::downgrade(stream));
+        }
+    }
+
     /// Called by digest with the events it just put into WIP (under the WIP write lock).
     pub fn offer(&self, repo: &str, tags: &BTreeMap<String, String>, events: &[Event]) {
-        let Ok(v) = self.subs.read() else { return };
-        if v.is_empty() {
-            return;
+        if let Ok(v) = self.subs.read() {
+            for sub in v.iter().filter_map(Weak::upgrade) {
+                if sub.repo == repo {
+                    sub.offer(tags, events);
+                }
+            }
         }
-        for sub in v.iter().filter_map(Weak::upgrade) {
-            if sub.repo == repo {
-                sub.offer(tags, events);
+        if let Ok(v) = self.streams.read() {
+            for s in v.iter().filter_map(Weak::upgrade) {
+                if s.repo == repo {
+                    s.offer(tags, events);
+                }
             }
         }
     }
@@ -187,5 +211,134 @@ impl LiveSub {
             self.plan.agg.merge(&mut st, o);
         }
         finish(&self.plan, st)
+    }
+}
+
+/// Rows a live stream may have queued before it counts as overflowed (the client reads too
+/// slowly); batches as digest offers them.
+pub const LIVE_STREAM_BATCHES: usize = 1024;
+
+/// A live stream's feed from digest: matching events as rows (leading filter and streaming
+/// operators applied), in digest order.
+pub struct LiveStream {
+    pub repo: String,
+    plan: Arc<Plan>,
+    /// Events stamped at or after this are past every slice the historical search has left to
+    /// run: they come from here. `i64::MAX` until the first slice snapshots WIP.
+    covered_from: AtomicI64,
+    /// The query's start: older events are outside the stream.
+    start: i64,
+    tx: tokio::sync::mpsc::Sender<Vec<Row>>,
+    overflowed: AtomicBool,
+}
+
+impl LiveStream {
+    /// A stream for `plan` (its aggregate is not used) and the channel its rows arrive on.
+    pub fn new(
+        repo: &str,
+        plan: Arc<Plan>,
+        start: i64,
+    ) -> (Arc<LiveStream>, tokio::sync::mpsc::Receiver<Vec<Row>>) {
+        let (tx, rx) = tokio::sync::mpsc::channel(LIVE_STREAM_BATCHES);
+        let s = LiveStream {
+            repo: repo.to_string(),
+            plan,
+            covered_from: AtomicI64::new(i64::MAX),
+            start,
+            tx,
+            overflowed: AtomicBool::new(false),
+        };
+        (Arc::new(s), rx)
+    }
+
+    /// Called under the WIP read locks when a historical slice starting at `slice_start`
+    /// snapshots WIP: from now on digest's events at or after it are this stream's.
+    pub fn cover(&self, slice_start: i64) {
+        self.covered_from.fetch_min(slice_start, Ordering::SeqCst);
+    }
+
+    /// True when rows were dropped because the reader fell behind (the stream must end, said
+    /// to be incomplete).
+    pub fn overflowed(&self) -> bool {
+        self.overflowed.load(Ordering::Relaxed)
+    }
+
+    fn offer(&self, tags: &BTreeMap<String, String>, events: &[Event]) {
+        if self.overflowed() || !tags_may_match(&self.plan.leading, &self.repo, tags) {
+            return;
+        }
+        let from = self.covered_from.load(Ordering::SeqCst).max(self.start);
+        let mut batch = Vec::new();
+        for e in events.iter().filter(|e| e.timestamp >= from) {
+            let mut row = Row::from_event(e, &self.repo, tags);
+            if pass(&self.plan, &mut row) {
+                batch.push(row);
+            }
+        }
+        if batch.is_empty() {
+            return;
+        }
+        // Never block digest: a reader that cannot keep up loses the stream, not events.
+        if let Err(tokio::sync::mpsc::error::TrySendError::Full(_)) = self.tx.try_send(batch) {
+            self.overflowed.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The leading filter and the streaming operators; false drops the row.
+fn pass(plan: &Plan, row: &mut Row) -> bool {
+    plan.leading.apply(row) && plan.prefix.iter().all(|op| op.apply(row))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::{self, PlanOptions};
+
+    fn ev(ts: i64, raw: &str) -> Event {
+        Event {
+            timestamp: ts,
+            raw: raw.to_string(),
+            ..Default::default()
+        }
+    }
+
+    /// Digest's events reach a live stream only at or above its cover line (below it, a slice
+    /// still to run will search them), only once a slice has snapshotted WIP, and only when
+    /// they match.
+    #[test]
+    fn a_live_stream_takes_what_no_slice_will_search() {
+        let opts = PlanOptions {
+            start: 0,
+            end: 1000,
+            default_limit: 10,
+        };
+        let plan = query::compile(&query::parse("hit").unwrap(), opts).unwrap();
+        let hub = LiveHub::default();
+        let (s, mut rx) = LiveStream::new("r", Arc::new(plan), 10);
+        hub.register_stream(&s);
+        let tags = BTreeMap::new();
+        hub.offer("r", &tags, &[ev(500, "hit before any slice")]);
+        assert!(
+            rx.try_recv().is_err(),
+            "the first slice's snapshot will see it"
+        );
+        s.cover(400);
+        hub.offer(
+            "r",
+            &tags,
+            &[ev(300, "hit below"), ev(450, "hit above"), ev(460, "miss")],
+        );
+        hub.offer("other", &tags, &[ev(470, "hit elsewhere")]);
+        s.cover(5);
+        hub.offer("r", &tags, &[ev(7, "hit before start"), ev(20, "hit old")]);
+        let got: Vec<String> = std::iter::from_fn(|| rx.try_recv().ok())
+            .flatten()
+            .filter_map(|r| r.get_str("@rawstring").map(str::to_string))
+            .collect();
+        assert_eq!(got, ["hit above", "hit old"]);
+        assert!(!s.overflowed());
+        drop(s);
+        hub.offer("r", &tags, &[ev(900, "hit after the stream ended")]);
     }
 }

@@ -9,7 +9,8 @@
 //!   nodes, its wire types and an in-process implementation for tests.
 //! - `searcher.rs`: one node's search over its share (consistent WIP snapshot, readers,
 //!   bucket downloads); `scan.rs`: the scan on all cores; `columns.rs`/`fast.rs`: column-wise
-//!   filters and aggregates; `live.rs`: live queries fed by digest; `jobs.rs`: query jobs.
+//!   filters and aggregates; `live.rs`: live queries (and live streams) fed by digest;
+//!   `jobs.rs`: query jobs; `stream.rs`: the time slices a streamed event list is searched in.
 //!
 //! Per segment a search prunes by time range and tag filters, then per block by the Bloom
 //! filters (free-text and `field=value` terms pushed down), evaluates the leading filter on
@@ -26,6 +27,7 @@ pub mod peers;
 pub mod root;
 mod scan;
 mod searcher;
+pub mod stream;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

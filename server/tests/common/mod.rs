@@ -194,6 +194,7 @@ impl Node {
             .client
             .post(self.url(&format!("/api/v1/repositories/{repo}/query")))
             .bearer_auth(ROOT)
+            .header("accept", "application/json")
             .json(&json!({"queryString": q, "start": "10y", "end": "now"}))
             .send()
             .unwrap();
