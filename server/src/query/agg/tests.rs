@@ -50,14 +50,20 @@ fn states_survive_serialization_and_still_merge() {
     let agg = Agg::Series {
         span: 10,
         series: Some("h".into()),
+        fields: vec!["h".into()],
         functions: vec![Agg::Percentile {
             field: "x".into(),
             percentiles: vec![50.0],
             prefix: String::new(),
+            accuracy: 0.01,
         }],
         limit: 10,
+        limit_explicit: false,
         start: 0,
         end: 100,
+        bucket_ms: 10,
+        offset_ms: 0,
+        unit: None,
     };
     let rows: Vec<Row> = (0..50)
         .map(|i| row(&[("h", &format!("h{}", i % 3)), ("x", &i.to_string())], i))
