@@ -33,6 +33,7 @@ export const FUNCTIONS: QueryFunction[] = [
   f("selectFromMin", "aggregate", ["field", "include"], "Fields of the event with the smallest value of a field"),
   f("session", "aggregate", ["function", "maxpause"], "Aggregates per session of events no further than maxpause apart"),
   f("sankey", "aggregate", ["source", "target", "weight"], "Flows between two fields (source, target, weight)"),
+  f("worldMap", "aggregate", ["lat", "lon", "magnitude", "precision", "ip"], "Events per geohash cell of their coordinates"),
   f("head", "aggregate", ["limit"], "The oldest events"),
   f("tail", "aggregate", ["limit"], "The newest events"),
   f("sort", "aggregate", ["field", "order", "limit", "type", "reverse"], "Sorts events by fields"),

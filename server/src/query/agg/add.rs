@@ -185,6 +185,43 @@ impl Agg {
                 }
             }
             (
+                Agg::WorldMap {
+                    lat,
+                    lon,
+                    precision,
+                    functions,
+                    limit,
+                },
+                State::Groups { map, limited },
+            ) => {
+                let coord = |f: &str| src.get(f).and_then(|v| number(&v));
+                let (Some(la), Some(lo)) = (coord(lat), coord(lon)) else {
+                    return;
+                };
+                if !geohash(la, lo, *precision, buf) {
+                    return;
+                }
+                let g = match map.get_mut(buf.as_str()) {
+                    Some(g) => g,
+                    None => {
+                        if map.len() >= *limit {
+                            *limited = true;
+                            return;
+                        }
+                        map.entry(buf.clone()).or_insert_with(|| {
+                            (
+                                vec![buf.clone()],
+                                functions.iter().map(Agg::new_state).collect(),
+                            )
+                        })
+                    }
+                };
+                let mut inner = String::new();
+                for (f, s) in functions.iter().zip(g.1.iter_mut()) {
+                    f.add_any(s, src, row, &mut inner);
+                }
+            }
+            (
                 Agg::Series {
                     span,
                     fields,
@@ -219,12 +256,7 @@ impl Agg {
                     f.add_any(s, src, row, &mut inner);
                 }
             }
-            (
-                Agg::Top {
-                    fields, weight, ..
-                },
-                State::Top { map, total },
-            ) => {
+            (Agg::Top { fields, weight, .. }, State::Top { map, total }) => {
                 if !key_of(src, fields, buf) {
                     return;
                 }
@@ -290,11 +322,20 @@ impl Agg {
                         .map(|f| src.get(f).map(Cow::into_owned))
                         .collect(),
                 );
-                if best.as_ref().is_none_or(|b| session::better(&cand, b, *max)) {
+                if best
+                    .as_ref()
+                    .is_none_or(|b| session::better(&cand, b, *max))
+                {
                     *best = Some(cand);
                 }
             }
-            (Agg::Session { maxpause, functions }, State::Sessions(v)) => {
+            (
+                Agg::Session {
+                    maxpause,
+                    functions,
+                },
+                State::Sessions(v),
+            ) => {
                 let i = session::place(v, src.timestamp(), *maxpause, functions);
                 let mut inner = String::new();
                 for (f, s) in functions.iter().zip(v[i].2.iter_mut()) {
@@ -331,4 +372,35 @@ pub(super) fn newer(t: i64, v: &str, slot: &Option<(i64, String)>) -> bool {
         None => true,
         Some((bt, bv)) => t > *bt || (t == *bt && v > bv.as_str()),
     }
+}
+
+/// The base32 geohash of (lat, lon) with `precision` characters into `buf`; false when the
+/// coordinates are out of range.
+pub(super) fn geohash(lat: f64, lon: f64, precision: usize, buf: &mut String) -> bool {
+    const BASE32: &[u8] = b"0123456789bcdefghjkmnpqrstuvwxyz";
+    buf.clear();
+    if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
+        return false;
+    }
+    let (mut la, mut lo) = ((-90.0f64, 90.0f64), (-180.0f64, 180.0f64));
+    let mut even = true;
+    let (mut bits, mut ch) = (0, 0usize);
+    while buf.len() < precision {
+        let (range, x) = if even { (&mut lo, lon) } else { (&mut la, lat) };
+        let mid = (range.0 + range.1) / 2.0;
+        ch <<= 1;
+        if x >= mid {
+            ch |= 1;
+            range.0 = mid;
+        } else {
+            range.1 = mid;
+        }
+        even = !even;
+        bits += 1;
+        if bits == 5 {
+            buf.push(char::from(BASE32[ch]));
+            (bits, ch) = (0, 0);
+        }
+    }
+    true
 }

@@ -185,16 +185,31 @@ impl Agg {
                     ..
                 },
                 State::Series { map, .. },
-            ) => super::series::finish_series(&super::series::SeriesOut {
-                fields,
-                functions,
-                limit: *limit,
-                start: *start,
-                end: *end,
-                bucket_ms: *bucket_ms,
-                offset_ms: *offset_ms,
-                factor: unit.as_ref().map(|u| u.factor(*bucket_ms)),
-            }, map),
+            ) => super::series::finish_series(
+                &super::series::SeriesOut {
+                    fields,
+                    functions,
+                    limit: *limit,
+                    start: *start,
+                    end: *end,
+                    bucket_ms: *bucket_ms,
+                    offset_ms: *offset_ms,
+                    factor: unit.as_ref().map(|u| u.factor(*bucket_ms)),
+                },
+                map,
+            ),
+            (Agg::WorldMap { functions, .. }, State::Groups { map, .. }) => {
+                let mut groups: Vec<Group> = map.into_values().collect();
+                groups.sort_by(|a, b| a.0.cmp(&b.0));
+                groups
+                    .into_iter()
+                    .flat_map(|(mut vals, states)| {
+                        let mut row = Row::default();
+                        row.set("_geohash", vals.pop().unwrap_or_default());
+                        finish_all(functions, states, row)
+                    })
+                    .collect()
+            }
             (Agg::Session { functions, .. }, State::Sessions(v)) => v
                 .into_iter()
                 .flat_map(|(_, _, ss)| finish_all(functions, ss, Row::default()))

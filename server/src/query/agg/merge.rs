@@ -44,6 +44,9 @@ impl Agg {
             (
                 Agg::GroupBy {
                     functions, limit, ..
+                }
+                | Agg::WorldMap {
+                    functions, limit, ..
                 },
                 State::Groups { map, limited },
                 State::Groups {
@@ -81,7 +84,11 @@ impl Agg {
                     }
                 }
             }
-            (Agg::Top { weight, .. }, State::Top { map, total }, State::Top { map: m2, total: t2 }) => {
+            (
+                Agg::Top { weight, .. },
+                State::Top { map, total },
+                State::Top { map: m2, total: t2 },
+            ) => {
                 *total += t2;
                 let is_max = matches!(weight, TopWeight::Max(_));
                 for (k, (vals, w)) in m2 {
@@ -124,10 +131,10 @@ impl Agg {
                     }
                 }
             }
-            (Agg::SelectExtreme { max, .. }, State::Extreme(x), State::Extreme(Some(y))) => {
-                if x.as_ref().is_none_or(|b| session::better(&y, b, *max)) {
-                    *x = Some(y);
-                }
+            (Agg::SelectExtreme { max, .. }, State::Extreme(x), State::Extreme(Some(y)))
+                if x.as_ref().is_none_or(|b| session::better(&y, b, *max)) =>
+            {
+                *x = Some(y);
             }
             (
                 Agg::Session {

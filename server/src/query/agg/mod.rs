@@ -155,7 +155,9 @@ pub enum Agg {
         multival: bool,
     },
     /// `selectLast()`: per field, its value in the newest event that has it.
-    SelectLast { fields: Vec<String> },
+    SelectLast {
+        fields: Vec<String>,
+    },
     /// `selectFromMax()` / `selectFromMin()`: the `include` fields of the event with the largest
     /// (smallest) numeric `field`.
     SelectExtreme {
@@ -164,7 +166,19 @@ pub enum Agg {
         max: bool,
     },
     /// `session()`: events no further than `maxpause` apart form a session; one row per session.
-    Session { maxpause: i64, functions: Vec<Agg> },
+    Session {
+        maxpause: i64,
+        functions: Vec<Agg>,
+    },
+    /// `worldMap(lat=, lon=)`: events grouped by the geohash of their coordinates (`_geohash`),
+    /// with the `magnitude` functions per cell.
+    WorldMap {
+        lat: String,
+        lon: String,
+        precision: usize,
+        functions: Vec<Agg>,
+        limit: usize,
+    },
     /// An aggregate whose output fields are renamed (`sankey()` is a renamed groupBy).
     Renamed {
         inner: Box<Agg>,
@@ -264,7 +278,8 @@ impl Agg {
             Agg::Stats(fs)
             | Agg::GroupBy { functions: fs, .. }
             | Agg::Series { functions: fs, .. }
-            | Agg::Session { functions: fs, .. } => fs,
+            | Agg::Session { functions: fs, .. }
+            | Agg::WorldMap { functions: fs, .. } => fs,
             Agg::Renamed { inner, .. } | Agg::Sliced { inner, .. } => std::slice::from_ref(inner),
             _ => &[],
         }
@@ -310,9 +325,7 @@ impl Agg {
             Agg::GroupBy { fields, .. } | Agg::Series { fields, .. } => {
                 out.extend(fields.iter().cloned())
             }
-            Agg::Top {
-                fields, weight, ..
-            } => {
+            Agg::Top { fields, weight, .. } => {
                 out.extend(fields.iter().cloned());
                 if let TopWeight::Sum(f) | TopWeight::Max(f) = weight {
                     out.push(f.clone());
@@ -324,6 +337,10 @@ impl Agg {
             Agg::SelectExtreme { field, include, .. } => {
                 out.push(field.clone());
                 out.extend(include.iter().cloned());
+            }
+            Agg::WorldMap { lat, lon, .. } => {
+                out.push(lat.clone());
+                out.push(lon.clone());
             }
             Agg::Rows { .. } => out.push("*".into()),
             Agg::Sliced { .. } => out.push("@timestamp".into()),
@@ -345,7 +362,7 @@ impl Agg {
             }),
             Agg::Percentile { .. } => State::Values(Vec::new()),
             Agg::Stats(fs) => State::Multi(fs.iter().map(Agg::new_state).collect()),
-            Agg::GroupBy { .. } => State::Groups {
+            Agg::GroupBy { .. } | Agg::WorldMap { .. } => State::Groups {
                 map: HashMap::default(),
                 limited: false,
             },
@@ -393,7 +410,10 @@ impl Agg {
                     .try_for_each(|(_, _, ss)| check_all(functions, ss))
             }
             (Agg::Stats(fs), State::Multi(ss)) => check_all(fs, ss),
-            (Agg::GroupBy { functions, .. }, State::Groups { map, .. }) => map
+            (
+                Agg::GroupBy { functions, .. } | Agg::WorldMap { functions, .. },
+                State::Groups { map, .. },
+            ) => map
                 .values()
                 .try_for_each(|(_, ss)| check_all(functions, ss)),
             (Agg::Series { functions, .. }, State::Series { map, .. }) => {
@@ -414,10 +434,18 @@ impl Agg {
                 }
             }
             (Agg::Renamed { inner, .. }, s) => inner.warnings(s, out),
-            (Agg::GroupBy { limit, functions, .. }, State::Groups { map, limited }) => {
+            (
+                Agg::GroupBy {
+                    limit, functions, ..
+                }
+                | Agg::WorldMap {
+                    limit, functions, ..
+                },
+                State::Groups { map, limited },
+            ) => {
                 if *limited {
                     out.push(format!(
-                        "groupBy() reached its limit of {limit} groups; events of further groups were left out (raise limit=)"
+                        "groupBy()/worldMap() reached its limit of {limit} groups; events of further groups were left out (raise limit=)"
                     ));
                 }
                 for (_, ss) in map.values() {

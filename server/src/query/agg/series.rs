@@ -87,20 +87,19 @@ pub(super) fn finish_series(o: &SeriesOut<'_>, map: HashMap<String, SeriesState>
         Row::default(),
     );
     let first = o.align(o.start);
-    let grid: Vec<i64> = if o.end > o.start
-        && (o.end - first + o.bucket_ms - 1) / o.bucket_ms <= MAX_BUCKETS
-    {
-        (0..)
-            .map(|i| first + i * o.bucket_ms)
-            .take_while(|b| *b < o.end)
-            .collect()
-    } else {
-        // Too many buckets to fill: only those with events.
-        let mut v: Vec<i64> = series.iter().flat_map(|s| s.1.keys().copied()).collect();
-        v.sort_unstable();
-        v.dedup();
-        v
-    };
+    let grid: Vec<i64> =
+        if o.end > o.start && (o.end - first + o.bucket_ms - 1) / o.bucket_ms <= MAX_BUCKETS {
+            (0..)
+                .map(|i| first + i * o.bucket_ms)
+                .take_while(|b| *b < o.end)
+                .collect()
+        } else {
+            // Too many buckets to fill: only those with events.
+            let mut v: Vec<i64> = series.iter().flat_map(|s| s.1.keys().copied()).collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
     let mut out = Vec::new();
     for b in grid {
         for (vals, rows) in &series {

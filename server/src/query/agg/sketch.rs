@@ -127,7 +127,11 @@ impl Sketch {
             return;
         }
         let i = (mag.ln() / gamma(accuracy).ln()).ceil() as i32;
-        let side = if x > 0.0 { &mut self.pos } else { &mut self.neg };
+        let side = if x > 0.0 {
+            &mut self.pos
+        } else {
+            &mut self.neg
+        };
         *side.entry(i).or_insert(0) += 1;
     }
 
@@ -153,6 +157,10 @@ impl Sketch {
 
     pub fn len(&self) -> u64 {
         self.n
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
     }
 
     /// The value at percentile `p` (0..=100), or None when empty.

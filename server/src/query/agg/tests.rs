@@ -195,11 +195,14 @@ fn every_new_aggregate_merges_across_parts() {
             span: 3_600_000,
             series: Some("h".into()),
             fields: vec!["h".into()],
-            functions: vec![count(), Agg::Stat {
-                kind: StatKind::Range,
-                field: "x".into(),
-                as_: "_range".into(),
-            }],
+            functions: vec![
+                count(),
+                Agg::Stat {
+                    kind: StatKind::Range,
+                    field: "x".into(),
+                    as_: "_range".into(),
+                },
+            ],
             limit: 3,
             limit_explicit: false,
             start: 0,
@@ -328,4 +331,15 @@ fn stats_outputs_combine_as_a_cartesian_product() {
     let out = assert_merges(&agg, &events(20), 2);
     assert_eq!(out.len(), 5);
     assert!(out.iter().all(|r| r.get_str("_count") == Some("20")));
+}
+
+#[test]
+fn geohash_matches_logscales_example() {
+    // https://library.humio.com/data-analysis/functions-geohash.html: Greenwich.
+    let mut buf = String::new();
+    assert!(super::add::geohash(51.477928, 0.0, 12, &mut buf));
+    assert_eq!(buf, "gcpuzgrbxvrc");
+    assert!(super::add::geohash(51.507222, -0.1275, 4, &mut buf));
+    assert_eq!(buf, "gcpv");
+    assert!(!super::add::geohash(91.0, 0.0, 4, &mut buf));
 }

@@ -53,10 +53,13 @@ fn side(s: &str, from: bool) -> Result<(String, Per), String> {
             let n: i64 = if digits.is_empty() {
                 1
             } else {
-                digits.parse().map_err(|_| format!("unit: bad time {p:?}"))?
+                digits
+                    .parse()
+                    .map_err(|_| format!("unit: bad time {p:?}"))?
             };
-            let ms = unit_ms(&p[digits.len()..])
-                .ok_or_else(|| format!("unit: {p:?} is not a time unit like sec, min, hour or day"))?;
+            let ms = unit_ms(&p[digits.len()..]).ok_or_else(|| {
+                format!("unit: {p:?} is not a time unit like sec, min, hour or day")
+            })?;
             Per::Ms(n.saturating_mul(ms).max(1))
         }
     };
@@ -86,16 +89,17 @@ fn relative_scale(a: &str, b: &str) -> Option<f64> {
 
 impl Unit {
     pub fn parse(s: &str) -> Result<Unit, String> {
-        let (from, to) = s
-            .split_once(" to ")
-            .ok_or_else(|| format!("unit: {s:?} is not a conversion like \"bytes/span to KiB/sec\""))?;
+        let (from, to) = s.split_once(" to ").ok_or_else(|| {
+            format!("unit: {s:?} is not a conversion like \"bytes/span to KiB/sec\"")
+        })?;
         let (qa, from_time) = side(from, true)?;
         let (qb, to_time) = side(to, false)?;
-        let scale = relative_scale(&qa, &qb).ok_or_else(|| {
-            format!("unit: cannot convert {qa:?} to {qb:?} (different units)")
-        })?;
+        let scale = relative_scale(&qa, &qb)
+            .ok_or_else(|| format!("unit: cannot convert {qa:?} to {qb:?} (different units)"))?;
         if from_time != Per::None && to_time == Per::None {
-            return Err(format!("unit: {s:?} converts a rate to a quantity; give a time on the right, like /sec"));
+            return Err(format!(
+                "unit: {s:?} converts a rate to a quantity; give a time on the right, like /sec"
+            ));
         }
         Ok(Unit {
             scale,

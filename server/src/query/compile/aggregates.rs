@@ -1,6 +1,6 @@
 //! Aggregate functions (`count`, `sum`..`stdDev`, `range`, `percentile`, `stats`, `groupBy`,
 //! `top`, `timeChart`/`bucket`, `collect`, `selectLast`, `selectFromMax`/`selectFromMin`,
-//! `session`, `sankey`, `head`/`tail`, `sort`/`table`): their parameters, defaults and limits
+//! `session`, `sankey`, `worldMap`, `head`/`tail`, `sort`/`table`): their parameters, defaults and limits
 //! as LogScale documents them, and the sub-aggregates that `function=` accepts (any of these).
 
 use super::args::{parse_span, Args};
@@ -90,7 +90,10 @@ fn fixed_zone(a: &Args, name: &str) -> Result<i64, ParseError> {
         )
     };
     let t = z.trim();
-    if ["utc", "z", "gmt"].iter().any(|u| t.eq_ignore_ascii_case(u)) {
+    if ["utc", "z", "gmt"]
+        .iter()
+        .any(|u| t.eq_ignore_ascii_case(u))
+    {
         return Ok(0);
     }
     let t = t
@@ -450,9 +453,9 @@ pub(super) fn compile(
             let a = Args::new(c, &["field", "include"], Some("field"))?;
             Agg::SelectExtreme {
                 field: a.req("field", true)?,
-                include: a
-                    .list("include", false)?
-                    .ok_or_else(|| err(c.pos, format!("{}() needs the parameter include", c.name)))?,
+                include: a.list("include", false)?.ok_or_else(|| {
+                    err(c.pos, format!("{}() needs the parameter include", c.name))
+                })?,
                 max: name == "selectfrommax",
             }
         }
@@ -489,6 +492,23 @@ pub(super) fn compile(
                     (target, "target".into()),
                     (out, "weight".into()),
                 ],
+            }
+        }
+        "worldmap" => {
+            let a = Args::new(c, &["ip", "lat", "lon", "magnitude", "precision"], None)?;
+            if a.get("ip", false).is_some() {
+                return Err(err(
+                    c.pos,
+                    "worldMap(): ip= needs ipLocation(), which is not built yet; give lat= and lon=",
+                ));
+            }
+            let precision = a.limit("precision", false, 4, 12)?;
+            Agg::WorldMap {
+                lat: a.req("lat", false)?,
+                lon: a.req("lon", false)?,
+                precision,
+                functions: sub_aggs(&a, "magnitude", false, opts)?,
+                limit: GROUPBY_DEFAULT_LIMIT,
             }
         }
         "head" | "tail" => {
