@@ -285,6 +285,34 @@ impl Agg {
         }
     }
 
+    /// The most rows `finish` can return (saturating), so the compiler can bound Cartesian
+    /// products of several multi-row functions.
+    pub fn max_rows(&self) -> u64 {
+        let product = |fs: &[Agg]| fs.iter().fold(1u64, |p, f| p.saturating_mul(f.max_rows()));
+        match self {
+            Agg::Rows { limit, .. } => *limit as u64,
+            Agg::Collect {
+                multival: false,
+                limit,
+                ..
+            } => *limit as u64,
+            Agg::Top { limit, .. } => *limit as u64 + 1,
+            Agg::GroupBy {
+                limit, functions, ..
+            }
+            | Agg::WorldMap {
+                limit, functions, ..
+            } => (*limit as u64).saturating_mul(product(functions)),
+            Agg::Stats(fs) => product(fs),
+            Agg::Session { functions, .. } => (MAX_KEYS as u64).saturating_mul(product(functions)),
+            Agg::Series {
+                limit, functions, ..
+            } => (MAX_BUCKETS as u64 * *limit as u64).saturating_mul(product(functions)),
+            Agg::Renamed { inner, .. } | Agg::Sliced { inner, .. } => inner.max_rows(),
+            _ => 1,
+        }
+    }
+
     /// True for aggregates that keep whole rows (they need materialised events).
     pub fn needs_rows(&self) -> bool {
         matches!(self, Agg::Rows { .. }) || self.children().iter().any(Agg::needs_rows)

@@ -63,8 +63,25 @@ fn sub_aggs(
             }
         }
     }
+    // LogScale combines several multi-row outputs as a Cartesian product; keep it bounded.
+    let multi: Vec<u64> = out.iter().map(Agg::max_rows).filter(|n| *n > 1).collect();
+    if multi.len() > 1 {
+        let rows = multi.iter().fold(1u64, |p, n| p.saturating_mul(*n));
+        if rows > MAX_PRODUCT_ROWS {
+            return Err(err(
+                arg.pos,
+                format!(
+                    "{}: the functions in {name}= could combine into {rows} rows per group (more than {MAX_PRODUCT_ROWS}); lower their limits",
+                    a.fname
+                ),
+            ));
+        }
+    }
     Ok(out)
 }
+
+/// Largest Cartesian product of several multi-row functions' outputs.
+const MAX_PRODUCT_ROWS: u64 = 100_000;
 
 fn count_default() -> Agg {
     Agg::Count {
