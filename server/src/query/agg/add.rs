@@ -389,7 +389,7 @@ pub(super) fn geohash(lat: f64, lon: f64, precision: usize, buf: &mut String) ->
         let (range, x) = if even { (&mut lo, lon) } else { (&mut la, lat) };
         let mid = (range.0 + range.1) / 2.0;
         ch <<= 1;
-        if x >= mid {
+        if x > mid {
             ch |= 1;
             range.0 = mid;
         } else {
