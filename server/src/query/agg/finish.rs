@@ -1,15 +1,59 @@
 //! Turning a merged state into result rows, with LogScale's output names (`_count`, `_avg`,
-//! `_50`, `_bucket`) and orders (groups by key, top by count, timeChart filled bucket by bucket).
+//! `_50`, `_range`) and orders (groups by key, top by count). Several functions' outputs combine
+//! as LogScale's `stats()` documents: one row when each yields at most one, else the Cartesian
+//! product, a function with no rows counting as one empty row
+//! (https://library.humio.com/data-analysis/functions-stats.html).
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet};
-
-use rustc_hash::FxHashMap as HashMap;
 
 use super::order::{cmp_keys, compact};
-use super::{Agg, Group, SeriesState, StatKind, State, MAX_BUCKETS};
+use super::{Agg, Group, StatKind, State, TopWeight};
 use crate::query::fmt_num;
-use crate::query::row::Row;
+use crate::query::row::{Row, RowKey};
+
+/// Combines the output rows of several functions onto `base` (the stats() rule).
+pub(super) fn combine(base: Row, parts: Vec<Vec<Row>>) -> Vec<Row> {
+    let mut out = vec![base];
+    for rows in parts {
+        if rows.len() <= 1 {
+            if let Some(r) = rows.first() {
+                for o in &mut out {
+                    merge_into(o, r);
+                }
+            }
+            continue;
+        }
+        let mut next = Vec::with_capacity(out.len() * rows.len());
+        for o in &out {
+            for r in &rows {
+                let mut x = o.clone();
+                merge_into(&mut x, r);
+                next.push(x);
+            }
+        }
+        out = next;
+    }
+    out
+}
+
+fn merge_into(o: &mut Row, r: &Row) {
+    for (k, v) in &r.fields {
+        o.set(k, v.clone());
+    }
+    if r.key != RowKey::default() {
+        o.key = r.key;
+    }
+}
+
+/// Finishes each function's state and combines the outputs onto `base`.
+pub(super) fn finish_all(functions: &[Agg], states: Vec<State>, base: Row) -> Vec<Row> {
+    let parts = functions
+        .iter()
+        .zip(states)
+        .map(|(f, s)| f.finish(s))
+        .collect();
+    combine(base, parts)
+}
 
 impl Agg {
     /// Output of a single-row aggregate, written into `row`.
@@ -17,6 +61,7 @@ impl Agg {
         match (self, st) {
             (Agg::Count { as_, .. }, State::Count(n)) => row.set(as_, n.to_string()),
             (Agg::Count { as_, .. }, State::Distinct(s)) => row.set(as_, s.len().to_string()),
+            (Agg::Count { as_, .. }, State::Hll(h)) => row.set(as_, h.estimate().to_string()),
             (Agg::Stat { kind, as_, .. }, State::Num(s)) => {
                 let v = match kind {
                     StatKind::Sum => Some(s.sum),
@@ -24,6 +69,7 @@ impl Agg {
                     StatKind::Avg => Some(s.sum / s.n as f64),
                     StatKind::Min => Some(s.min),
                     StatKind::Max => Some(s.max),
+                    StatKind::Range => Some(s.max - s.min),
                     StatKind::StdDev => {
                         let mean = s.sum / s.n as f64;
                         Some((s.sumsq / s.n as f64 - mean * mean).max(0.0).sqrt())
@@ -52,15 +98,32 @@ impl Agg {
                     row.set(&format!("{prefix}_{}", fmt_num(*p)), fmt_num(x));
                 }
             }
-            (Agg::Stats(fs), State::Multi(ss)) => {
-                for (f, s) in fs.iter().zip(ss) {
-                    f.finish_into(s, row);
+            (
+                Agg::Percentile {
+                    percentiles,
+                    prefix,
+                    accuracy,
+                    ..
+                },
+                State::Sketch(s),
+            ) => {
+                for p in percentiles {
+                    if let Some(x) = s.quantile(*p, *accuracy) {
+                        row.set(&format!("{prefix}_{}", fmt_num(*p)), fmt_num(x));
+                    }
                 }
             }
-            (Agg::Collect { fields, .. }, State::Collect { sets, .. }) => {
-                for (f, set) in fields.iter().zip(sets) {
-                    if !set.is_empty() {
-                        row.set(f, set.into_iter().collect::<Vec<_>>().join("\n"));
+            (Agg::SelectLast { fields }, State::Last(vals)) => {
+                for (f, v) in fields.iter().zip(vals) {
+                    if let Some((_, v)) = v {
+                        row.set(f, v);
+                    }
+                }
+            }
+            (Agg::SelectExtreme { include, .. }, State::Extreme(Some((_, _, vals)))) => {
+                for (f, v) in include.iter().zip(vals) {
+                    if let Some(v) = v {
+                        row.set(f, v);
                     }
                 }
             }
@@ -78,6 +141,18 @@ impl Agg {
                 }
                 inner.finish(acc)
             }
+            (Agg::Renamed { inner, renames }, st) => {
+                let mut rows = inner.finish(st);
+                for r in &mut rows {
+                    for (k, _) in &mut r.fields {
+                        if let Some((_, to)) = renames.iter().find(|(from, _)| from == k) {
+                            *k = to.clone();
+                        }
+                    }
+                }
+                rows
+            }
+            (Agg::Stats(fs), State::Multi(ss)) => finish_all(fs, ss, Row::default()),
             (
                 Agg::GroupBy {
                     fields, functions, ..
@@ -88,36 +163,65 @@ impl Agg {
                 groups.sort_by(|a, b| cmp_keys(&a.0, &b.0));
                 groups
                     .into_iter()
-                    .map(|(vals, states)| {
+                    .flat_map(|(vals, states)| {
                         let mut row = Row::default();
                         for (f, v) in fields.iter().zip(vals) {
                             row.set(f, v);
                         }
-                        for (f, s) in functions.iter().zip(states) {
-                            f.finish_into(s, &mut row);
-                        }
-                        row
+                        finish_all(functions, states, row)
                     })
                     .collect()
             }
             (
                 Agg::Series {
-                    span,
-                    series,
+                    fields,
                     functions,
                     limit,
                     start,
                     end,
+                    bucket_ms,
+                    offset_ms,
+                    unit,
+                    ..
                 },
                 State::Series { map, .. },
-            ) => finish_series(*span, series, functions, *limit, *start, *end, map),
+            ) => super::series::finish_series(
+                &super::series::SeriesOut {
+                    fields,
+                    functions,
+                    limit: *limit,
+                    start: *start,
+                    end: *end,
+                    bucket_ms: *bucket_ms,
+                    offset_ms: *offset_ms,
+                    factor: unit.as_ref().map(|u| u.factor(*bucket_ms)),
+                },
+                map,
+            ),
+            (Agg::WorldMap { functions, .. }, State::Groups { map, .. }) => {
+                let mut groups: Vec<Group> = map.into_values().collect();
+                groups.sort_by(|a, b| a.0.cmp(&b.0));
+                groups
+                    .into_iter()
+                    .flat_map(|(mut vals, states)| {
+                        let mut row = Row::default();
+                        row.set("_geohash", vals.pop().unwrap_or_default());
+                        finish_all(functions, states, row)
+                    })
+                    .collect()
+            }
+            (Agg::Session { functions, .. }, State::Sessions(v)) => v
+                .into_iter()
+                .flat_map(|(_, _, ss)| finish_all(functions, ss, Row::default()))
+                .collect(),
             (
                 Agg::Top {
                     fields,
                     limit,
+                    weight,
                     as_,
                     percent,
-                    ..
+                    rest,
                 },
                 State::Top { map, total },
             ) => {
@@ -127,20 +231,63 @@ impl Agg {
                         .unwrap_or(Ordering::Equal)
                         .then_with(|| cmp_keys(&a.0, &b.0))
                 });
-                v.truncate(*limit);
-                v.into_iter()
-                    .map(|(vals, w)| {
-                        let mut row = Row::default();
-                        for (f, x) in fields.iter().zip(vals) {
-                            row.set(f, x);
+                let left: Vec<(Vec<String>, f64)> = v.split_off((*limit).min(v.len()));
+                let row_of = |vals: Vec<String>, w: f64| {
+                    let mut row = Row::default();
+                    for (f, x) in fields.iter().zip(vals) {
+                        row.set(f, x);
+                    }
+                    row.set(as_, fmt_num(w));
+                    if *percent && total > 0.0 {
+                        row.set("percent", fmt_num(w / total * 100.0));
+                    }
+                    row
+                };
+                let mut rows: Vec<Row> = v.into_iter().map(|(vals, w)| row_of(vals, w)).collect();
+                if let (Some(name), false) = (rest, left.is_empty()) {
+                    let w = match weight {
+                        TopWeight::Max(_) => left.iter().map(|e| e.1).fold(f64::MIN, f64::max),
+                        _ => left.iter().map(|e| e.1).sum(),
+                    };
+                    rows.push(row_of(vec![name.clone(); fields.len()], w));
+                }
+                rows
+            }
+            (
+                Agg::Collect {
+                    fields,
+                    separator,
+                    multival,
+                    ..
+                },
+                State::Collect { sets, .. },
+            ) => {
+                if *multival {
+                    let mut row = Row::default();
+                    for (f, set) in fields.iter().zip(sets) {
+                        if !set.is_empty() {
+                            row.set(f, set.into_iter().collect::<Vec<_>>().join(separator));
                         }
-                        row.set(as_, fmt_num(w));
-                        if *percent && total > 0.0 {
-                            row.set("percent", fmt_num(w / total * 100.0));
+                    }
+                    return vec![row];
+                }
+                // multival=false: a row per value (the i-th value of each field side by side).
+                let mut cols: Vec<std::collections::btree_set::IntoIter<String>> =
+                    sets.into_iter().map(|s| s.into_iter()).collect();
+                let mut rows = Vec::new();
+                loop {
+                    let mut row = Row::default();
+                    for (f, c) in fields.iter().zip(cols.iter_mut()) {
+                        if let Some(v) = c.next() {
+                            row.set(f, v);
                         }
-                        row
-                    })
-                    .collect()
+                    }
+                    if row.fields.is_empty() {
+                        break;
+                    }
+                    rows.push(row);
+                }
+                rows
             }
             (
                 Agg::Rows {
@@ -174,74 +321,5 @@ impl Agg {
                 vec![row]
             }
         }
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn finish_series(
-    span: i64,
-    series: &Option<String>,
-    functions: &[Agg],
-    limit: usize,
-    start: i64,
-    end: i64,
-    map: HashMap<String, SeriesState>,
-) -> Vec<Row> {
-    // Keep the `limit` largest series (by event count), name-ordered for stable output.
-    let mut names: Vec<(String, u64)> = map.iter().map(|(k, v)| (k.clone(), v.0)).collect();
-    names.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    if series.is_some() {
-        names.truncate(limit);
-    }
-    let kept: BTreeSet<String> = names.into_iter().map(|(n, _)| n).collect();
-    let mut buckets: BTreeMap<i64, Row> = BTreeMap::new();
-    let all_counts = functions.iter().all(|f| matches!(f, Agg::Count { .. }));
-    let first = start.div_euclid(span) * span;
-    if all_counts && end > start && (end - first) / span <= MAX_BUCKETS {
-        // Buckets without events show 0, so charts have no gaps.
-        let mut b = first;
-        while b < end {
-            let mut row = Row::default();
-            row.set("_bucket", b.to_string());
-            for name in &kept {
-                for f in functions {
-                    let mut tmp = Row::default();
-                    f.finish_into(f.new_state(), &mut tmp);
-                    for (out, v) in tmp.fields {
-                        row.set(&series_col(series, name, &out, functions.len()), v);
-                    }
-                }
-            }
-            buckets.insert(b, row);
-            b += span;
-        }
-    }
-    for (name, (_, bucket_states)) in map {
-        if !kept.contains(&name) {
-            continue;
-        }
-        for (b, states) in bucket_states {
-            let row = buckets.entry(b).or_insert_with(|| {
-                let mut r = Row::default();
-                r.set("_bucket", b.to_string());
-                r
-            });
-            for (f, s) in functions.iter().zip(states) {
-                let mut tmp = Row::default();
-                f.finish_into(s, &mut tmp);
-                for (out, v) in tmp.fields {
-                    row.set(&series_col(series, &name, &out, functions.len()), v);
-                }
-            }
-        }
-    }
-    buckets.into_values().collect()
-}
-
-fn series_col(series: &Option<String>, name: &str, out: &str, nfuncs: usize) -> String {
-    match series {
-        None => out.to_string(),
-        Some(_) if nfuncs == 1 => name.to_string(),
-        Some(_) => format!("{name}.{out}"),
     }
 }

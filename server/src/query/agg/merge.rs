@@ -1,10 +1,13 @@
 //! Merging partial states: what lets one aggregate run per block, per thread and per node and
-//! still give the answer one state would (group limits apply to the merged result too).
+//! still give the answer one state would (group limits apply to the merged result too). Exact
+//! states that outgrew their cap on one side become sketches on both (see `sketch.rs`).
 
 use rustc_hash::FxHashMap as HashMap;
 
+use super::add::newer;
 use super::order::compact;
-use super::{Agg, Group, State};
+use super::sketch::{Hll, Sketch};
+use super::{session, Agg, Group, State, TopWeight, EXACT_DISTINCT, EXACT_PERCENTILE};
 
 impl Agg {
     /// Merges `b` into `a`.
@@ -20,15 +23,9 @@ impl Agg {
                     }
                 }
             }
+            (Agg::Renamed { inner, .. }, a, b) => inner.merge(a, b),
             (_, State::Count(x), State::Count(y)) => *x += y,
-            (_, State::Distinct(x), State::Distinct(y)) => {
-                if x.len() < y.len() {
-                    let small = std::mem::replace(x, y);
-                    x.extend(small);
-                } else {
-                    x.extend(y)
-                }
-            }
+            (_, a @ (State::Distinct(_) | State::Hll(_)), b) => merge_distinct(a, b),
             (_, State::Num(x), State::Num(y)) => {
                 x.n += y.n;
                 x.sum += y.sum;
@@ -36,7 +33,9 @@ impl Agg {
                 x.min = x.min.min(y.min);
                 x.max = x.max.max(y.max);
             }
-            (_, State::Values(x), State::Values(y)) => x.extend(y),
+            (Agg::Percentile { accuracy, .. }, a @ (State::Values(_) | State::Sketch(_)), b) => {
+                merge_values(a, b, *accuracy)
+            }
             (Agg::Stats(fs), State::Multi(xs), State::Multi(ys)) => {
                 for ((f, x), y) in fs.iter().zip(xs.iter_mut()).zip(ys) {
                     f.merge(x, y);
@@ -44,6 +43,9 @@ impl Agg {
             }
             (
                 Agg::GroupBy {
+                    functions, limit, ..
+                }
+                | Agg::WorldMap {
                     functions, limit, ..
                 },
                 State::Groups { map, limited },
@@ -82,10 +84,21 @@ impl Agg {
                     }
                 }
             }
-            (_, State::Top { map, total }, State::Top { map: m2, total: t2 }) => {
+            (
+                Agg::Top { weight, .. },
+                State::Top { map, total },
+                State::Top { map: m2, total: t2 },
+            ) => {
                 *total += t2;
+                let is_max = matches!(weight, TopWeight::Max(_));
                 for (k, (vals, w)) in m2 {
-                    map.entry(k).or_insert((vals, 0.0)).1 += w;
+                    match map.get_mut(&k) {
+                        Some(e) if is_max => e.1 = e.1.max(w),
+                        Some(e) => e.1 += w,
+                        None => {
+                            map.insert(k, (vals, w));
+                        }
+                    }
                 }
             }
             (
@@ -109,6 +122,28 @@ impl Agg {
                     }
                 }
             }
+            (_, State::Last(x), State::Last(y)) => {
+                for (a, b) in x.iter_mut().zip(y) {
+                    if let Some((t, v)) = b {
+                        if newer(t, &v, a) {
+                            *a = Some((t, v));
+                        }
+                    }
+                }
+            }
+            (Agg::SelectExtreme { max, .. }, State::Extreme(x), State::Extreme(Some(y)))
+                if x.as_ref().is_none_or(|b| session::better(&y, b, *max)) =>
+            {
+                *x = Some(y);
+            }
+            (
+                Agg::Session {
+                    maxpause,
+                    functions,
+                },
+                State::Sessions(x),
+                State::Sessions(y),
+            ) => session::merge(x, y, *maxpause, functions),
             (
                 Agg::Rows { order, limit, .. },
                 State::Rows { rows, threshold },
@@ -121,6 +156,61 @@ impl Agg {
             }
             _ => {}
         }
+    }
+}
+
+fn merge_distinct(a: &mut State, b: State) {
+    match (&mut *a, b) {
+        (State::Distinct(x), State::Distinct(y)) => {
+            if x.len() < y.len() {
+                let small = std::mem::replace(x, y);
+                x.extend(small);
+            } else {
+                x.extend(y)
+            }
+            if x.len() > EXACT_DISTINCT {
+                let set = std::mem::take(x);
+                *a = State::Hll(Hll::from_set(set));
+            }
+        }
+        (State::Hll(x), State::Hll(y)) => x.merge(&y),
+        (State::Hll(x), State::Distinct(y)) => {
+            for v in &y {
+                x.insert(v);
+            }
+        }
+        (State::Distinct(x), State::Hll(mut y)) => {
+            for v in x.iter() {
+                y.insert(v);
+            }
+            *a = State::Hll(y);
+        }
+        _ => {}
+    }
+}
+
+fn merge_values(a: &mut State, b: State, accuracy: f64) {
+    match (&mut *a, b) {
+        (State::Values(x), State::Values(y)) => {
+            x.extend(y);
+            if x.len() > EXACT_PERCENTILE {
+                let s = Sketch::from_values(x, accuracy);
+                *a = State::Sketch(s);
+            }
+        }
+        (State::Sketch(x), State::Sketch(y)) => x.merge(y),
+        (State::Sketch(x), State::Values(y)) => {
+            for v in y {
+                x.add(v, accuracy);
+            }
+        }
+        (State::Values(x), State::Sketch(mut y)) => {
+            for v in x.iter() {
+                y.add(*v, accuracy);
+            }
+            *a = State::Sketch(y);
+        }
+        _ => {}
     }
 }
 

@@ -1,23 +1,29 @@
 //! Aggregate functions with mergeable partial states. A query's first aggregate runs where the
 //! data is (per block range, per thread; per node in a cluster): each worker feeds events into
 //! its own [`State`], states are merged, and [`Agg::finish`] turns the merged state into rows.
-//! Output field names follow LogScale (`_count`, `_sum`, `_avg`, `_min`, `_max`, `_stddev`,
-//! `_50`..., `_bucket`).
+//! Output field names follow LogScale (`_count`, `_sum`, `_avg`, `_min`, `_max`, `_range`,
+//! `_stddev`, `_50`..., `_bucket`).
 //!
 //! Memory is bounded: groupBy/top/timeChart stop adding groups past their limit (with a
-//! warning, as LogScale does), and states that grow with the data (distinct counts, percentile
-//! values) fail the query with a clear error past a fixed budget instead of exhausting the node.
+//! warning, as LogScale does); states that grow with the data switch to fixed-size sketches
+//! (distinct counts to HyperLogLog, percentiles to a relative-error histogram, see `sketch.rs`)
+//! or fail the query with a clear error past a fixed budget instead of exhausting the node.
 //!
 //! This file holds the aggregates, their states and the checks on them; feeding events is in
-//! `add.rs`, merging partial states in `merge.rs`, turning states into rows in `finish.rs`, and
+//! `add.rs`, merging partial states in `merge.rs`, turning states into rows in `finish.rs`
+//! (timeChart/bucket in `series.rs`, with `unit=` in `unit.rs`), sessions in `session.rs`, and
 //! the row and group orders those share in `order.rs`.
 
 mod add;
 mod finish;
 mod merge;
 mod order;
+mod series;
+mod session;
+mod sketch;
 #[cfg(test)]
 mod tests;
+mod unit;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -26,13 +32,20 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use super::row::{Row, RowKey};
 
 pub use order::cmp_values;
+pub use sketch::{Hll, Sketch, HLL_STD_ERROR};
+pub use unit::Unit;
 
-/// Largest number of distinct values `count(distinct=true)` keeps.
-pub const MAX_DISTINCT: usize = 2_000_000;
-/// Largest number of values `percentile()` keeps.
-pub const MAX_VALUES: usize = 20_000_000;
+/// Distinct values `count(distinct=true)` counts exactly; past this it estimates with
+/// HyperLogLog (standard error [`HLL_STD_ERROR`]).
+pub const EXACT_DISTINCT: usize = 10_000;
+/// Values `percentile()` keeps exactly; past this it estimates with a sketch whose answers are
+/// within the query's `accuracy` (relative error, LogScale's default 0.01) of a true value at the
+/// percentile's rank.
+pub const EXACT_PERCENTILE: usize = 10_000;
 /// Largest number of buckets timeChart/bucket fill (LogScale's limit).
 pub const MAX_BUCKETS: i64 = 1500;
+/// Largest number of values top() and sessions() keep per state before failing the query.
+pub const MAX_KEYS: usize = 2_000_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatKind {
@@ -41,6 +54,8 @@ pub enum StatKind {
     Min,
     Max,
     StdDev,
+    /// `range()`: max - min.
+    Range,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -67,6 +82,14 @@ pub enum RowOrder {
     Fields(Vec<SortKey>),
 }
 
+/// What `top()` ranks values by: event count (default), `sum=` or `max=` of a field.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TopWeight {
+    Count,
+    Sum(String),
+    Max(String),
+}
+
 /// An aggregate function.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Agg {
@@ -80,10 +103,12 @@ pub enum Agg {
         field: String,
         as_: String,
     },
+    /// Exact below [`EXACT_PERCENTILE`] values, then a relative-error sketch of `accuracy`.
     Percentile {
         field: String,
         percentiles: Vec<f64>,
         prefix: String,
+        accuracy: f64,
     },
     Stats(Vec<Agg>),
     GroupBy {
@@ -94,23 +119,70 @@ pub enum Agg {
     Top {
         fields: Vec<String>,
         limit: usize,
-        sum: Option<String>,
+        weight: TopWeight,
         as_: String,
         percent: bool,
+        /// `rest=`: the value the group fields get in the extra row counting everything else.
+        rest: Option<String>,
     },
-    /// `timeChart()` and `bucket()`: time buckets of `span` ms, optionally split by a series
-    /// field.
+    /// `timeChart()` and `bucket()`: long rows (`_bucket`, the series fields, the functions'
+    /// fields) for every bucket of `bucket_ms` in `[start, end)`, per series.
     Series {
+        /// Width of the stored buckets (UTC-aligned). Equal to `bucket_ms` unless a zone offset
+        /// needs finer storage buckets, which `finish` folds into zone-aligned output buckets.
         span: i64,
+        /// The first series field (kept for the column kernels, which only take none).
         series: Option<String>,
+        /// Every series field (`bucket(field=[a, b])`); empty without series.
+        fields: Vec<String>,
         functions: Vec<Agg>,
         limit: usize,
+        /// `limit=` was given: LogScale warns about dropped series only when it was not.
+        limit_explicit: bool,
         start: i64,
         end: i64,
+        bucket_ms: i64,
+        /// The zone's offset from UTC (ms east) that output buckets align to.
+        offset_ms: i64,
+        /// `unit=` conversion factor applied to the functions' numeric outputs.
+        unit: Option<Unit>,
     },
     Collect {
         fields: Vec<String>,
         limit: usize,
+        separator: String,
+        /// true: one row with the values joined by `separator`; false: a row per value.
+        multival: bool,
+    },
+    /// `selectLast()`: per field, its value in the newest event that has it.
+    SelectLast {
+        fields: Vec<String>,
+    },
+    /// `selectFromMax()` / `selectFromMin()`: the `include` fields of the event with the largest
+    /// (smallest) numeric `field`.
+    SelectExtreme {
+        field: String,
+        include: Vec<String>,
+        max: bool,
+    },
+    /// `session()`: events no further than `maxpause` apart form a session; one row per session.
+    Session {
+        maxpause: i64,
+        functions: Vec<Agg>,
+    },
+    /// `worldMap(lat=, lon=)`: events grouped by the geohash of their coordinates (`_geohash`),
+    /// with the `magnitude` functions per cell.
+    WorldMap {
+        lat: String,
+        lon: String,
+        precision: usize,
+        functions: Vec<Agg>,
+        limit: usize,
+    },
+    /// An aggregate whose output fields are renamed (`sankey()` is a renamed groupBy).
+    Renamed {
+        inner: Box<Agg>,
+        renames: Vec<(String, String)>,
     },
     /// `head()`, `tail()`, `sort()`, `table()`: a bounded list of rows.
     Rows {
@@ -141,13 +213,23 @@ pub type Group = (Vec<String>, Vec<State>);
 /// One timeChart series: events seen, and function states per bucket start.
 pub type SeriesState = (u64, HashMap<i64, Vec<State>>);
 
+/// One session: first and last event time, and its function states.
+pub type SessionState = (i64, i64, Vec<State>);
+
+/// The event `selectFromMax/Min` keeps: its value, timestamp and `include` values.
+pub type Extreme = (f64, i64, Vec<Option<String>>);
+
 /// A partial aggregate state. Serializable, so partial results can travel between nodes.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum State {
     Count(u64),
     Distinct(HashSet<String>),
+    /// `count(distinct=true)` past [`EXACT_DISTINCT`] values.
+    Hll(Hll),
     Num(NumState),
     Values(Vec<f64>),
+    /// `percentile()` past [`EXACT_PERCENTILE`] values.
+    Sketch(Sketch),
     Multi(Vec<State>),
     Groups {
         map: HashMap<String, Group>,
@@ -166,6 +248,11 @@ pub enum State {
         sets: Vec<BTreeSet<String>>,
         limited: bool,
     },
+    /// Per field: (timestamp, value) of the newest event with it.
+    Last(Vec<Option<(i64, String)>>),
+    Extreme(Option<Extreme>),
+    /// Sessions ordered by start, each more than `maxpause` from the next.
+    Sessions(Vec<SessionState>),
     Rows {
         rows: Vec<Row>,
         /// Once the list was cut to its limit: the key an event must beat to enter.
@@ -185,17 +272,62 @@ impl State {
 }
 
 impl Agg {
+    /// The aggregates a container runs per group/bucket/session (none for leaves).
+    pub fn children(&self) -> &[Agg] {
+        match self {
+            Agg::Stats(fs)
+            | Agg::GroupBy { functions: fs, .. }
+            | Agg::Series { functions: fs, .. }
+            | Agg::Session { functions: fs, .. }
+            | Agg::WorldMap { functions: fs, .. } => fs,
+            Agg::Renamed { inner, .. } | Agg::Sliced { inner, .. } => std::slice::from_ref(inner),
+            _ => &[],
+        }
+    }
+
+    /// The most rows `finish` can return (saturating), so the compiler can bound Cartesian
+    /// products of several multi-row functions.
+    pub fn max_rows(&self) -> u64 {
+        let product = |fs: &[Agg]| fs.iter().fold(1u64, |p, f| p.saturating_mul(f.max_rows()));
+        match self {
+            Agg::Rows { limit, .. } => *limit as u64,
+            Agg::Collect {
+                multival: false,
+                limit,
+                ..
+            } => *limit as u64,
+            Agg::Top { limit, .. } => *limit as u64 + 1,
+            Agg::GroupBy {
+                limit, functions, ..
+            }
+            | Agg::WorldMap {
+                limit, functions, ..
+            } => (*limit as u64).saturating_mul(product(functions)),
+            Agg::Stats(fs) => product(fs),
+            Agg::Session { functions, .. } => (MAX_KEYS as u64).saturating_mul(product(functions)),
+            Agg::Series {
+                limit, functions, ..
+            } => (MAX_BUCKETS as u64 * *limit as u64).saturating_mul(product(functions)),
+            Agg::Renamed { inner, .. } | Agg::Sliced { inner, .. } => inner.max_rows(),
+            _ => 1,
+        }
+    }
+
     /// True for aggregates that keep whole rows (they need materialised events).
     pub fn needs_rows(&self) -> bool {
-        match self {
-            Agg::Sliced { inner, .. } => inner.needs_rows(),
-            a => matches!(a, Agg::Rows { .. }),
-        }
+        matches!(self, Agg::Rows { .. }) || self.children().iter().any(Agg::needs_rows)
     }
 
     /// True when the aggregate reads event timestamps.
     pub fn needs_time(&self) -> bool {
-        matches!(self, Agg::Series { .. } | Agg::Sliced { .. })
+        matches!(
+            self,
+            Agg::Series { .. }
+                | Agg::Sliced { .. }
+                | Agg::SelectLast { .. }
+                | Agg::SelectExtreme { .. }
+                | Agg::Session { .. }
+        ) || self.children().iter().any(Agg::needs_time)
     }
 
     /// True when the result is a list of events rather than computed rows.
@@ -218,29 +350,32 @@ impl Agg {
         match self {
             Agg::Count { field, .. } => out.extend(field.iter().cloned()),
             Agg::Stat { field, .. } | Agg::Percentile { field, .. } => out.push(field.clone()),
-            Agg::Stats(fs) => fs.iter().for_each(|f| f.fields(out)),
-            Agg::GroupBy {
-                fields, functions, ..
-            } => {
+            Agg::GroupBy { fields, .. } | Agg::Series { fields, .. } => {
+                out.extend(fields.iter().cloned())
+            }
+            Agg::Top { fields, weight, .. } => {
                 out.extend(fields.iter().cloned());
-                functions.iter().for_each(|f| f.fields(out));
+                if let TopWeight::Sum(f) | TopWeight::Max(f) = weight {
+                    out.push(f.clone());
+                }
             }
-            Agg::Top { fields, sum, .. } => {
-                out.extend(fields.iter().cloned());
-                out.extend(sum.iter().cloned());
+            Agg::Collect { fields, .. } | Agg::SelectLast { fields } => {
+                out.extend(fields.iter().cloned())
             }
-            Agg::Series {
-                series, functions, ..
-            } => {
-                out.extend(series.iter().cloned());
-                functions.iter().for_each(|f| f.fields(out));
+            Agg::SelectExtreme { field, include, .. } => {
+                out.push(field.clone());
+                out.extend(include.iter().cloned());
             }
-            Agg::Collect { fields, .. } => out.extend(fields.iter().cloned()),
+            Agg::WorldMap { lat, lon, .. } => {
+                out.push(lat.clone());
+                out.push(lon.clone());
+            }
             Agg::Rows { .. } => out.push("*".into()),
-            Agg::Sliced { inner, .. } => {
-                inner.fields(out);
-                out.push("@timestamp".into());
-            }
+            Agg::Sliced { .. } => out.push("@timestamp".into()),
+            Agg::Stats(_) | Agg::Session { .. } | Agg::Renamed { .. } => {}
+        }
+        for c in self.children() {
+            c.fields(out);
         }
     }
 
@@ -255,7 +390,7 @@ impl Agg {
             }),
             Agg::Percentile { .. } => State::Values(Vec::new()),
             Agg::Stats(fs) => State::Multi(fs.iter().map(Agg::new_state).collect()),
-            Agg::GroupBy { .. } => State::Groups {
+            Agg::GroupBy { .. } | Agg::WorldMap { .. } => State::Groups {
                 map: HashMap::default(),
                 limited: false,
             },
@@ -271,6 +406,10 @@ impl Agg {
                 sets: vec![BTreeSet::new(); fields.len()],
                 limited: false,
             },
+            Agg::SelectLast { fields } => State::Last(vec![None; fields.len()]),
+            Agg::SelectExtreme { .. } => State::Extreme(None),
+            Agg::Session { .. } => State::Sessions(Vec::new()),
+            Agg::Renamed { inner, .. } => inner.new_state(),
             Agg::Rows { .. } => State::Rows {
                 rows: Vec::new(),
                 threshold: None,
@@ -285,33 +424,30 @@ impl Agg {
             (Agg::Sliced { inner, .. }, State::Slices(m)) => {
                 m.values().try_for_each(|s| inner.check(s))
             }
-            (_, State::Distinct(s)) if s.len() > MAX_DISTINCT => Err(format!(
-                "count(distinct=true) saw more than {MAX_DISTINCT} distinct values; narrow the query"
+            (Agg::Renamed { inner, .. }, s) => inner.check(s),
+            (Agg::Top { .. }, State::Top { map, .. }) if map.len() > MAX_KEYS => Err(format!(
+                "top() saw more than {MAX_KEYS} distinct values; narrow the query or use groupBy() with a limit"
             )),
-            (_, State::Values(v)) if v.len() > MAX_VALUES => Err(format!(
-                "percentile() saw more than {MAX_VALUES} values; narrow the query"
-            )),
-            (Agg::Stats(fs), State::Multi(ss)) => fs
-                .iter()
-                .zip(ss)
-                .try_for_each(|(f, s)| f.check(s)),
-            (Agg::GroupBy { functions, .. }, State::Groups { map, .. }) => {
-                for (_, ss) in map.values() {
-                    for (f, s) in functions.iter().zip(ss) {
-                        f.check(s)?;
-                    }
+            (Agg::Session { functions, .. }, State::Sessions(v)) => {
+                if v.len() > MAX_KEYS {
+                    return Err(format!(
+                        "session() found more than {MAX_KEYS} sessions; narrow the query"
+                    ));
                 }
-                Ok(())
+                v.iter()
+                    .try_for_each(|(_, _, ss)| check_all(functions, ss))
             }
+            (Agg::Stats(fs), State::Multi(ss)) => check_all(fs, ss),
+            (
+                Agg::GroupBy { functions, .. } | Agg::WorldMap { functions, .. },
+                State::Groups { map, .. },
+            ) => map
+                .values()
+                .try_for_each(|(_, ss)| check_all(functions, ss)),
             (Agg::Series { functions, .. }, State::Series { map, .. }) => {
-                for (_, buckets) in map.values() {
-                    for ss in buckets.values() {
-                        for (f, s) in functions.iter().zip(ss) {
-                            f.check(s)?;
-                        }
-                    }
-                }
-                Ok(())
+                map.values().try_for_each(|(_, buckets)| {
+                    buckets.values().try_for_each(|ss| check_all(functions, ss))
+                })
             }
             _ => Ok(()),
         }
@@ -324,18 +460,77 @@ impl Agg {
                 for s in m.values() {
                     inner.warnings(s, out);
                 }
-                out.dedup();
             }
-            (Agg::GroupBy { limit, .. }, State::Groups { limited: true, .. }) => out.push(format!(
-                "groupBy() reached its limit of {limit} groups; events of further groups were left out (raise limit=)"
-            )),
-            (Agg::Series { .. }, State::Series { limited: true, .. }) => out.push(
-                "timeChart() saw more series than it keeps; the smallest were left out".into(),
-            ),
+            (Agg::Renamed { inner, .. }, s) => inner.warnings(s, out),
+            (
+                Agg::GroupBy {
+                    limit, functions, ..
+                }
+                | Agg::WorldMap {
+                    limit, functions, ..
+                },
+                State::Groups { map, limited },
+            ) => {
+                if *limited {
+                    out.push(format!(
+                        "groupBy()/worldMap() reached its limit of {limit} groups; events of further groups were left out (raise limit=)"
+                    ));
+                }
+                for (_, ss) in map.values() {
+                    warn_all(functions, ss, out);
+                }
+            }
+            (
+                Agg::Series {
+                    limit,
+                    limit_explicit,
+                    functions,
+                    ..
+                },
+                State::Series { map, limited },
+            ) => {
+                if *limited || (!limit_explicit && map.len() > *limit) {
+                    out.push(format!(
+                        "timeChart()/bucket() kept the {limit} largest series of {}{}; the others were left out (set limit=)",
+                        map.len(),
+                        if *limited { " or more" } else { "" }
+                    ));
+                }
+                for (_, buckets) in map.values() {
+                    for ss in buckets.values() {
+                        warn_all(functions, ss, out);
+                    }
+                }
+            }
+            (Agg::Stats(fs), State::Multi(ss)) => warn_all(fs, ss, out),
+            (Agg::Session { functions, .. }, State::Sessions(v)) => {
+                for (_, _, ss) in v {
+                    warn_all(functions, ss, out);
+                }
+            }
             (Agg::Collect { limit, .. }, State::Collect { limited: true, .. }) => out.push(format!(
                 "collect() kept {limit} values per field; further values were left out"
             )),
+            (Agg::Count { .. }, State::Hll(_)) => out.push(format!(
+                "count(distinct=true) saw more than {EXACT_DISTINCT} distinct values; the count is a HyperLogLog estimate (standard error {:.2}%)",
+                HLL_STD_ERROR * 100.0
+            )),
             _ => {}
         }
+        out.sort();
+        out.dedup();
+    }
+}
+
+fn check_all(functions: &[Agg], states: &[State]) -> Result<(), String> {
+    functions
+        .iter()
+        .zip(states)
+        .try_for_each(|(f, s)| f.check(s))
+}
+
+fn warn_all(functions: &[Agg], states: &[State], out: &mut Vec<String>) {
+    for (f, s) in functions.iter().zip(states) {
+        f.warnings(s, out);
     }
 }
