@@ -154,6 +154,7 @@ async fn probe_latency(client: &reqwest::Client, args: &LoadgenArgs, api: &str) 
                 args.url, args.repo
             ))
             .bearer_auth(api)
+            .header("accept", "application/json")
             .json(&q)
             .send()
             .await?

@@ -1,11 +1,11 @@
 // Export of a search as CSV, JSON, NDJSON or plain text. An event list is the whole result
-// from the streaming query endpoint (up to 100,000 events), read as a stream into a Blob
+// from the streaming query endpoint (every event: the server streams the whole list and states any gap), read as a stream into a Blob
 // (lib/export.ts says what that costs in memory) with progress and cancel; NDJSON, JSON and
 // text are the server's bytes unchanged, CSV is made from its NDJSON with the shown columns.
 // An aggregate is the table as shown (its rows and columns, values exact).
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, streamQuery } from "../api";
-import { exportFilename, ExportFormat, exportRows, FORMATS, ndjsonToCsv, ReadProgress, readToBlob, STREAM_EVENT_LIMIT } from "../lib/export";
+import { exportFilename, ExportFormat, exportRows, FORMATS, ndjsonToCsv, ReadProgress, readToBlob } from "../lib/export";
 import { formatBytes } from "../lib/format";
 
 type Status = { phase: "idle" } | { phase: "searching" } | { phase: "reading"; p: ReadProgress } | { phase: "done"; bytes: number; warnings: string; events: number | null } | { phase: "error"; message: string } | { phase: "cancelled" };
@@ -125,9 +125,6 @@ export function ExportButton({
               </>
             )}
             {status.phase === "done" && `Exported ${status.events === null ? "" : `${status.events.toLocaleString("en-US")} ${aggregate ? "rows" : "events"}, `}${formatBytes(status.bytes)}.`}
-            {status.phase === "done" && !aggregate && status.events === STREAM_EVENT_LIMIT && (
-              <div class="warning">The server returns at most {STREAM_EVENT_LIMIT.toLocaleString("en-US")} events for a list: this export may be cut. Narrow the time range to get the rest.</div>
-            )}
             {status.phase === "done" && status.warnings && <div class="warning">Incomplete: {status.warnings}</div>}
             {status.phase === "cancelled" && "Export cancelled."}
             {status.phase === "error" && <span class="error-text">Export failed: {status.message}</span>}

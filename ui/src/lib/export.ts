@@ -18,9 +18,6 @@ export const FORMATS: Record<ExportFormat, { label: string; accept: string; ext:
 
 export const FOLD_BYTES = 8 << 20;
 
-/** The most events the streaming endpoint returns for a list without a limit (api/query.rs). */
-export const STREAM_EVENT_LIMIT = 100_000;
-
 /** One CSV field: quoted when it holds a comma, quote, line break or edge space. */
 export function csvField(v: string | undefined): string {
   const s = v ?? "";
