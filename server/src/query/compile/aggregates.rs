@@ -38,7 +38,7 @@ fn sub_aggs(a: &Args, name: &str, positional: bool) -> Result<Vec<Agg>, ParseErr
     };
     let mut out = Vec::new();
     for c in calls {
-        match compile_call(c, PlanOptions { start: 0, end: 0, default_limit: 200 })? {
+        match compile_call(c, PlanOptions { start: 0, end: 0, default_limit: 200, zone: crate::query::Zone::UTC })? {
             Compiled::Agg(
                 g @ (Agg::Count { .. }
                 | Agg::Stat { .. }
