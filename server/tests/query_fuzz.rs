@@ -144,6 +144,7 @@ fn check(q: &str) {
                 start: 0,
                 end: 3_600_000,
                 default_limit: 200,
+                zone: strata::query::Zone::UTC,
             };
             match compile(&ast, opts) {
                 Err(e) => assert!(e.position <= q.len(), "{e} for {q:?}"),

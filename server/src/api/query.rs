@@ -114,6 +114,7 @@ fn plan(
             start,
             end,
             default_limit,
+            zone: crate::query::Zone::UTC,
         },
         live: live.map(|id| LiveSpec::new(id, end - start)),
     };
@@ -388,6 +389,7 @@ mod tests {
             start: 0,
             end: 10,
             default_limit: 2,
+            zone: crate::query::Zone::UTC,
         };
         let compiled = |q: &str| query::compile(&query::parse(q).unwrap(), opts).unwrap();
         let cut = SearchResult {
