@@ -1,7 +1,7 @@
 //! Compiles the text and encoding functions (`ops/text.rs`) with LogScale's parameters and
 //! defaults: `crypto:md5`/`sha1`/`sha256` (`as=_md5`, ...), `hash` (`as=_hash`), `base64Encode`/
 //! `base64Decode`, `urlEncode`/`urlDecode`, `parseInt` (`radix=16`), `parseHexString`,
-//! `parseCsv`, `parseUrl`/`parseUri`, `formatDuration`, `duration`, `eventSize`, `coalesce`.
+//! `parseCsv`, `parseXml`, `parseUrl`/`parseUri`, `formatDuration`, `duration`, `eventSize`, `coalesce`.
 
 use super::args::{parse_span, Args};
 use super::{err, Compiled, PlanOptions};
@@ -152,6 +152,13 @@ pub(super) fn compile(
                 exclude_empty: a.bool("excludeEmpty", false)?,
             }
         }
+        "parsexml" => {
+            let a = Args::new(c, &["field", "prefix"], Some("field"))?;
+            TextFn::ParseXml {
+                field: a.str("field", true)?.unwrap_or_else(|| "@rawstring".into()),
+                prefix: a.str("prefix", false)?.unwrap_or_default(),
+            }
+        }
         "parseurl" | "parseuri" => {
             let a = Args::new(c, &["field", "as"], Some("field"))?;
             let default = if name == "parseurl" { "url" } else { "uri" };
@@ -165,22 +172,23 @@ pub(super) fn compile(
             let a = Args::new(c, &["field", "as", "from", "precision"], Some("field"))?;
             let field = a.req("field", true)?;
             let from = a.str("from", false)?.unwrap_or_else(|| "ms".into());
-            let from_ns =
-                match from.as_str() {
-                    "ns" => 1,
-                    "us" => 1_000,
-                    "ms" => 1_000_000,
-                    "s" => 1_000_000_000,
-                    "m" => 60_000_000_000,
-                    "h" => 3_600_000_000_000,
-                    "d" => 86_400_000_000_000,
-                    _ => return Err(err(
+            let from_ns = match from.as_str() {
+                "ns" => 1,
+                "us" => 1_000,
+                "ms" => 1_000_000,
+                "s" => 1_000_000_000,
+                "m" => 60_000_000_000,
+                "h" => 3_600_000_000_000,
+                "d" => 86_400_000_000_000,
+                _ => {
+                    return Err(err(
                         pos(&a, "from"),
                         format!(
                             "formatDuration(): from must be ns, us, ms, s, m, h or d, not {from:?}"
                         ),
-                    )),
-                };
+                    ))
+                }
+            };
             let precision = match a.str("precision", false)? {
                 None => 0,
                 Some(p) => p.parse::<usize>().map_err(|_| {

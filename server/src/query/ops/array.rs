@@ -1,7 +1,7 @@
 //! LogScale's `array:*` functions over arrays stored as `name[0]`, `name[1]`, ... (written
 //! `name[]` in the query): `array:length`, `array:union`, `array:filter`, and the filter
 //! `array:contains` (in `filter_fns.rs`).
-//! <https://library.humio.com/data-analysis/functions-array.html>
+//! <https://library.humio.com/data-analysis/functions-array-functions.html>
 
 use crate::query::row::{Row, Source};
 

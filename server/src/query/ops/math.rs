@@ -2,7 +2,7 @@
 //! `_<name>`, e.g. `math:abs` → `_abs`), with `math:pow(exponent=)`, `math:mod(divisor=)` and
 //! `math:log(base=)` taking a second number. A missing or non-numeric input, or a result that
 //! is not a finite number (`math:log(0)`), sets nothing.
-//! <https://library.humio.com/data-analysis/functions-math.html>
+//! <https://library.humio.com/data-analysis/functions-math-functions.html>
 
 use crate::query::row::Row;
 use crate::query::{fmt_num, number};

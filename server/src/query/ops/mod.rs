@@ -6,8 +6,8 @@
 //! This file holds the operator tree and its dispatch; `row_fn.rs` the row functions;
 //! `formats.rs` the printf and time-pattern languages those functions take as arguments;
 //! `zone.rs` time zones; `expand.rs` the operators that turn one event into several
-//! (`split()`, `regex(repeat=true)`); the function families in `text.rs`, `math.rs`, `time.rs`
-//! and `array.rs`.
+//! (`split()`, `regex(repeat=true)`); the function families in `text.rs`, `math.rs`, `time.rs`,
+//! `array.rs` and `xml.rs` (`parseXml`).
 
 pub mod array;
 mod expand;
@@ -16,6 +16,7 @@ pub mod math;
 mod row_fn;
 pub mod text;
 pub mod time;
+mod xml;
 mod zone;
 
 use super::agg::Agg;
@@ -28,6 +29,7 @@ use super::row::Row;
 pub use expand::Expand;
 pub use formats::{java_to_strftime, parse_time, parse_zone, printf};
 pub use row_fn::RowFn;
+pub use xml::flatten_xml;
 pub use zone::Zone;
 
 /// One pipeline operator.

@@ -1,7 +1,7 @@
 //! Text and encoding row functions: `crypto:md5`/`sha1`/`sha256`, `hash`, `base64Encode`/
 //! `base64Decode`, `urlEncode`/`urlDecode`, `parseInt`, `parseHexString`, `parseCsv`,
-//! `parseUrl`/`parseUri`, `formatDuration`, `duration`, `eventSize`, `coalesce`. Parameters and
-//! defaults are LogScale's (<https://library.humio.com/data-analysis/functions.html>); the
+//! `parseXml`, `parseUrl`/`parseUri`, `formatDuration`, `duration`, `eventSize`, `coalesce`. Parameters and
+//! defaults are LogScale's (LogScale function reference, `functions-<name>.html`); the
 //! compiler (`compile/text_functions.rs`) fills them in.
 
 use base64::Engine;
@@ -73,6 +73,11 @@ pub enum TextFn {
         delimiter: char,
         trim: bool,
         exclude_empty: bool,
+    },
+    /// `parseXml(field, prefix)`.
+    ParseXml {
+        field: String,
+        prefix: String,
     },
     /// `parseUrl()`/`parseUri()`: components as `<as>.scheme`, `.host`, ...
     ParseUrl {
@@ -205,6 +210,16 @@ impl TextFn {
                         if !(*exclude_empty && cell.is_empty()) {
                             row.set(name, cell);
                         }
+                    }
+                }
+            }
+            TextFn::ParseXml { field, prefix } => {
+                if let Some(fields) = row
+                    .get_str(field)
+                    .and_then(|v| super::flatten_xml(v, prefix))
+                {
+                    for (k, v) in fields {
+                        row.set(&k, v);
                     }
                 }
             }

@@ -1,7 +1,7 @@
 //! LogScale's `time:*` row functions (`time:hour`, `time:dayOfWeek`, `time:monthName`, ...):
 //! one calendar part of a timestamp (`field=@timestamp`, epoch ms) in a time zone
 //! (`timezone=`, else the query's zone), as `_<part>` by default; and `now()`.
-//! <https://library.humio.com/data-analysis/functions-time.html>
+//! <https://library.humio.com/data-analysis/functions-time-functions.html>
 
 use chrono::{Datelike, Timelike};
 

@@ -180,12 +180,14 @@ impl P<'_> {
         let value = match (self.params.get(name), default) {
             (Some(v), _) => v.clone(),
             (None, Some(d)) => d,
-            (None, None) => return Err(self.err_at(
-                start,
-                format!(
+            (None, None) => {
+                return Err(self.err_at(
+                    start,
+                    format!(
                     "query parameter ?{name} has no value: pass it in the query job's arguments"
                 ),
-            )),
+                ))
+            }
         };
         self.bump(end + 1);
         Ok(Some(value))
