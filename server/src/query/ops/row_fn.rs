@@ -249,12 +249,11 @@ impl RowFn {
                 values,
                 names,
             } => {
-                let targets = fields;
                 let conv = |s: &str| match case {
                     Case::Lower => s.to_lowercase(),
                     Case::Upper => s.to_uppercase(),
                 };
-                for f in fields_of(row, &targets) {
+                for f in fields_of(row, fields) {
                     let Some(v) = src(row, &f).map(str::to_string) else {
                         continue;
                     };
