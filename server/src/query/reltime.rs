@@ -68,13 +68,15 @@ pub fn relative(s: &str, now: i64, zone: &Zone) -> Result<i64, String> {
 
 fn back(t: NaiveDateTime, n: u32, u: Unit) -> Option<NaiveDateTime> {
     let n64 = i64::from(n);
+    // Checked everywhere: a time near chrono's range must give an error, not a panic.
+    let sub = |d: Option<Duration>| t.checked_sub_signed(d?);
     Some(match u {
-        Unit::Ms => t - Duration::milliseconds(n64),
-        Unit::Second => t - Duration::seconds(n64),
-        Unit::Minute => t - Duration::minutes(n64),
-        Unit::Hour => t - Duration::hours(n64),
-        Unit::Day => t - Duration::days(n64),
-        Unit::Week => t - Duration::weeks(n64),
+        Unit::Ms => sub(Duration::try_milliseconds(n64))?,
+        Unit::Second => sub(Duration::try_seconds(n64))?,
+        Unit::Minute => sub(Duration::try_minutes(n64))?,
+        Unit::Hour => sub(Duration::try_hours(n64))?,
+        Unit::Day => sub(Duration::try_days(n64))?,
+        Unit::Week => sub(Duration::try_weeks(n64))?,
         Unit::Month => t.checked_sub_months(Months::new(n))?,
         Unit::Quarter => t.checked_sub_months(Months::new(n.checked_mul(3)?))?,
         Unit::Year => t.checked_sub_months(Months::new(n.checked_mul(12)?))?,
@@ -90,7 +92,9 @@ fn floor(t: NaiveDateTime, u: Unit) -> Option<NaiveDateTime> {
         Unit::Minute => t.with_nanosecond(0)?.with_second(0),
         Unit::Hour => t.with_nanosecond(0)?.with_second(0)?.with_minute(0),
         Unit::Day => midnight(d),
-        Unit::Week => midnight(d - Duration::days(i64::from(d.weekday().num_days_from_monday()))),
+        Unit::Week => midnight(d.checked_sub_days(chrono::Days::new(u64::from(
+            d.weekday().num_days_from_monday(),
+        )))?),
         Unit::Month => midnight(d.with_day(1)?),
         Unit::Quarter => midnight(NaiveDate::from_ymd_opt(
             d.year(),

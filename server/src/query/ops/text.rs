@@ -357,6 +357,9 @@ pub fn parse_int(v: &str, radix: u32, little: bool) -> Option<u128> {
     } else {
         v.trim().to_string()
     };
+    if !digits.is_ascii() {
+        return None;
+    }
     if little && radix == 16 {
         if digits.len() % 2 == 1 {
             digits.insert(0, '0');
@@ -485,6 +488,7 @@ mod tests {
         assert_eq!(parse_int("8001", 16, false), Some(32769));
         assert_eq!(parse_int("0x1f", 16, false), Some(31));
         assert_eq!(parse_int("xyz", 10, false), None);
+        assert_eq!(parse_int("ü1", 16, true), None);
     }
 
     #[test]

@@ -89,7 +89,7 @@ impl Zone {
                 LocalResult::Ambiguous(a, _) => Some(a.timestamp_millis()),
                 LocalResult::None => {
                     // Offset just before the gap: an hour earlier is outside it.
-                    let before = *naive - chrono::Duration::hours(3);
+                    let before = naive.checked_sub_signed(chrono::Duration::hours(3))?;
                     let off = tz.from_local_datetime(&before).earliest()?.offset().fix();
                     off.from_local_datetime(naive)
                         .single()
