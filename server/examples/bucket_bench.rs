@@ -172,6 +172,7 @@ async fn main() {
                     start: range.start,
                     end: range.end,
                     default_limit: 200,
+                    zone: strata::query::Zone::UTC,
                 },
             )
             .unwrap(),

@@ -176,6 +176,7 @@ fn main() {
                     start: range.start,
                     end: range.end,
                     default_limit: 200,
+                    zone: strata::query::Zone::UTC,
                 },
             )
             .unwrap();

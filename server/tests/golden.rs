@@ -187,6 +187,7 @@ fn run(data: &Data, case: &Case, in_memory: bool) -> String {
         start: START,
         end: END,
         default_limit: 200,
+        zone: strata::query::Zone::UTC,
     };
     let plan = match compile(&q, opts) {
         Ok(p) => p,

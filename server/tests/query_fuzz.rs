@@ -94,6 +94,42 @@ const TOKENS: &[&str] = &[
     "200",
     "1h",
     "true",
+    "=~",
+    "<=>",
+    "?{p=1}",
+    "?{p}",
+    "?{",
+    "split(",
+    "math:abs(",
+    "math:pow(",
+    "exponent=",
+    "time:hour(",
+    "time:dayOfWeekName(",
+    "timezone=",
+    "\"Europe/Berlin\"",
+    "\"+02:00\"",
+    "array:contains(",
+    "array:filter(",
+    "array:length(",
+    "\"r[]\"",
+    "text:contains(",
+    "wildcard(",
+    "cidr(",
+    "subnet=",
+    "\"10.0.0.0/8\"",
+    "coalesce(",
+    "crypto:md5(",
+    "hash(",
+    "parseCsv(",
+    "parseUrl(",
+    "parseInt(",
+    "formatDuration(",
+    "duration(",
+    "kvParse(",
+    "parseJson(",
+    "repeat=true",
+    "/d/dgimF",
+    "/\\d\\w[\\s\\D]/",
 ];
 
 fn events() -> Vec<WipSnapshot> {
@@ -114,6 +150,11 @@ fn events() -> Vec<WipSnapshot> {
         );
         if i % 3 == 0 {
             fields.insert("host".to_string(), format!("web-{i}"));
+        }
+        if i % 4 == 0 {
+            // An array, for split() and array:* functions.
+            fields.insert("r[0]".to_string(), format!("10.0.0.{i}"));
+            fields.insert("r[1]".to_string(), "x".to_string());
         }
         evs.push(Event {
             timestamp: 1_000_000 + i as i64 * 60_000,
@@ -144,6 +185,7 @@ fn check(q: &str) {
                 start: 0,
                 end: 3_600_000,
                 default_limit: 200,
+                zone: strata::query::Zone::UTC,
             };
             match compile(&ast, opts) {
                 Err(e) => assert!(e.position <= q.len(), "{e} for {q:?}"),
@@ -177,6 +219,13 @@ proptest! {
     }
 
     #[test]
+    fn relative_times_and_zones_never_panic(s in "\\PC{0,24}", now in any::<i64>()) {
+        let z = strata::query::Zone::parse(&s).unwrap_or_default();
+        let _ = strata::query::reltime::relative(&s, now, &z);
+        let _ = strata::query::reltime::relative(&format!("{}@w", s.len()), now, &z);
+    }
+
+    #[test]
     fn token_soup_never_panics(toks in prop::collection::vec(prop::sample::select(TOKENS), 0..24)) {
         check(&toks.join(" "));
         check(&toks.concat());
@@ -194,6 +243,11 @@ fn pathological_inputs() {
         "count(".repeat(1000),
         "\"".repeat(3),
         "/".repeat(5),
+        "x =~ ".repeat(1000),
+        "?{".repeat(1000),
+        "a <=> ".repeat(1000) + "b",
+        "split(r) | ".repeat(50) + "count()",
+        "regex(\"(?<c>.)\", repeat=true) | ".repeat(3) + "count()",
     ] {
         check(&q);
     }

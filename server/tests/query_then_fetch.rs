@@ -58,6 +58,7 @@ fn plan(q: &str) -> strata::query::Plan {
             start: RANGE.start,
             end: RANGE.end,
             default_limit: 200,
+            zone: strata::query::Zone::UTC,
         },
     )
     .unwrap()

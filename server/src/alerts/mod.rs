@@ -112,6 +112,7 @@ pub async fn search(
             start,
             end,
             default_limit,
+            zone: crate::query::Zone::UTC,
         },
         live: None,
     };
@@ -154,6 +155,7 @@ pub fn check_query(query: &str, want_aggregate: Option<bool>) -> Result<(), Aler
             start: 0,
             end: 1,
             default_limit: 200,
+            zone: crate::query::Zone::UTC,
         },
     )
     .map_err(|e| AlertError::Invalid(format!("queryString: {e}")))?;

@@ -25,6 +25,7 @@ impl ScriptParser {
                 start: i64::MIN,
                 end: i64::MAX,
                 default_limit: 1,
+                zone: crate::query::Zone::UTC,
             },
         )
         .map_err(|e| e.to_string())?;

@@ -71,6 +71,7 @@ pub const EXPR_FUNCTIONS: &[&str] = &[
     "now",
     "if",
     "coalesce",
+    "text:contains",
 ];
 
 /// Evaluates `e` against an event.
@@ -174,10 +175,25 @@ fn call(c: &Call, src: &dyn Source) -> Value {
         "log" => num1(f64::ln),
         "log10" => num1(f64::log10),
         "concat" => Value::Str(args.iter().filter_map(Value::text).collect()),
-        "coalesce" => args
-            .into_iter()
-            .find(|v| *v != Value::Null)
-            .unwrap_or(Value::Null),
+        "coalesce" => {
+            // coalesce([a, b]) or coalesce(a, b): the first value that is there and not
+            // empty (LogScale's ignoreEmpty=true).
+            let items: Vec<Value> = match c.args.first().map(|a| &a.value) {
+                Some(super::ast::ArgValue::List(l)) => l
+                    .iter()
+                    .map(|v| match v {
+                        super::ast::ArgValue::Expr(e) => eval(e, src),
+                        super::ast::ArgValue::Str(s) => Value::Str(s.clone()),
+                        _ => Value::Null,
+                    })
+                    .collect(),
+                _ => args,
+            };
+            items
+                .into_iter()
+                .find(|v| !matches!(v, Value::Null) && !matches!(v, Value::Str(s) if s.is_empty()))
+                .unwrap_or(Value::Null)
+        }
         "min" | "max" => {
             let ns = args.iter().filter_map(Value::num);
             let r = if c.name.eq_ignore_ascii_case("min") {
@@ -192,6 +208,16 @@ fn call(c: &Call, src: &dyn Source) -> Value {
             }
         }
         "now" => Value::Num(crate::text::now_ms() as f64),
+        "text:contains" => {
+            let (s, sub) = (
+                arg_at(c, &args, "string", 0),
+                arg_at(c, &args, "substring", 1),
+            );
+            match (s.text(), sub.text()) {
+                (Some(s), Some(sub)) => Value::Bool(s.contains(&sub)),
+                _ => Value::Bool(false),
+            }
+        }
         "if" => {
             if first.truthy() {
                 args.get(1).cloned().unwrap_or(Value::Null)
@@ -201,6 +227,27 @@ fn call(c: &Call, src: &dyn Source) -> Value {
         }
         _ => Value::Null,
     }
+}
+
+/// The argument called `name`, else the `index`-th unnamed one.
+fn arg_at(c: &Call, args: &[Value], name: &str, index: usize) -> Value {
+    let i = c
+        .args
+        .iter()
+        .position(|a| {
+            a.name
+                .as_deref()
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        })
+        .or_else(|| {
+            c.args
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| a.name.is_none())
+                .nth(index)
+                .map(|(i, _)| i)
+        });
+    i.and_then(|i| args.get(i).cloned()).unwrap_or(Value::Null)
 }
 
 /// Checks that every function called inside `e` can be evaluated in an expression.
@@ -220,8 +267,16 @@ pub fn check(e: &Expr) -> Result<(), super::ParseError> {
                 });
             }
             for a in &c.args {
-                if let super::ast::ArgValue::Expr(x) = &a.value {
-                    check(x)?;
+                match &a.value {
+                    super::ast::ArgValue::Expr(x) => check(x)?,
+                    super::ast::ArgValue::List(items) => {
+                        for i in items {
+                            if let super::ast::ArgValue::Expr(x) = i {
+                                check(x)?;
+                            }
+                        }
+                    }
+                    _ => {}
                 }
             }
             Ok(())

@@ -40,6 +40,8 @@ pub enum CFilter {
         ignore_case: bool,
     },
     Test(Expr),
+    /// A filter function with its own matching rule (`wildcard`, `cidr`, `array:contains`).
+    Func(super::filter_fns::FnFilter),
 }
 
 thread_local! {
@@ -138,6 +140,7 @@ impl CFilter {
                 })
             }),
             CFilter::Test(e) => expr::eval(e, src).truthy(),
+            CFilter::Func(f) => f.matches(src),
         }
     }
 
@@ -168,6 +171,17 @@ impl CFilter {
         }
     }
 
+    /// False when the filter reads fields it cannot name up front (array elements), so it
+    /// cannot be evaluated over a block's loaded columns.
+    pub fn column_safe(&self) -> bool {
+        match self {
+            CFilter::And(p) | CFilter::Or(p) => p.iter().all(CFilter::column_safe),
+            CFilter::Not(f) => f.column_safe(),
+            CFilter::Func(f) => f.column_safe(),
+            _ => true,
+        }
+    }
+
     /// True when the filter sets fields (so it must run on rows, not only on columns).
     pub fn extracts(&self) -> bool {
         match self {
@@ -187,6 +201,7 @@ impl CFilter {
             | CFilter::Compare { field, .. }
             | CFilter::In { field, .. } => out.push(field.clone()),
             CFilter::Test(e) => expr_fields(e, out),
+            CFilter::Func(f) => f.fields(out),
             CFilter::True => {}
         }
     }
@@ -203,8 +218,16 @@ pub fn expr_fields(e: &Expr, out: &mut Vec<String>) {
         }
         Expr::Call(c) => {
             for a in &c.args {
-                if let super::ast::ArgValue::Expr(x) = &a.value {
-                    expr_fields(x, out);
+                match &a.value {
+                    super::ast::ArgValue::Expr(x) => expr_fields(x, out),
+                    super::ast::ArgValue::List(items) => {
+                        for i in items {
+                            if let super::ast::ArgValue::Expr(x) = i {
+                                expr_fields(x, out);
+                            }
+                        }
+                    }
+                    _ => {}
                 }
             }
         }

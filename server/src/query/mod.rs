@@ -9,8 +9,10 @@ pub mod ast;
 mod compile;
 pub mod expr;
 pub mod filter;
+pub mod filter_fns;
 pub mod ops;
 mod parser;
+pub mod reltime;
 pub mod row;
 
 use std::borrow::Cow;
@@ -20,6 +22,7 @@ pub use ast::Query;
 pub use compile::{compile, parse_span, unit_ms, Plan, PlanOptions};
 pub use filter::CFilter;
 pub use ops::Op;
+pub use ops::Zone;
 pub use parser::{parse, parse_with};
 pub use row::{Row, Source};
 
@@ -80,14 +83,25 @@ pub fn fmt_num(n: f64) -> String {
     }
 }
 
-/// Compiles a query regex, applying its flags. LogScale flags: `i` case-insensitive, `m`
-/// multi-line, `s` dot matches newline, `x` extended, `g` (all matches; a no-op for filters).
+/// The regex flags LogScale defines: `i` case-insensitive, `m` multi-line (`^`/`$` at line
+/// ends), `d` dot matches newline, `g` every match (for `regex()`, one event per match), `F`
+/// LogScale's second regex engine (the same matches here, so accepted as is).
+/// <https://library.humio.com/data-analysis/syntax-regex-flags.html>
+pub const REGEX_FLAGS: &str = "dgimF";
+
+/// Compiles a query regex, applying its flags. `\d`, `\w` and `\s` are ASCII-only, as in
+/// LogScale's engine (`\d` is `[0-9]`:
+/// <https://library.humio.com/data-analysis/syntax-regex-syntax.html>).
 pub fn compile_regex(re: &ast::Regex) -> Result<regex::Regex, String> {
-    let mut b = regex::RegexBuilder::new(&re.pattern);
+    if let Some(bad) = re.flags.chars().find(|c| !REGEX_FLAGS.contains(*c)) {
+        return Err(format!(
+            "unknown regex flag {bad:?}: expected d, g, i, m or F"
+        ));
+    }
+    let mut b = regex::RegexBuilder::new(&ascii_classes(&re.pattern));
     b.case_insensitive(re.flags.contains('i'))
         .multi_line(re.flags.contains('m'))
-        .dot_matches_new_line(re.flags.contains('s'))
-        .ignore_whitespace(re.flags.contains('x'))
+        .dot_matches_new_line(re.flags.contains('d'))
         .size_limit(1 << 22);
     b.build().map_err(|e| {
         format!(
@@ -96,6 +110,78 @@ pub fn compile_regex(re: &ast::Regex) -> Result<regex::Regex, String> {
             first_line(&e.to_string())
         )
     })
+}
+
+/// Rewrites `\d \D \w \W \s \S` as their ASCII classes (the regex crate's are Unicode).
+fn ascii_classes(p: &str) -> Cow<'_, str> {
+    if !p.contains('\\') {
+        return Cow::Borrowed(p);
+    }
+    let mut out = String::with_capacity(p.len() + 16);
+    let mut chars = p.chars().peekable();
+    let mut in_class = false;
+    let mut class_start = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let Some(e) = chars.next() else {
+                    out.push('\\');
+                    break;
+                };
+                let rep = match (e, in_class) {
+                    ('d', false) => Some("[0-9]"),
+                    ('D', false) => Some("[^0-9]"),
+                    ('w', false) => Some("[0-9A-Za-z_]"),
+                    ('W', false) => Some("[^0-9A-Za-z_]"),
+                    ('s', false) => Some("[\\t\\n\\x0B\\x0C\\r ]"),
+                    ('S', false) => Some("[^\\t\\n\\x0B\\x0C\\r ]"),
+                    ('d', true) => Some("0-9"),
+                    ('D', true) => Some("[:^digit:]"),
+                    ('w', true) => Some("0-9A-Za-z_"),
+                    ('W', true) => Some("[:^word:]"),
+                    ('s', true) => Some("\\t\\n\\x0B\\x0C\\r "),
+                    ('S', true) => Some("[:^space:]"),
+                    _ => None,
+                };
+                match rep {
+                    Some(r) => out.push_str(r),
+                    None => {
+                        out.push('\\');
+                        out.push(e);
+                    }
+                }
+                class_start = false;
+                continue;
+            }
+            '[' if !in_class => {
+                in_class = true;
+                class_start = true;
+                out.push(c);
+                if chars.peek() == Some(&'^') {
+                    out.push('^');
+                    chars.next();
+                }
+                continue;
+            }
+            '[' if in_class && chars.peek() == Some(&':') => {
+                // A POSIX class inside a bracket: copy through its `:]`.
+                out.push(c);
+                for d in chars.by_ref() {
+                    out.push(d);
+                    if d == ']' {
+                        break;
+                    }
+                }
+            }
+            ']' if in_class && !class_start => {
+                in_class = false;
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+        class_start = false;
+    }
+    Cow::Owned(out)
 }
 
 fn first_line(s: &str) -> Cow<'_, str> {
@@ -119,6 +205,29 @@ mod tests {
         assert!(!glob_match("a*b*c", "aXXcYYb"));
         assert!(!glob_match("ab*ba", "aba"));
         assert!(glob_match("exact", "exact"));
+    }
+
+    #[test]
+    fn regex_classes_are_ascii() {
+        let re = |p: &str| {
+            compile_regex(&ast::Regex {
+                pattern: p.into(),
+                flags: String::new(),
+            })
+            .unwrap()
+        };
+        assert!(re(r"^\d+$").is_match("123"));
+        assert!(!re(r"^\d$").is_match("\u{0663}"));
+        assert!(!re(r"^\w$").is_match("é"));
+        assert!(re(r"^[\w.]+$").is_match("a_b.c"));
+        assert!(re(r"^[^\d]$").is_match("x"));
+        assert!(re(r"^[[:alpha:]\d]+$").is_match("a1"));
+        assert!(re(r"^\S\s\W$").is_match("a -"));
+        assert!(compile_regex(&ast::Regex {
+            pattern: "x".into(),
+            flags: "s".into()
+        })
+        .is_err());
     }
 
     #[test]

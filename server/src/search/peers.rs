@@ -58,6 +58,7 @@ impl SubQuery {
             start: self.start,
             end: self.end,
             default_limit: self.default_limit,
+            zone: crate::query::Zone::UTC,
         }
     }
 }

@@ -216,13 +216,20 @@ impl<'a> Args<'a> {
     }
 }
 
-pub(super) fn zone(a: &Args, name: &str) -> Result<ops::Zone, ParseError> {
-    let z = a.str(name, false)?.unwrap_or_else(|| "UTC".into());
-    ops::parse_zone(&z).ok_or_else(|| {
+/// The zone a `timezone=`-style parameter names, else the query's zone.
+pub(super) fn zone(
+    a: &Args,
+    name: &str,
+    opts: super::PlanOptions,
+) -> Result<ops::Zone, ParseError> {
+    let Some(z) = a.str(name, false)? else {
+        return Ok(opts.zone);
+    };
+    ops::Zone::parse(&z).ok_or_else(|| {
         err(
             a.get(name, false).map_or(a.call.pos, |x| x.pos),
             format!(
-                "{}: unknown time zone {z:?} (use UTC or an offset like +02:00)",
+                "{}: unknown time zone {z:?} (use an IANA name like Europe/Berlin, UTC, or an offset like +02:00)",
                 a.fname
             ),
         )
@@ -247,17 +254,20 @@ pub fn parse_span(s: &str) -> Option<i64> {
     (v > 0).then_some(v)
 }
 
-/// Milliseconds in one of a duration unit (`ms`, `s`, `m`, `h`, `d`, `w`, `y` and their long
-/// forms), shared by spans and relative query times.
+/// Milliseconds in one of a duration unit (`ms`, `s`, `m`, `h`, `d`, `w`, `mon`, `q`, `y` and
+/// their long forms), shared by spans and relative query times. Months, quarters and years
+/// are fixed lengths here (30, 91 and 365 days); `query::reltime` counts them on the calendar.
 pub fn unit_ms(unit: &str) -> Option<i64> {
     Some(match unit {
-        "ms" | "millis" | "milliseconds" => 1,
+        "ms" | "msec" | "millis" | "millisecond" | "milliseconds" => 1,
+        "mon" | "month" | "months" => 30 * 86_400_000,
+        "q" | "qtr" | "qtrs" | "quarter" | "quarters" => 91 * 86_400_000,
         "s" | "sec" | "secs" | "second" | "seconds" => 1000,
         "m" | "min" | "mins" | "minute" | "minutes" => 60_000,
         "h" | "hr" | "hrs" | "hour" | "hours" => 3_600_000,
         "d" | "day" | "days" => 86_400_000,
         "w" | "week" | "weeks" => 7 * 86_400_000,
-        "y" | "year" | "years" => 365 * 86_400_000,
+        "y" | "yr" | "yrs" | "year" | "years" => 365 * 86_400_000,
         _ => return None,
     })
 }

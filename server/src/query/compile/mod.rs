@@ -5,18 +5,23 @@
 //! checked here; errors point at the call or argument.
 //!
 //! This file holds the plan and the stage compiler; the function families compile in their own
-//! files (`aggregates.rs`, `row_functions.rs`, `filters.rs` for functions inside filter
+//! files (`aggregates.rs`, `row_functions.rs`, `text_functions.rs`, `math_functions.rs`,
+//! `time_functions.rs`, `array_functions.rs`, `filters.rs` for functions inside filter
 //! expressions), on top of the argument checking in `args.rs`.
 
 mod aggregates;
 mod args;
+mod array_functions;
 mod filters;
+mod math_functions;
 mod row_functions;
+mod text_functions;
+mod time_functions;
 
 use super::agg::{Agg, RowOrder};
 use super::ast::{self, ArgValue, Call, Expr, MatchPattern, Query, Stage};
 use super::filter::CFilter;
-use super::ops::{MatchPat, Op};
+use super::ops::{MatchPat, Op, Zone};
 use super::row::{Row, RowKey};
 use super::{compile_regex, expr, ParseError, State};
 use filters::filter_call;
@@ -30,6 +35,10 @@ pub struct PlanOptions {
     pub end: i64,
     /// Events returned when the query has no aggregate (LogScale: 200).
     pub default_limit: usize,
+    /// The zone of functions given no `timezone=` (`formatTime`, `parseTimestamp`, `time:*`):
+    /// the query job's `timeZone` (`Zone::parse`) or `timeZoneOffsetMinutes`
+    /// (`Zone::from_offset_minutes`); UTC by default.
+    pub zone: Zone,
 }
 
 /// An executable query.
@@ -77,13 +86,8 @@ pub struct PlanOutput {
 impl Plan {
     /// Runs the streaming operators on a row that passed the leading filter, then feeds the
     /// aggregate.
-    pub fn feed_row(&self, st: &mut State, mut row: Row) {
-        for op in &self.prefix {
-            if !op.apply(&mut row) {
-                return;
-            }
-        }
-        self.agg.add_row(st, row);
+    pub fn feed_row(&self, st: &mut State, row: Row) {
+        Op::run(&self.prefix, row, &mut |r| self.agg.add_row(st, r));
     }
 
     /// Applies the leading filter to a row, then [`feed_row`](Self::feed_row).
@@ -96,6 +100,7 @@ impl Plan {
     /// Finishes the merged state and runs the rest of the pipeline over the result.
     pub fn finish(&self, st: State) -> PlanOutput {
         let mut warnings = Vec::new();
+        self.prefix.iter().for_each(|op| op.warnings(&mut warnings));
         self.agg.warnings(&st, &mut warnings);
         // A list's threshold is only ever set by dropping rows past its limit.
         let more_events = matches!(
@@ -134,7 +139,14 @@ impl Plan {
                     a.warnings(&st, &mut warnings);
                     rows = a.finish(st);
                 }
-                op => rows.retain_mut(|r| op.apply(r)),
+                op => {
+                    let mut out = Vec::with_capacity(rows.len());
+                    for r in rows {
+                        Op::run(std::slice::from_ref(op), r, &mut |x| out.push(x));
+                    }
+                    op.warnings(&mut warnings);
+                    rows = out;
+                }
             }
         }
         let field_order = if self.is_aggregate() {
@@ -178,9 +190,17 @@ enum Compiled {
 pub fn compile(q: &Query, opts: PlanOptions) -> Result<Plan, ParseError> {
     let mut i = 0;
     let mut leading = Vec::new();
+    let mut prefix = Vec::new();
     while let Some(Stage::Filter(f)) = q.stages.get(i) {
-        leading.push(CFilter::new(f, &|c| filter_call(c))?);
+        let cf = CFilter::new(f, &|c| filter_call(c, opts))?;
         i += 1;
+        if !cf.column_safe() {
+            // It reads fields it cannot name up front: it runs on rows, after the leading
+            // filters, so a block's columns are never asked for fields they were not given.
+            prefix.push(Op::Filter(cf));
+            break;
+        }
+        leading.push(cf);
     }
     let leading = if leading.len() == 1 {
         leading.remove(0)
@@ -189,7 +209,6 @@ pub fn compile(q: &Query, opts: PlanOptions) -> Result<Plan, ParseError> {
     } else {
         CFilter::And(leading)
     };
-    let mut prefix = Vec::new();
     let mut agg = None;
     let mut suffix = Vec::new();
     for s in &q.stages[i..] {
@@ -217,7 +236,7 @@ pub fn compile(q: &Query, opts: PlanOptions) -> Result<Plan, ParseError> {
 
 fn compile_stage(s: &Stage, opts: PlanOptions) -> Result<Compiled, ParseError> {
     Ok(match s {
-        Stage::Filter(f) => Compiled::Op(Op::Filter(CFilter::new(f, &|c| filter_call(c))?)),
+        Stage::Filter(f) => Compiled::Op(Op::Filter(CFilter::new(f, &|c| filter_call(c, opts))?)),
         Stage::Assign { field, expr, .. } => match expr {
             Expr::Call(c)
                 if !expr::EXPR_FUNCTIONS.contains(&c.name.to_ascii_lowercase().as_str()) =>
@@ -328,7 +347,19 @@ fn compile_call(c: &Call, opts: PlanOptions) -> Result<Compiled, ParseError> {
     if let Some(a) = aggregates::compile(c, &name, opts)? {
         return Ok(a);
     }
-    if let Some(f) = row_functions::compile(c, &name)? {
+    if let Some(f) = row_functions::compile(c, &name, opts)? {
+        return Ok(f);
+    }
+    if let Some(f) = text_functions::compile(c, &name, opts)? {
+        return Ok(f);
+    }
+    if let Some(f) = math_functions::compile(c, &name)? {
+        return Ok(f);
+    }
+    if let Some(f) = time_functions::compile(c, &name, opts)? {
+        return Ok(f);
+    }
+    if let Some(f) = array_functions::compile(c, &name, opts)? {
         return Ok(f);
     }
     Err(err(

@@ -4,14 +4,18 @@
 
 use super::args::{zone, Args};
 use super::filters::filter_call;
-use super::{err, Compiled};
+use super::{err, Compiled, PlanOptions};
 use crate::query::ast::{ArgValue, Call};
 use crate::query::expr;
-use crate::query::ops::{Case, Op, RoundHow, RowFn};
+use crate::query::ops::{Case, Expand, Op, RoundHow, RowFn};
 use crate::query::ParseError;
 
 /// Compiles `c` when `name` (lower-cased) is a row function; `None` for other names.
-pub(super) fn compile(c: &Call, name: &str) -> Result<Option<Compiled>, ParseError> {
+pub(super) fn compile(
+    c: &Call,
+    name: &str,
+    opts: PlanOptions,
+) -> Result<Option<Compiled>, ParseError> {
     let op = |f: RowFn| Ok(Compiled::Op(Op::Fn(f)));
     let compiled = match name {
         "select" => {
@@ -59,37 +63,80 @@ pub(super) fn compile(c: &Call, name: &str) -> Result<Option<Compiled>, ParseErr
             }
             Ok(Compiled::Op(Op::Eval(assigns)))
         }
-        "in" | "test" => Ok(Compiled::Op(Op::Filter(filter_call(c)?))),
+        "in" | "test" | "wildcard" | "cidr" | "array:contains" | "text:contains" => {
+            Ok(Compiled::Op(Op::Filter(filter_call(c, opts)?)))
+        }
         "regex" => {
             let a = Args::new(
                 c,
                 &["regex", "field", "strict", "flags", "repeat", "limit"],
                 Some("regex"),
             )?;
-            let flags = a.str("flags", false)?.unwrap_or_default();
-            Ok(Compiled::Op(Op::Fn(RowFn::Regex {
-                re: a.regex("regex", true, &flags)?,
-                field: a
-                    .str("field", false)?
-                    .unwrap_or_else(|| "@rawstring".into()),
-                strict: a.bool("strict", true)?,
-                repeat: a.bool("repeat", false)?,
-            })))
+            // LogScale's regex() has the m flag on unless flags= says otherwise.
+            let flags = a.str("flags", false)?.unwrap_or_else(|| "m".into());
+            let re = a.regex("regex", true, &flags)?;
+            let field = a
+                .str("field", false)?
+                .unwrap_or_else(|| "@rawstring".into());
+            let strict = a.bool("strict", true)?;
+            if a.bool("repeat", false)? || flags.contains('g') {
+                let explicit = a.get("limit", false).is_some();
+                let limit = a.limit("limit", false, 100, super::MAX_ROW_LIMIT)?;
+                Ok(Compiled::Op(Op::Expand(Expand::regex(
+                    re, field, strict, limit, !explicit,
+                ))))
+            } else {
+                if a.get("limit", false).is_some() {
+                    return Err(err(
+                        a.get("limit", false).map_or(c.pos, |x| x.pos),
+                        "regex(): limit only applies with repeat=true",
+                    ));
+                }
+                Ok(Compiled::Op(Op::Fn(RowFn::Regex { re, field, strict })))
+            }
+        }
+        "split" => {
+            let a = Args::new(c, &["field", "strip"], Some("field"))?;
+            Ok(Compiled::Op(Op::Expand(Expand::split(
+                a.str("field", true)?.unwrap_or_else(|| "_events".into()),
+                a.bool("strip", false)?,
+            ))))
         }
         "parsejson" => {
-            let a = Args::new(c, &["field", "prefix", "as"], Some("field"))?;
+            let a = Args::new(
+                c,
+                &[
+                    "field",
+                    "prefix",
+                    "as",
+                    "include",
+                    "exclude",
+                    "excludeEmpty",
+                ],
+                Some("field"),
+            )?;
             op(RowFn::ParseJson {
                 field: a.str("field", true)?.unwrap_or_else(|| "@rawstring".into()),
                 prefix: a
                     .str("prefix", false)?
                     .or(a.str("as", false)?)
                     .unwrap_or_default(),
+                include: a.list("include", false)?.unwrap_or_default(),
+                exclude: a.list("exclude", false)?.unwrap_or_default(),
+                exclude_empty: a.bool("excludeEmpty", false)?,
             })
         }
         "kvparse" => {
-            let a = Args::new(c, &["field"], Some("field"))?;
+            let a = Args::new(
+                c,
+                &["field", "as", "override", "excludeEmpty"],
+                Some("field"),
+            )?;
             op(RowFn::KvParse {
                 field: a.str("field", true)?.unwrap_or_else(|| "@rawstring".into()),
+                prefix: a.str("as", false)?.unwrap_or_default(),
+                override_: a.bool("override", false)?,
+                exclude_empty: a.bool("excludeEmpty", false)?,
             })
         }
         "replace" => {
@@ -98,7 +145,7 @@ pub(super) fn compile(c: &Call, name: &str) -> Result<Option<Compiled>, ParseErr
                 &["regex", "with", "field", "as", "flags", "replacement"],
                 Some("regex"),
             )?;
-            let flags = a.str("flags", false)?.unwrap_or_default();
+            let flags = a.str("flags", false)?.unwrap_or_else(|| "m".into());
             let field = a
                 .str("field", false)?
                 .unwrap_or_else(|| "@rawstring".into());
@@ -118,7 +165,7 @@ pub(super) fn compile(c: &Call, name: &str) -> Result<Option<Compiled>, ParseErr
             })
         }
         "format" => {
-            let a = Args::new(c, &["format", "field", "as", "timezone"], Some("format"))?;
+            let a = Args::new(c, &["format", "field", "as"], Some("format"))?;
             op(RowFn::Format {
                 format: a.req("format", true)?,
                 fields: a.list("field", false)?.unwrap_or_default(),
@@ -134,14 +181,25 @@ pub(super) fn compile(c: &Call, name: &str) -> Result<Option<Compiled>, ParseErr
             let unit = a
                 .str("unit", false)?
                 .unwrap_or_else(|| "milliseconds".into());
+            let unit_ms = match unit.to_ascii_lowercase().as_str() {
+                "milliseconds" | "ms" | "millis" => true,
+                "seconds" | "s" => false,
+                _ => {
+                    return Err(err(
+                        a.get("unit", false).map_or(c.pos, |x| x.pos),
+                        format!("formatTime(): unit must be milliseconds or seconds, not {unit:?}"),
+                    ))
+                }
+            };
+            english_only(&a, "locale")?;
             op(RowFn::FormatTime {
                 format: a.req("format", true)?,
                 field: a
                     .str("field", false)?
                     .unwrap_or_else(|| "@timestamp".into()),
                 as_: a.str("as", false)?.unwrap_or_else(|| "_time".into()),
-                zone: zone(&a, "timezone")?,
-                unit_ms: !unit.starts_with("sec"),
+                zone: zone(&a, "timezone", opts)?,
+                unit_ms,
             })
         }
         "parsetimestamp" => {
@@ -161,12 +219,32 @@ pub(super) fn compile(c: &Call, name: &str) -> Result<Option<Compiled>, ParseErr
                 format: a.str("format", true)?.unwrap_or_default(),
                 field: a.req("field", false)?,
                 as_: a.str("as", false)?.unwrap_or_else(|| "@timestamp".into()),
-                zone: zone(&a, "timezone")?,
+                zone: zone(&a, "timezone", opts)?,
+                zone_as: a.str("timezoneAs", false)?,
+                add_errors: a.bool("addErrors", true)?,
             })
         }
         "lowercase" | "uppercase" | "lower" | "upper" => {
             let a = Args::new(c, &["field", "include", "locale", "as"], Some("field"))?;
+            // include=: which part changes (LogScale: values, fieldnames or both).
+            let (values, names) = match a.str("include", false)?.as_deref() {
+                None | Some("values") => (true, false),
+                Some("fieldnames") => (false, true),
+                Some("both") => (true, true),
+                Some(other) => {
+                    return Err(err(
+                        a.get("include", false).map_or(c.pos, |x| x.pos),
+                        format!(
+                            "{}(): include must be values, fieldnames or both, not {other:?}",
+                            c.name
+                        ),
+                    ))
+                }
+            };
+            locale_ok(&a)?;
             op(RowFn::ChangeCase {
+                values,
+                names,
                 fields: a
                     .list("field", true)?
                     .ok_or_else(|| err(c.pos, format!("{}() needs the parameter field", c.name)))?,
@@ -189,7 +267,7 @@ pub(super) fn compile(c: &Call, name: &str) -> Result<Option<Compiled>, ParseErr
             let a = Args::new(c, &["field", "by", "as", "index"], Some("field"))?;
             let index = match a.str("index", false)? {
                 None => None,
-                Some(s) => Some(s.parse::<usize>().map_err(|_| {
+                Some(s) => Some(s.parse::<i64>().map_err(|_| {
                     err(
                         c.pos,
                         format!("splitString(): index must be a number, not {s:?}"),
@@ -242,15 +320,58 @@ pub(super) fn compile(c: &Call, name: &str) -> Result<Option<Compiled>, ParseErr
             })
         }
         "default" => {
-            let a = Args::new(c, &["field", "value"], Some("field"))?;
+            let a = Args::new(c, &["field", "value", "replaceEmpty"], Some("field"))?;
             op(RowFn::Default {
                 fields: a
                     .list("field", true)?
                     .ok_or_else(|| err(c.pos, "default() needs the parameter field"))?,
                 value: a.req("value", false)?,
+                replace_empty: a.bool("replaceEmpty", false)?,
             })
         }
         _ => return Ok(None),
     };
     compiled.map(Some)
+}
+
+/// Month and day names are English here: another `locale=` is refused, not ignored.
+fn english_only(a: &Args, name: &str) -> Result<(), ParseError> {
+    match a.str(name, false)? {
+        Some(l)
+            if !(l.eq_ignore_ascii_case("en")
+                || l.to_ascii_lowercase().starts_with("en_")
+                || l.to_ascii_lowercase().starts_with("en-")) =>
+        {
+            Err(err(
+                a.get(name, false).map_or(a.call.pos, |x| x.pos),
+                format!(
+                    "{}: only English locales (en, en_US, ...) are supported, not {l:?}",
+                    a.fname
+                ),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Case mapping is the same in every locale except Turkish, Azeri and Lithuanian (dotted and
+/// dotless i), which are refused rather than mapped wrongly.
+fn locale_ok(a: &Args) -> Result<(), ParseError> {
+    match a.str("locale", false)? {
+        Some(l)
+            if ["tr", "az", "lt"].iter().any(|p| {
+                let l = l.to_ascii_lowercase();
+                l == *p || l.starts_with(&format!("{p}_")) || l.starts_with(&format!("{p}-"))
+            }) =>
+        {
+            Err(err(
+                a.get("locale", false).map_or(a.call.pos, |x| x.pos),
+                format!(
+                    "{}: locale {l:?} has its own case rules, which are not supported",
+                    a.fname
+                ),
+            ))
+        }
+        _ => Ok(()),
+    }
 }

@@ -2,7 +2,7 @@
 //! `DateTimeFormatter` patterns and zones (`formatTime()`, `parseTimestamp()`). Pure string
 //! functions, so they are tested on their own.
 
-use chrono::{DateTime, FixedOffset, TimeZone};
+use chrono::DateTime;
 
 use super::Zone;
 use crate::query::number;
@@ -57,28 +57,9 @@ pub fn printf(format: &str, vals: &[Option<String>]) -> String {
     out
 }
 
-/// Parses a zone: `UTC`, `Z`, or a fixed offset like `+02:00` / `-0530`.
+/// Parses a zone name (see [`Zone::parse`]).
 pub fn parse_zone(s: &str) -> Option<Zone> {
-    let t = s.trim();
-    if t.eq_ignore_ascii_case("utc") || t == "Z" || t.eq_ignore_ascii_case("gmt") {
-        return FixedOffset::east_opt(0);
-    }
-    let sign = match t.as_bytes().first()? {
-        b'+' => 1,
-        b'-' => -1,
-        _ => return None,
-    };
-    let digits: String = t[1..].chars().filter(char::is_ascii_digit).collect();
-    if digits.len() != 4 && digits.len() != 2 {
-        return None;
-    }
-    let h: i32 = digits[..2].parse().ok()?;
-    let m: i32 = if digits.len() == 4 {
-        digits[2..].parse().ok()?
-    } else {
-        0
-    };
-    FixedOffset::east_opt(sign * (h * 3600 + m * 60))
+    Zone::parse(s)
 }
 
 /// Translates a Java `DateTimeFormatter` pattern (as LogScale uses) into a strftime one. A
@@ -169,9 +150,7 @@ pub fn parse_time(format: &str, v: &str, zone: &Zone) -> Option<i64> {
                 .ok()
                 .and_then(|d| d.and_hms_opt(0, 0, 0))
         })?;
-    zone.from_local_datetime(&naive)
-        .single()
-        .map(|t| t.timestamp_millis())
+    zone.from_local(&naive)
 }
 
 #[cfg(test)]
@@ -204,5 +183,11 @@ mod tests {
             Some(1_767_323_045_000)
         );
         assert!(parse_zone("Mars/Olympus").is_none());
+        // An IANA zone applies the offset in force at that date (CEST in July).
+        let berlin = parse_zone("Europe/Berlin").unwrap();
+        assert_eq!(
+            parse_time("yyyy-MM-dd HH:mm:ss", "2026-07-15 14:00:00", &berlin),
+            Some(1_784_116_800_000)
+        );
     }
 }

@@ -46,9 +46,35 @@ impl P<'_> {
                 "eval" => arg_name.is_some(),
                 "test" => arg_name.is_none(),
                 "if" => arg_name.is_none() || matches!(arg_name.as_deref(), Some("then" | "else")),
+                "text:contains" => true,
                 _ => in_expr && arg_name.is_none(),
             };
-            let value = if expr_arg {
+            let value = if lname == "coalesce"
+                && matches!(arg_name.as_deref(), None | Some("expressions"))
+                && self.peek() == Some('[')
+            {
+                // coalesce([a, "text", b * 2]): a list of expressions.
+                self.bump(1);
+                let mut items = Vec::new();
+                loop {
+                    self.ws();
+                    if self.peek() == Some(']') {
+                        self.bump(1);
+                        break;
+                    }
+                    items.push(ArgValue::Expr(self.expr()?));
+                    self.ws();
+                    match self.peek() {
+                        Some(',') => self.bump(1),
+                        Some(']') => {
+                            self.bump(1);
+                            break;
+                        }
+                        _ => return Err(self.err("expected , or ] in the list")),
+                    }
+                }
+                ArgValue::List(items)
+            } else if expr_arg {
                 ArgValue::Expr(self.expr()?)
             } else {
                 self.arg_value()?
@@ -112,6 +138,9 @@ impl P<'_> {
             }
             Some('/') => Ok(ArgValue::Regex(self.regex()?)),
             Some('"') => Ok(ArgValue::Str(self.quoted()?)),
+            Some('?') if self.starts("?{") => {
+                Ok(ArgValue::Str(self.braced_param()?.unwrap_or_default()))
+            }
             Some(c) if is_value_word_char(c) => {
                 if let Some(name) = self.try_call_name() {
                     return Ok(ArgValue::Call(self.call_args(name, start)?));

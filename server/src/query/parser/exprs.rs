@@ -129,6 +129,13 @@ impl P<'_> {
                 Ok(e)
             }
             Some('"') => Ok(Expr::Str(self.quoted()?)),
+            Some('?') if self.starts("?{") => {
+                let v = self.braced_param()?.unwrap_or_default();
+                Ok(match crate::query::number(&v) {
+                    Some(n) => Expr::Num(n),
+                    None => Expr::Str(v),
+                })
+            }
             Some('?') => {
                 self.bump(1);
                 let name = self.try_ident().unwrap_or_default();

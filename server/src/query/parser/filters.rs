@@ -1,48 +1,54 @@
-//! Filter expressions: `or` below `and` (also by juxtaposition) below `not`, with free text,
-//! globs, `field=value` comparisons and regexes as the terms.
+//! Filter expressions: `and` (also by juxtaposition) below `or` below `not`, as LogScale's
+//! grammar has them, with free text, globs, `field=value` comparisons, regexes, `field =~ f()`
+//! and `a <=> b` as the terms.
 
 use super::{is_filter_word_char, P};
-use crate::query::ast::{CmpOp, Filter, Regex};
+use crate::query::ast::{Arg, ArgValue, BinOp, Call, CmpOp, Expr, Filter, Regex};
 use crate::query::ParseError;
 
 impl P<'_> {
-    pub(super) fn or_filter(&mut self) -> Result<Filter, ParseError> {
+    /// A whole filter expression. LogScale's grammar puts `and` (explicit or by
+    /// juxtaposition) below `or`: `a or b c` is `(a or b) and c`
+    /// (`LogicalAndFilter ::= LogicalOrFilter ('AND'? LogicalOrFilter)*`,
+    /// <https://library.humio.com/data-analysis-1.76/syntax-filters.html>).
+    pub(super) fn filter_expr(&mut self) -> Result<Filter, ParseError> {
         self.enter()?;
-        let mut parts = vec![self.and_filter()?];
+        let mut parts = vec![self.or_filter()?];
         loop {
             self.ws();
-            if self.at_keyword("or") {
-                self.bump(2);
-                parts.push(self.and_filter()?);
-            } else {
+            if self.at_keyword("and") {
+                self.bump(3);
+                parts.push(self.or_filter()?);
+            } else if self.at_stage_end() {
                 break;
+            } else {
+                parts.push(self.or_filter()?);
             }
         }
         self.leave();
         Ok(if parts.len() == 1 {
             parts.remove(0)
         } else {
-            Filter::Or(parts)
+            Filter::And(parts)
         })
     }
 
-    pub(super) fn and_filter(&mut self) -> Result<Filter, ParseError> {
+    /// `UnaryFilter ('or' UnaryFilter)*`.
+    pub(super) fn or_filter(&mut self) -> Result<Filter, ParseError> {
         let mut parts = vec![self.not_filter()?];
         loop {
             self.ws();
-            if self.at_keyword("and") {
-                self.bump(3);
+            if self.at_keyword("or") {
+                self.bump(2);
                 parts.push(self.not_filter()?);
-            } else if self.at_keyword("or") || self.at_stage_end() {
-                break;
             } else {
-                parts.push(self.not_filter()?);
+                break;
             }
         }
         Ok(if parts.len() == 1 {
             parts.remove(0)
         } else {
-            Filter::And(parts)
+            Filter::Or(parts)
         })
     }
 
@@ -71,7 +77,7 @@ impl P<'_> {
         match self.peek() {
             Some('(') => {
                 self.bump(1);
-                let f = self.or_filter()?;
+                let f = self.filter_expr()?;
                 self.ws();
                 if self.peek() != Some(')') {
                     return Err(self.err("expected )"));
@@ -88,6 +94,14 @@ impl P<'_> {
                 Ok(Filter::FreeText(s))
             }
             Some('/') => Ok(Filter::FreeRegex(self.regex()?)),
+            Some('?') if self.starts("?{") => {
+                let w = self.braced_param()?.unwrap_or_default();
+                Ok(if w.is_empty() || w == "*" {
+                    Filter::And(vec![])
+                } else {
+                    Filter::FreeText(w)
+                })
+            }
             Some(c) if is_filter_word_char(c) => {
                 if self.at_keyword("and") || self.at_keyword("or") {
                     return Err(self.err("expected a filter before this operator"));
@@ -100,6 +114,14 @@ impl P<'_> {
                     return Err(self.err("expected a filter"));
                 }
                 self.ws();
+                if self.starts("=~") {
+                    self.bump(2);
+                    return Ok(Filter::Call(self.field_match(w, start)?));
+                }
+                if self.starts("<=>") {
+                    self.bump(3);
+                    return self.field_compare(w, start);
+                }
                 if let Some(op) = self.cmp_op() {
                     return self.comparison(w, op, start);
                 }
@@ -159,6 +181,7 @@ impl P<'_> {
         }
         self.ws();
         let value = match self.peek() {
+            Some('?') if self.starts("?{") => self.braced_param()?.unwrap_or_default(),
             Some('"') => self.quoted()?,
             Some('/') if matches!(op, CmpOp::Eq | CmpOp::Ne) => {
                 let re = self.regex()?;
@@ -186,6 +209,65 @@ impl P<'_> {
             ));
         }
         Ok(Filter::Compare { field, op, value })
+    }
+}
+
+impl P<'_> {
+    /// After `field =~`: the function call the field is matched with, given `field=` as its
+    /// first argument (`f =~ regex("x")` is `regex("x", field=f)`).
+    pub(super) fn field_match(&mut self, field: String, start: usize) -> Result<Call, ParseError> {
+        self.ws();
+        let at = self.pos;
+        let Some(name) = self.try_call_name() else {
+            return Err(self.err(&format!(
+                "expected a function after {field} =~ (regex(), in(), wildcard(), ...)"
+            )));
+        };
+        let mut call = self.call_args(name, at)?;
+        if call.args.iter().any(|a| {
+            a.name
+                .as_deref()
+                .is_some_and(|n| n.eq_ignore_ascii_case("field"))
+        }) {
+            return Err(self.err_at(
+                start,
+                format!("{field} =~ {}(): field= is already given by =~", call.name),
+            ));
+        }
+        call.args.insert(
+            0,
+            Arg {
+                name: Some("field".into()),
+                value: ArgValue::Str(field),
+                pos: start,
+            },
+        );
+        Ok(call)
+    }
+
+    /// After `a <=>`: true when fields `a` and `b` hold the same value.
+    fn field_compare(&mut self, left: String, start: usize) -> Result<Filter, ParseError> {
+        self.ws();
+        let right = match self.peek() {
+            Some('"') => self.quoted()?,
+            _ => self.word(is_filter_word_char),
+        };
+        if right.is_empty() {
+            return Err(self.err(&format!("expected a field name after {left} <=>")));
+        }
+        Ok(Filter::Call(Call {
+            name: "test".into(),
+            args: vec![Arg {
+                name: None,
+                value: ArgValue::Expr(Expr::Bin(
+                    BinOp::Eq,
+                    Box::new(Expr::Field(left)),
+                    Box::new(Expr::Field(right)),
+                )),
+                pos: start,
+            }],
+            pos: start,
+        }))
     }
 }
 

@@ -2,8 +2,8 @@
 //! things in filter position (`host=web-*`, a glob), in expressions (`a-b`, arithmetic) and in
 //! arguments (`span=1h`), so the parser reads characters directly instead of a token stream.
 //!
-//! Filter precedence follows LogScale: `not` binds tightest, then `and` (also implicit, by
-//! juxtaposition), then `or`. Every error carries the byte position and says what was expected.
+//! Filter precedence follows LogScale's grammar: `not` binds tightest, then `or`, then `and`
+//! (also implicit, by juxtaposition): `a or b c` is `(a or b) and c`. Every error carries the byte position and says what was expected.
 //!
 //! This file holds the entry points, the cursor and pipelines/stages; the grammar's other parts
 //! are `impl P` blocks in `words.rs` (names, strings, regexes, parameters), `filters.rs`,
@@ -227,6 +227,16 @@ impl<'a> P<'a> {
                     pos: start,
                 });
             }
+            if self.starts("=~") {
+                // `field =~ f(...)` alone is the stage `f(..., field=field)`, so row functions
+                // (regex with extraction, wildcard, cidr, ...) keep their full meaning.
+                self.bump(2);
+                let call = self.field_match(id.clone(), start)?;
+                self.ws();
+                if self.at_stage_end() {
+                    return Ok(Stage::Call(call));
+                }
+            }
             if self.at_keyword("match") {
                 let save = self.pos;
                 self.bump(5);
@@ -248,7 +258,7 @@ impl<'a> P<'a> {
             // A filter function followed by more filter terms: `in(...) or x=1`.
             self.pos = start;
         }
-        Ok(Stage::Filter(self.or_filter()?))
+        Ok(Stage::Filter(self.filter_expr()?))
     }
 
     fn case(&mut self, start: usize) -> Result<Stage, ParseError> {

@@ -20,12 +20,18 @@ fn precedence() {
     let q = parse(r#"error "disk full" or warn not status=200 | count()"#).unwrap();
     assert_eq!(
         q.stages[0],
-        Stage::Filter(Filter::Or(vec![
-            Filter::And(vec![ft("error"), ft("disk full")]),
-            Filter::And(vec![
-                ft("warn"),
-                Filter::Not(Box::new(cmp("status", CmpOp::Eq, "200")))
-            ]),
+        Stage::Filter(Filter::And(vec![
+            ft("error"),
+            Filter::Or(vec![ft("disk full"), ft("warn")]),
+            Filter::Not(Box::new(cmp("status", CmpOp::Eq, "200"))),
+        ]))
+    );
+    // Explicit `and` is the same level as juxtaposition.
+    assert_eq!(
+        parse("a or b and c").unwrap().stages[0],
+        Stage::Filter(Filter::And(vec![
+            Filter::Or(vec![ft("a"), ft("b")]),
+            ft("c")
         ]))
     );
     assert!(matches!(&q.stages[1], Stage::Call(c) if c.name == "count" && c.args.is_empty()));
@@ -95,4 +101,33 @@ fn errors_point_at_the_problem() {
     assert!(parse("count(").unwrap_err().message.contains("expected"));
     let deep = "(".repeat(10_000);
     assert!(parse(&deep).unwrap_err().message.contains("nests deeper"));
+}
+
+#[test]
+fn field_match_compare_and_braced_params() {
+    // `f =~ g(...)` alone is the stage g(field=f, ...).
+    let q = parse(r#"host =~ regex("web-(?<n>\d)")"#).unwrap();
+    assert!(matches!(&q.stages[0], Stage::Call(c) if c.name == "regex"
+        && c.args[0].name.as_deref() == Some("field")
+        && c.args[0].value == ArgValue::Str("host".into())));
+    // Inside a filter expression it is a filter call.
+    let q = parse(r#"host =~ in(values=["a", "b"]) or x"#).unwrap();
+    assert!(
+        matches!(&q.stages[0], Stage::Filter(Filter::Or(p)) if matches!(&p[0], Filter::Call(c) if c.name == "in"))
+    );
+    assert!(parse("host =~ nofunction").is_err());
+    assert!(parse(r#"host =~ in(field=x, values=[a])"#).is_err());
+    let q = parse("a <=> b").unwrap();
+    assert!(matches!(&q.stages[0], Stage::Filter(Filter::Call(c)) if c.name == "test"));
+    let none = HashMap::new();
+    let q = parse_with("service=?{svc=api} | head(?{n=2})", &none).unwrap();
+    assert_eq!(q.stages[0], Stage::Filter(cmp("service", CmpOp::Eq, "api")));
+    assert!(matches!(&q.stages[1], Stage::Call(c) if c.args[0].value == ArgValue::Str("2".into())));
+    let mut p = HashMap::new();
+    p.insert("svc".to_string(), "db".to_string());
+    let q = parse_with("service=?{svc=api}", &p).unwrap();
+    assert_eq!(q.stages[0], Stage::Filter(cmp("service", CmpOp::Eq, "db")));
+    assert!(parse("service=?{svc}").is_err());
+    assert!(parse("service=?{svc").is_err());
+    assert!(parse("x := ?{k=3} * 2").is_ok());
 }

@@ -132,15 +132,65 @@ impl P<'_> {
             .collect();
         let fpos = self.pos;
         self.bump(flags.len());
-        if let Some(bad) = flags.chars().find(|c| !"imsgx".contains(*c)) {
+        if let Some(bad) = flags
+            .chars()
+            .find(|c| !crate::query::REGEX_FLAGS.contains(*c))
+        {
             return Err(self.err_at(
                 fpos,
-                format!("unknown regex flag {bad:?}: expected i, m, s, g or x"),
+                format!("unknown regex flag {bad:?}: expected d, g, i, m or F"),
             ));
         }
         let re = Regex { pattern, flags };
         crate::query::compile_regex(&re).map_err(|e| self.err_at(start, e))?;
         Ok(re)
+    }
+
+    /// `?{name=default}` (or `?{name}`) at the cursor: the argument's value, else the default.
+    /// `None` when the cursor is not at `?{`.
+    pub(super) fn braced_param(&mut self) -> Result<Option<String>, ParseError> {
+        if !self.starts("?{") {
+            return Ok(None);
+        }
+        let start = self.pos;
+        let Some(end) = self.rest().find('}') else {
+            return Err(self.err_at(start, "unterminated parameter: expected } after ?{"));
+        };
+        let body = &self.rest()[2..end];
+        let (name, default) = match body.split_once('=') {
+            Some((n, d)) => (n.trim(), Some(d.trim())),
+            None => (body.trim(), None),
+        };
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
+        {
+            return Err(self.err_at(
+                start,
+                format!("?{{{body}}}: a parameter is ?{{name}} or ?{{name=default}}"),
+            ));
+        }
+        let default = default.map(|d| {
+            d.strip_prefix('"')
+                .and_then(|x| x.strip_suffix('"'))
+                .unwrap_or(d)
+                .to_string()
+        });
+        let value = match (self.params.get(name), default) {
+            (Some(v), _) => v.clone(),
+            (None, Some(d)) => d,
+            (None, None) => {
+                return Err(self.err_at(
+                    start,
+                    format!(
+                    "query parameter ?{name} has no value: pass it in the query job's arguments"
+                ),
+                ))
+            }
+        };
+        self.bump(end + 1);
+        Ok(Some(value))
     }
 
     /// Substitutes `?name` by its argument.

@@ -142,6 +142,7 @@ impl Cluster {
                 start: 0,
                 end: i64::MAX / 2,
                 default_limit,
+                zone: crate::query::Zone::UTC,
             },
             live: None,
         };
@@ -433,6 +434,7 @@ async fn a_live_query_sees_events_digested_on_every_node() {
             start: now - 3_600_000,
             end: now + 1,
             default_limit: 200,
+            zone: crate::query::Zone::UTC,
         },
         live: Some(spec.clone()),
     };
