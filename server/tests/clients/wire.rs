@@ -114,9 +114,9 @@ fn beats_and_fluent_bit_bulk_requests() {
     });
     let rows = node.query("beats", "beatmark n=7");
     assert_eq!(rows[0]["host.name"], "beat-host");
-    assert_eq!(rows[0]["@timestamp"], "1796029207000");
+    assert_eq!(crate::ts(&rows[0]), 1796029207000);
     let rows = node.query("beats", "fbmark n=3");
-    assert_eq!(rows[0]["@timestamp"], "1796025603500");
+    assert_eq!(crate::ts(&rows[0]), 1796025603500);
 }
 
 fn base64_user_pass(u: &str, p: &str) -> String {
@@ -216,20 +216,23 @@ fn otlp_json_protobuf_partial_success_and_bad_inputs() {
              "body": {"kvlistValue": {"values": [{"key": "msg", "value": {"stringValue": "otlpjsonmark"}}]}},
              "attributes": [{"key": "count", "value": {"intValue": "42"}}]},
             {"observedTimeUnixNano": "1764590401000000000", "body": {"stringValue": "otlpjsonmark observed"},
-             "traceId": "abcd"}
+             "traceId": "abcd"},
+            {"timeUnixNano": 1764590403000000000u64, "body": {"stringValue": "otlpjsonmark numeric time"}}
         ]}]}]});
     let (st, v, h) = post(&node, "/v1/logs", Some(&tok), &[("content-type", "application/json")], body.to_string());
     assert_eq!(st, 200, "{v}");
     assert_eq!(h["content-type"], "application/json");
     assert_eq!(v["partialSuccess"]["rejectedLogRecords"], "1", "{v}");
     assert!(v["partialSuccess"]["errorMessage"].as_str().unwrap().contains("traceId must be 16 bytes"), "{v}");
-    node.wait_until(60, "the OTLP JSON record", || node.count("otlpw", "otlpjsonmark") == 1);
-    let e = &node.query("otlpw", "otlpjsonmark")[0];
+    node.wait_until(60, "the OTLP JSON records", || node.count("otlpw", "otlpjsonmark") == 2);
+    let e = &node.query("otlpw", "otlpjsonmark numeric")[0];
+    assert_eq!(crate::ts(e), 1764590403000, "a numeric timeUnixNano is read too");
+    let e = &node.query("otlpw", "otlpjsonmark severityText=INFO")[0];
     assert_eq!(e["body.msg"], "otlpjsonmark");
     assert_eq!(e["attributes.count"], "42");
     assert_eq!(e["traceId"], "5b8efff798038103d269b633813fc60c");
     assert_eq!(e["resource.attributes.service.name"], "jsonsvc");
-    assert_eq!(e["@timestamp"], "1764590400123");
+    assert_eq!(crate::ts(e), 1764590400123);
     assert_eq!(e["@timestamp.nanos"], "456789");
 
     // Protobuf, gzipped; the answer is an ExportLogsServiceResponse in protobuf.
@@ -248,7 +251,7 @@ fn otlp_json_protobuf_partial_success_and_bad_inputs() {
     assert!(resp.partial_success.is_none());
     node.wait_until(60, "the OTLP protobuf records", || node.count("otlpw", "otlppbmark") == 2);
     let rows = node.query("otlpw", "otlppbmark b");
-    assert_eq!(rows[0]["@timestamp"], "1764590402000", "observedTimeUnixNano");
+    assert_eq!(crate::ts(&rows[0]), 1764590402000, "observedTimeUnixNano");
 
     // Bad inputs: 4xx naming the problem, in the request's encoding.
     let pb = [("content-type", "application/x-protobuf")];
@@ -296,13 +299,13 @@ fn hec_health_ack_time_index_and_errors() {
     assert_eq!(v["acks"][ack_id.to_string()], true);
     node.wait_until(60, "the HEC events", || node.count("hecw", "hectimemark") == 2);
     let e = &node.query("hecw", "hectimemark one")[0];
-    assert_eq!(e["@timestamp"], "1764590400123");
+    assert_eq!(crate::ts(e), 1764590400123);
     assert_eq!(e["@timestamp.nanos"], "456000");
     assert_eq!(e["@host"], "h1");
     assert_eq!(e["@source"], "/var/log/x");
     assert_eq!(e["region"], "eu");
     let e = &node.query("hecw", "hectimemark two")[0];
-    assert_eq!(e["@timestamp"], "1764590401500");
+    assert_eq!(crate::ts(e), 1764590401500);
     assert_eq!(e["@timezone"], "Europe/Paris");
     assert_eq!(e["msg"], "hectimemark two");
 

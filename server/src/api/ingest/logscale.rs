@@ -203,12 +203,12 @@ fn unstructured_batches(
             .collect::<Result<_, _>>()?;
         let parser = match obj.get("type") {
             Some(Value::String(p)) => p.as_str(),
+            None | Some(Value::Null) => default_parser,
             Some(_) => {
                 return Err(ApiError::bad_request(format!(
                     "{at}: type must be a parser name"
                 )))
             }
-            None => default_parser,
         };
         let spec = resolve_parser(node, repo, parser)?;
         let mut tags = tags_of(obj.get("tags"), &at)?;

@@ -100,9 +100,16 @@ async fn export(
         Encoding::Protobuf => ExportLogsServiceRequest::decode(&bytes[..]).map_err(|e| {
             ApiError::bad_request(format!("body is not a valid OTLP ExportLogsServiceRequest protobuf: {e}"))
         })?,
-        Encoding::Json => serde_json::from_slice(&bytes).map_err(|e| {
-            ApiError::bad_request(format!("body is not a valid OTLP ExportLogsServiceRequest in JSON: {e}"))
-        })?,
+        Encoding::Json => {
+            let bad = |e: serde_json::Error| {
+                ApiError::bad_request(format!(
+                    "body is not a valid OTLP ExportLogsServiceRequest in JSON: {e}"
+                ))
+            };
+            let mut v: serde_json::Value = serde_json::from_slice(&bytes).map_err(bad)?;
+            times_as_strings(&mut v);
+            serde_json::from_value(v).map_err(bad)?
+        }
     };
     let mapped = otlp::map_request(req, now_ms());
     if !mapped.events.is_empty() {
@@ -122,6 +129,29 @@ async fn export(
             error_message: mapped.error.unwrap_or_default(),
         }),
     })
+}
+
+/// ProtoJSON writes 64-bit integers as strings but lets readers accept numbers too; the
+/// generated deserializer takes only strings, so numeric record times are turned into strings.
+fn times_as_strings(v: &mut serde_json::Value) {
+    let records = v
+        .get_mut("resourceLogs")
+        .and_then(|r| r.as_array_mut())
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.get_mut("scopeLogs").and_then(|s| s.as_array_mut()))
+        .flatten()
+        .filter_map(|s| s.get_mut("logRecords").and_then(|l| l.as_array_mut()))
+        .flatten();
+    for rec in records {
+        for k in ["timeUnixNano", "observedTimeUnixNano"] {
+            if let Some(t) = rec.get_mut(k) {
+                if t.is_number() {
+                    *t = serde_json::Value::String(t.to_string());
+                }
+            }
+        }
+    }
 }
 
 fn resp_body(enc: Encoding, r: &ExportLogsServiceResponse) -> Vec<u8> {
