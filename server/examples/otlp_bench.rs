@@ -40,12 +40,7 @@ fn kv(k: &str, value: Option<AnyValue>) -> KeyValue {
 
 /// Record `i`: what an instrumented HTTP service logs.
 fn message(i: usize) -> String {
-    format!(
-        "GET /api/v1/items/{} 200 {}ms user=u{}",
-        i,
-        i % 97,
-        i % 100
-    )
+    format!("GET /api/v1/items/{} 200 {}ms user=u{}", i, i % 97, i % 100)
 }
 
 fn otlp_body(from: usize, n: usize) -> Vec<u8> {
@@ -103,7 +98,9 @@ fn structured_body(from: usize, n: usize) -> Vec<u8> {
             })
         })
         .collect();
-    json!([{"tags": {}, "events": events}]).to_string().into_bytes()
+    json!([{"tags": {}, "events": events}])
+        .to_string()
+        .into_bytes()
 }
 
 async fn token(client: &reqwest::Client, url: &str, root: &str) -> String {
@@ -183,7 +180,10 @@ async fn run(
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let url = args.get(1).cloned().unwrap_or("http://127.0.0.1:8080".into());
+    let url = args
+        .get(1)
+        .cloned()
+        .unwrap_or("http://127.0.0.1:8080".into());
     let root = args.get(2).cloned().unwrap_or("root".into());
     let records: usize = args.get(3).map_or(500_000, |s| s.parse().unwrap());
     let batch: usize = args.get(4).map_or(1_000, |s| s.parse().unwrap());
@@ -198,11 +198,30 @@ async fn main() {
     // Alternate the two protocols (twice each) so neither profits alone from a warm node.
     let mut rates = [Vec::new(), Vec::new()];
     for round in 0..2 {
-        let o = run(&client, format!("{url}/api/v1/ingest/otlp/v1/logs"), &tok,
-            "application/x-protobuf", otlp.clone(), batch, in_flight).await;
-        let s = run(&client, format!("{url}/api/v1/ingest/humio-structured"), &tok,
-            "application/json", structured.clone(), batch, in_flight).await;
-        println!("{}", json!({"round": round, "otlp_records_per_s": o.round(), "structured_records_per_s": s.round()}));
+        let o = run(
+            &client,
+            format!("{url}/api/v1/ingest/otlp/v1/logs"),
+            &tok,
+            "application/x-protobuf",
+            otlp.clone(),
+            batch,
+            in_flight,
+        )
+        .await;
+        let s = run(
+            &client,
+            format!("{url}/api/v1/ingest/humio-structured"),
+            &tok,
+            "application/json",
+            structured.clone(),
+            batch,
+            in_flight,
+        )
+        .await;
+        println!(
+            "{}",
+            json!({"round": round, "otlp_records_per_s": o.round(), "structured_records_per_s": s.round()})
+        );
         rates[0].push(o);
         rates[1].push(s);
     }

@@ -147,7 +147,7 @@ fn malformed_requests_get_clear_errors_and_change_nothing() {
         (
             "/api/v1/ingest/hec",
             Some(&tok),
-            br#"{"event": "a"} {broken"#.to_vec(),
+            br#"{"event": {"a": 1}} {broken"#.to_vec(),
             &[],
             400,
             "event 1: invalid JSON",

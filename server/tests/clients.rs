@@ -27,7 +27,9 @@ pub fn client_available(module: &str) -> bool {
             std::env::var("STRATA_REQUIRE_CLIENTS").as_deref() != Ok("1"),
             "python module {module} is missing and STRATA_REQUIRE_CLIENTS=1 (run scripts/install-test-deps.sh)"
         );
-        eprintln!("skipping: python module {module} is not installed (scripts/install-test-deps.sh)");
+        eprintln!(
+            "skipping: python module {module} is not installed (scripts/install-test-deps.sh)"
+        );
     }
     ok
 }
@@ -65,7 +67,11 @@ fn wait_for_all(node: &Node, repo: &str, q: &str, n_field: &str, n: u64) {
         })
         .collect();
     seen.sort();
-    assert_eq!(seen, (0..n).collect::<Vec<_>>(), "every {n_field} of 0..{n}");
+    assert_eq!(
+        seen,
+        (0..n).collect::<Vec<_>>(),
+        "every {n_field} of 0..{n}"
+    );
 }
 
 /// The single event matching `q`.
@@ -104,10 +110,7 @@ fn otlp_python_sdk_exporter_delivers_every_record() {
         ("/api/v1/ingest/otlp/v1/logs", "1", "otlpgzmark"),
         ("/v1/logs", "0", "otlpplainmark"),
     ] {
-        let out = run_client(
-            "otlp_logs.py",
-            &[&node.url(path), &tok, "300", marker, gz],
-        );
+        let out = run_client("otlp_logs.py", &[&node.url(path), &tok, "300", marker, gz]);
         let v: Value = serde_json::from_str(out.trim()).unwrap();
         assert_eq!(v["exported"], 300, "{v}");
         trace_ids.push((marker, v));
@@ -118,14 +121,23 @@ fn otlp_python_sdk_exporter_delivers_every_record() {
         let e = one(&node, "otel", &format!("{marker} attributes.n=7"));
         assert_eq!(e["body"], format!("{marker} record 7"));
         assert_eq!(e["attributes.marker"], marker);
-        assert_eq!(e["severityNumber"], "13", "WARNING is OTLP severity 13: {e}");
-        assert!(e["severityText"].as_str().unwrap().starts_with("WARN"), "{e}");
+        assert_eq!(
+            e["severityNumber"], "13",
+            "WARNING is OTLP severity 13: {e}"
+        );
+        assert!(
+            e["severityText"].as_str().unwrap().starts_with("WARN"),
+            "{e}"
+        );
         assert_eq!(e["resource.attributes.service.name"], "clients-test");
         assert_eq!(e["scope.name"], "clients.otlp");
         assert_eq!(e["traceId"], v["trace_id"]);
         assert_eq!(e["spanId"], v["span_id"]);
         let t = ts(&e);
-        assert!(t >= before - 1000 && t <= after + 1000, "record time {t} within the run");
+        assert!(
+            t >= before - 1000 && t <= after + 1000,
+            "record time {t} within the run"
+        );
     }
 }
 
@@ -139,7 +151,12 @@ fn elasticsearch_python_client_bulk_helpers_and_index_path() {
     let tok = node.repo_with_token("es", "kv");
     let out = run_client(
         "es_bulk.py",
-        &[&node.url("/api/v1/ingest/elastic-bulk"), &tok, "400", "esmark"],
+        &[
+            &node.url("/api/v1/ingest/elastic-bulk"),
+            &tok,
+            "400",
+            "esmark",
+        ],
     );
     let v: Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(v["version"], "8.17.0", "{v}");
@@ -186,7 +203,10 @@ fn splunk_hec_logging_handler_delivers_with_host_source_and_sourcetype() {
     assert_eq!(e["@timezone"], "Z");
     assert!(e["@rawstring"].as_str().unwrap().contains("hecmark n=11"));
     let t = ts(&e);
-    assert!(t >= before - 1000 && t <= after + 1000, "HEC time {t} within the run");
+    assert!(
+        t >= before - 1000 && t <= after + 1000,
+        "HEC time {t} within the run"
+    );
 }
 
 #[test]
@@ -197,10 +217,7 @@ fn humiolib_structured_and_unstructured() {
     let dir = tempfile::tempdir().unwrap();
     let node = Node::start(&dir.path().join("n"), &[]);
     let tok = node.repo_with_token("humio", "kv");
-    run_client(
-        "humio.py",
-        &[&node.url(""), &tok, "100", "humiomark"],
-    );
+    run_client("humio.py", &[&node.url(""), &tok, "100", "humiomark"]);
     wait_for_all(&node, "humio", "humiomark", "n", 100);
     let e = one(&node, "humio", "humiomark n=5");
     assert_eq!(e["kind"], "structured");

@@ -162,7 +162,11 @@ fn scope_object(s: &InstrumentationScope) -> Option<Value> {
 fn attributes_object(kvs: &[KeyValue]) -> Map<String, Value> {
     kvs.iter()
         .map(|kv| {
-            let v = kv.value.as_ref().and_then(any_to_json).unwrap_or(Value::Null);
+            let v = kv
+                .value
+                .as_ref()
+                .and_then(any_to_json)
+                .unwrap_or(Value::Null);
             (kv.key.clone(), v)
         })
         .collect()

@@ -37,14 +37,11 @@ impl Zone {
                 else {
                     return utc_ms;
                 };
-                let local = tz
-                    .from_local_datetime(&naive)
-                    .earliest()
-                    .or_else(|| {
-                        tz.from_local_datetime(&(naive - chrono::Duration::hours(1)))
-                            .earliest()
-                            .map(|d| d + chrono::Duration::hours(1))
-                    });
+                let local = tz.from_local_datetime(&naive).earliest().or_else(|| {
+                    tz.from_local_datetime(&(naive - chrono::Duration::hours(1)))
+                        .earliest()
+                        .map(|d| d + chrono::Duration::hours(1))
+                });
                 local.map(|d| d.timestamp_millis()).unwrap_or(utc_ms)
             }
         }
@@ -74,8 +71,7 @@ fn fixed_offset(t: &str) -> Option<i32> {
 /// Whether an ISO 8601 timestamp text names its own zone (`Z` or an offset after the time).
 pub fn has_zone(ts: &str) -> bool {
     let t = ts.trim();
-    t.len() > 19
-        && (t.ends_with(['Z', 'z']) || t.get(19..).is_some_and(|r| r.contains(['+', '-'])))
+    t.len() > 19 && (t.ends_with(['Z', 'z']) || t.get(19..).is_some_and(|r| r.contains(['+', '-'])))
 }
 
 #[cfg(test)]

@@ -44,12 +44,10 @@ pub(super) fn routes() -> Router<Arc<NodeCtx>> {
         .route(&format!("{PREFIX}/{{index}}/_bulk"), bulk_index())
         .route("/_bulk", bulk())
         .route("/{index}/_bulk", bulk_index())
-        .layer(
-            tower_http::set_header::SetResponseHeaderLayer::overriding(
-                HeaderName::from_static("x-elastic-product"),
-                HeaderValue::from_static("Elasticsearch"),
-            ),
-        )
+        .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("x-elastic-product"),
+            HeaderValue::from_static("Elasticsearch"),
+        ))
 }
 
 /// `GET /` of an Elasticsearch node (`HEAD` is the same without the body).
@@ -162,7 +160,9 @@ async fn bulk(
         if !matches!(kind, "index" | "create" | "update" | "delete") {
             return Err(malformed(
                 ln,
-                &format!("expected field [create], [delete], [index] or [update] but found [{kind}]"),
+                &format!(
+                    "expected field [create], [delete], [index] or [update] but found [{kind}]"
+                ),
             ));
         }
         let index = meta
@@ -175,9 +175,12 @@ async fn bulk(
             items.push(json!({kind: {"_index": index, "_id": id, "_version": 1, "result": "not_found", "status": 404}}));
             continue;
         }
-        let (dn, doc) = lines
-            .next()
-            .ok_or_else(|| malformed(ln, &format!("action without a document: the {kind} action is the last line")))?;
+        let (dn, doc) = lines.next().ok_or_else(|| {
+            malformed(
+                ln,
+                &format!("action without a document: the {kind} action is the last line"),
+            )
+        })?;
         let id = id.unwrap_or_else(new_id);
         if kind == "update" {
             errors = true;
@@ -191,12 +194,22 @@ async fn bulk(
             Ok(d) if d.is_object() => d,
             Ok(_) => {
                 errors = true;
-                items.push(doc_error(kind, &index, &id, format!("line {dn}: the document must be a JSON object")));
+                items.push(doc_error(
+                    kind,
+                    &index,
+                    &id,
+                    format!("line {dn}: the document must be a JSON object"),
+                ));
                 continue;
             }
             Err(e) => {
                 errors = true;
-                items.push(doc_error(kind, &index, &id, format!("line {dn}: the document is not JSON: {e}")));
+                items.push(doc_error(
+                    kind,
+                    &index,
+                    &id,
+                    format!("line {dn}: the document is not JSON: {e}"),
+                ));
                 continue;
             }
         };
@@ -214,9 +227,11 @@ async fn bulk(
             fields: fields.into_iter().collect(),
         });
         let seq = items.len();
-        items.push(json!({kind: {"_index": index, "_id": id, "_version": 1, "result": "created",
+        items.push(
+            json!({kind: {"_index": index, "_id": id, "_version": 1, "result": "created",
             "_shards": {"total": 1, "successful": 1, "failed": 0},
-            "_seq_no": seq, "_primary_term": 1, "status": 201}}));
+            "_seq_no": seq, "_primary_term": 1, "status": 201}}),
+        );
     }
     if !events.is_empty() {
         publish(

@@ -2,7 +2,8 @@
 //! (`time` in seconds with fractions, `timezone` → `@timezone` (default `Z`), `host` →
 //! `@host`, `source` → `@source`, `sourcetype` → the `#type` tag and the parser of that name
 //! when the repository has one (else the token's parser parses string events), `index` must
-//! name the token's repository, `fields` become fields), the raw variant (one event per line),
+//! name the token's repository, `fields` become fields; an event its parser cannot parse is
+//! kept unparsed with `@error`/`@error_msg`), the raw variant (one event per line),
 //! `health`, and indexer acknowledgement. Answers and errors use HEC's shape
 //! `{"text": ..., "code": N}` with Splunk's codes, which HEC clients read.
 //!
@@ -176,9 +177,12 @@ async fn ack(
     let issued = NEXT_ACK.load(Ordering::Relaxed);
     let mut acks = serde_json::Map::new();
     for id in ids {
-        let n = id
-            .as_u64()
-            .ok_or_else(|| Hec::bad(6, format!("Invalid data format: ack id {id} is not a number")))?;
+        let n = id.as_u64().ok_or_else(|| {
+            Hec::bad(
+                6,
+                format!("Invalid data format: ack id {id} is not a number"),
+            )
+        })?;
         acks.insert(n.to_string(), Value::Bool(n < issued));
     }
     Ok(Json(json!({"acks": acks})).into_response())
@@ -276,8 +280,12 @@ async fn event(
         .into_iter::<Value>()
         .enumerate()
     {
-        let item =
-            item.map_err(|e| Hec::bad(6, format!("Invalid data format: event {i}: invalid JSON: {e}")))?;
+        let item = item.map_err(|e| {
+            Hec::bad(
+                6,
+                format!("Invalid data format: event {i}: invalid JSON: {e}"),
+            )
+        })?;
         let Value::Object(obj) = item else {
             return Err(Hec::bad(
                 6,
@@ -288,7 +296,10 @@ async fn event(
             return Err(Hec::bad(12, format!("Event field is required (event {i})")));
         };
         if matches!(ev, Value::String(s) if s.is_empty()) || ev.is_null() {
-            return Err(Hec::bad(13, format!("Event field cannot be blank (event {i})")));
+            return Err(Hec::bad(
+                13,
+                format!("Event field cannot be blank (event {i})"),
+            ));
         }
         if let Some(idx) = obj.get("index").and_then(string_of) {
             if idx != t.repo {
@@ -301,13 +312,17 @@ async fn event(
         let time = match obj.get("time") {
             None | Some(Value::Null) => None,
             Some(v) => Some(hec_time(v).ok_or_else(|| {
-                Hec::bad(6, format!("Invalid data format: event {i}: time {v} is not epoch seconds"))
+                Hec::bad(
+                    6,
+                    format!("Invalid data format: event {i}: time {v} is not epoch seconds"),
+                )
             })?),
         };
         let zone = match obj.get("timezone").and_then(Value::as_str) {
             None => "Z".to_string(),
             Some(z) => {
-                Zone::parse(z).map_err(|e| Hec::bad(6, format!("Invalid data format: event {i}: {e}")))?;
+                Zone::parse(z)
+                    .map_err(|e| Hec::bad(6, format!("Invalid data format: event {i}: {e}")))?;
                 z.to_string()
             }
         };
@@ -326,11 +341,10 @@ async fn event(
                         }
                         // The parser script filtered the event out.
                         Ok(None) => continue,
+                        // As LogScale does: the event is kept unparsed and says why.
                         Err(e) => {
-                            return Err(Hec::bad(
-                                6,
-                                format!("Invalid data format: event {i}: {e}"),
-                            ))
+                            fields.insert("@error".into(), "true".into());
+                            fields.insert("@error_msg".into(), e.to_string());
                         }
                     }
                 }
@@ -391,7 +405,10 @@ async fn raw(
         if *idx != t.repo {
             return Err(Hec::bad(
                 7,
-                format!("Incorrect index: {idx:?}, but this token ingests into {:?}", t.repo),
+                format!(
+                    "Incorrect index: {idx:?}, but this token ingests into {:?}",
+                    t.repo
+                ),
             ));
         }
     }
@@ -414,8 +431,9 @@ async fn raw(
         }
     }
     let lines = text.lines().filter(|l| !l.trim().is_empty());
-    let batches = crate::ingest::lines::parse_lines(lines, parser, &base_tags, &base_fields, now_ms())
-        .map_err(|e| Hec::bad(6, format!("Invalid data format: {e}")))?;
+    let batches =
+        crate::ingest::lines::parse_lines(lines, parser, &base_tags, &base_fields, now_ms())
+            .map_err(|e| Hec::bad(6, format!("Invalid data format: {e}")))?;
     publish(&node, &t.repo, batches).await?;
     Ok(success(ch))
 }

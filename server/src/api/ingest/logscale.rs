@@ -300,7 +300,8 @@ pub(super) async fn raw(
     }
     let named = q.parser.or(t.parser);
     let parser = resolve_parser(&node, &t.repo, named.as_deref().unwrap_or("none"))?;
-    let tags: BTreeMap<String, String> = named.map(|p| ("type".to_string(), p)).into_iter().collect();
+    let tags: BTreeMap<String, String> =
+        named.map(|p| ("type".to_string(), p)).into_iter().collect();
     let batches = parse_lines(std::iter::once(event), &parser, &tags, &BTreeMap::new())?;
     publish(&node, &t.repo, batches).await?;
     Ok(ok_json())

@@ -98,7 +98,9 @@ async fn export(
     let bytes = body_bytes(node, headers, body)?;
     let req = match enc {
         Encoding::Protobuf => ExportLogsServiceRequest::decode(&bytes[..]).map_err(|e| {
-            ApiError::bad_request(format!("body is not a valid OTLP ExportLogsServiceRequest protobuf: {e}"))
+            ApiError::bad_request(format!(
+                "body is not a valid OTLP ExportLogsServiceRequest protobuf: {e}"
+            ))
         })?,
         Encoding::Json => {
             let bad = |e: serde_json::Error| {
