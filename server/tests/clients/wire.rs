@@ -312,8 +312,8 @@ fn otlp_json_protobuf_partial_success_and_bad_inputs() {
         ..Default::default()
     };
     let req = otlp_request(vec![
-        rec(0, "otlppbmark a"),
-        rec(1_764_590_402_000_000_000, "otlppbmark b"),
+        rec(0, "otlppbmark alpha"),
+        rec(1_764_590_402_000_000_000, "otlppbmark beta"),
     ]);
     let r = send(
         &node,
@@ -333,7 +333,7 @@ fn otlp_json_protobuf_partial_success_and_bad_inputs() {
     node.wait_until(60, "the OTLP protobuf records", || {
         node.count("otlpw", "otlppbmark") == 2
     });
-    let rows = node.query("otlpw", "otlppbmark b");
+    let rows = node.query("otlpw", "otlppbmark beta");
     assert_eq!(crate::ts(&rows[0]), 1764590402000, "observedTimeUnixNano");
 
     // Bad inputs: 4xx naming the problem, in the request's encoding.
