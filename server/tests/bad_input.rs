@@ -142,12 +142,12 @@ fn malformed_requests_get_clear_errors_and_change_nothing() {
             br#"{"no_event": 1}"#.to_vec(),
             &[],
             400,
-            "missing \"event\"",
+            "Event field is required",
         ),
         (
             "/api/v1/ingest/hec",
             Some(&tok),
-            br#"{"event": "a"} {broken"#.to_vec(),
+            br#"{"event": {"a": 1}} {broken"#.to_vec(),
             &[],
             400,
             "event 1: invalid JSON",
@@ -158,7 +158,7 @@ fn malformed_requests_get_clear_errors_and_change_nothing() {
             b"{\"delete\":{}}\n{}\n".to_vec(),
             &[],
             400,
-            "unsupported bulk action",
+            "Malformed action/metadata line [2]",
         ),
         (
             "/api/v1/ingest/elastic-bulk",

@@ -23,7 +23,8 @@ fn ingest_concurrently(
     std::thread::scope(|s| {
         for t in 0..threads {
             let acked = acked.clone();
-            let url = node.url("/api/v1/ingest/raw");
+            // One event per line (the raw endpoint would store the whole body as one).
+            let url = node.url("/api/v1/ingest/hec/raw");
             s.spawn(move || {
                 let client = reqwest::blocking::Client::new();
                 for i in 0..requests {

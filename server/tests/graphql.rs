@@ -176,8 +176,8 @@ fn parser_scripts_are_tested_and_used_at_ingest() {
         .unwrap()
         .to_string();
     let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    let body = format!("{now} ERROR disk full\n{now} INFO fine\nunparseable\n");
-    let (s, t) = node.post("/api/v1/ingest/raw", &tok, body);
+    let body = json!([{"messages": [format!("{now} ERROR disk full"), format!("{now} INFO fine"), "unparseable"]}]);
+    let (s, t) = node.post("/api/v1/ingest/humio-unstructured", &tok, body.to_string());
     assert_eq!(s, 200, "{t}");
     node.wait_until(20, "parsed events", || node.count("app", "*") == 2);
     let rows = node.query("app", "level=ERROR | table([level, msg])");

@@ -8,11 +8,14 @@
 //!
 //! Lines become events in [`lines`], with a built-in parser ([`parsers`]) or a repository's
 //! parser script ([`script`], which runs the query compiler); the text helpers they share with
-//! the query language are in [`crate::text`]. `api::ingest` only decodes requests.
+//! the query language are in [`crate::text`]. OpenTelemetry log records become events in
+//! [`otlp`]; an event's `timezone` is read by [`timezone`]. `api::ingest` only decodes requests.
 
 pub mod lines;
+pub mod otlp;
 pub mod parsers;
 pub mod script;
+pub mod timezone;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,15 +1,25 @@
-//! Elasticsearch `_bulk`, so Beats, Logstash and other Elastic shippers can send here: action
-//! and document line pairs in, an Elastic-shaped bulk answer out.
+//! Elasticsearch `_bulk`, so the official clients, Beats, Logstash and Fluent Bit can send here
+//! with nothing changed but the URL and the token. What they check, taken from their source:
+//! every response carries `X-Elastic-Product: Elasticsearch` (elasticsearch-py 8 refuses a 2xx
+//! without it); `GET`/`HEAD` on the base URL answers version info (Beats and Logstash ping it
+//! on connect); `_bulk` and `/{index}/_bulk` take `POST` (Beats, Fluent Bit) and `PUT`
+//! (elasticsearch-py 8 sends its bulk as `PUT`, which is why `helpers.bulk` got 405 before),
+//! any of the ndjson content types; the answer has one item per action, in order, each
+//! `{action: {_index, _id, status, result | error}}`, and `errors` is true when any item failed.
+//!
+//! Events are immutable, as in LogScale: `index` and `create` store the document; `delete`
+//! answers `not_found` and `update` a `document_missing_exception`, item by item.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde_json::Value;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
 
 use super::{body_bytes, publish, target, utf8};
 use crate::api::ApiError;
@@ -18,52 +28,191 @@ use crate::ingest::parsers::find_timestamp;
 use crate::ingest::{Batch, QueuedEvent};
 use crate::text::{flatten_json, now_ms};
 
-/// Elasticsearch `_bulk`: action line, then document line; `index` and `create` actions.
-pub(super) async fn elastic_bulk(
+/// The Elasticsearch version answered on the base URL: an 8.x, so 8.x Beats, Logstash and
+/// clients accept it without `allow_older_versions`.
+const ES_VERSION: &str = "8.17.0";
+
+const PREFIX: &str = "/api/v1/ingest/elastic-bulk";
+
+pub(super) fn routes() -> Router<Arc<NodeCtx>> {
+    let bulk = || post(bulk_default).put(bulk_default);
+    let bulk_index = || post(bulk_in_index).put(bulk_in_index);
+    Router::new()
+        .route(PREFIX, get(info).merge(bulk()))
+        .route(&format!("{PREFIX}/"), get(info).merge(bulk()))
+        .route(&format!("{PREFIX}/_bulk"), bulk())
+        .route(&format!("{PREFIX}/{{index}}/_bulk"), bulk_index())
+        .route("/_bulk", bulk())
+        .route("/{index}/_bulk", bulk_index())
+        .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("x-elastic-product"),
+            HeaderValue::from_static("Elasticsearch"),
+        ))
+}
+
+/// `GET /` of an Elasticsearch node (`HEAD` is the same without the body).
+async fn info(State(node): State<Arc<NodeCtx>>) -> Response {
+    let name = format!("strata-{}", node.cfg.node_id);
+    Json(json!({
+        "name": name,
+        "cluster_name": "strata",
+        "cluster_uuid": "strata",
+        "version": {
+            "number": ES_VERSION,
+            "build_flavor": "default",
+            "build_type": "strata",
+            "build_hash": "strata",
+            "build_date": "2026-01-01T00:00:00.000Z",
+            "build_snapshot": false,
+            "lucene_version": "9.12.0",
+            "minimum_wire_compatibility_version": "7.17.0",
+            "minimum_index_compatibility_version": "7.0.0"
+        },
+        "tagline": "You Know, for Search"
+    }))
+    .into_response()
+}
+
+async fn bulk_default(
     State(node): State<Arc<NodeCtx>>,
     headers: HeaderMap,
     body: Bytes,
+) -> Response {
+    bulk(&node, &headers, None, body)
+        .await
+        .unwrap_or_else(es_error)
+}
+
+async fn bulk_in_index(
+    State(node): State<Arc<NodeCtx>>,
+    Path(index): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    bulk(&node, &headers, Some(index), body)
+        .await
+        .unwrap_or_else(es_error)
+}
+
+/// An error in Elasticsearch's shape, which its clients parse for `error.type`.
+fn es_error(e: ApiError) -> Response {
+    if e.status.is_server_error() {
+        tracing::warn!(status = %e.status, message = %e.message, "bulk request failed");
+    }
+    let kind = match e.status {
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => "security_exception",
+        StatusCode::PAYLOAD_TOO_LARGE => "content_too_long_exception",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "media_type_header_exception",
+        s if s.is_server_error() => "unavailable_shards_exception",
+        _ => "illegal_argument_exception",
+    };
+    let cause = json!({"type": kind, "reason": e.message});
+    (
+        e.status,
+        Json(json!({"error": {"root_cause": [cause.clone()], "type": kind, "reason": e.message}, "status": e.status.as_u16()})),
+    )
+        .into_response()
+}
+
+/// A random 20-character id, the length and alphabet of Elasticsearch's auto ids.
+fn new_id() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut rng = rand::rng();
+    (0..20)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+fn malformed(line: usize, what: &str) -> ApiError {
+    ApiError::bad_request(format!("Malformed action/metadata line [{line}], {what}"))
+}
+
+async fn bulk(
+    node: &NodeCtx,
+    headers: &HeaderMap,
+    path_index: Option<String>,
+    body: Bytes,
 ) -> Result<Response, ApiError> {
-    let t = target(&node, &headers, None)?;
-    let text = utf8(body_bytes(&node, &headers, body)?)?;
+    let started = std::time::Instant::now();
+    let t = target(node, headers, None)?;
+    let text = utf8(body_bytes(node, headers, body)?)?;
+    if text.trim().is_empty() {
+        return Err(ApiError::bad_request("request body is required"));
+    }
+    let default_index = path_index.unwrap_or_else(|| t.repo.clone());
     let now = now_ms();
     let mut lines = text
         .lines()
         .enumerate()
+        .map(|(i, l)| (i + 1, l))
         .filter(|(_, l)| !l.trim().is_empty());
     let mut events = Vec::new();
     let mut items = Vec::new();
+    let mut errors = false;
     while let Some((ln, action)) = lines.next() {
-        let a: Value = serde_json::from_str(action).map_err(|e| {
-            ApiError::bad_request(format!("line {}: invalid JSON action: {e}", ln + 1))
-        })?;
-        let kind = a
-            .as_object()
-            .and_then(|o| o.keys().next().cloned())
-            .ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "line {}: action must be an object like {{\"index\":{{}}}}",
-                    ln + 1
-                ))
-            })?;
-        if kind != "index" && kind != "create" {
-            return Err(ApiError::bad_request(format!(
-                "line {}: unsupported bulk action {kind:?} (index and create are supported)",
-                ln + 1
-            )));
+        let a: Value = serde_json::from_str(action)
+            .map_err(|e| malformed(ln, &format!("is not JSON: {e}")))?;
+        let Some((kind, meta)) = a.as_object().and_then(|o| o.iter().next()) else {
+            return Err(malformed(ln, "expected an object like {\"index\":{}}"));
+        };
+        let kind = kind.as_str();
+        if !matches!(kind, "index" | "create" | "update" | "delete") {
+            return Err(malformed(
+                ln,
+                &format!(
+                    "expected field [create], [delete], [index] or [update] but found [{kind}]"
+                ),
+            ));
+        }
+        let index = meta
+            .get("_index")
+            .and_then(Value::as_str)
+            .map_or_else(|| default_index.clone(), str::to_string);
+        let id = meta.get("_id").and_then(Value::as_str).map(str::to_string);
+        if kind == "delete" {
+            let id = id.unwrap_or_default();
+            items.push(json!({kind: {"_index": index, "_id": id, "_version": 1, "result": "not_found", "status": 404}}));
+            continue;
         }
         let (dn, doc) = lines.next().ok_or_else(|| {
-            ApiError::bad_request(format!("line {}: action without a document", ln + 1))
+            malformed(
+                ln,
+                &format!("action without a document: the {kind} action is the last line"),
+            )
         })?;
-        let d: Value = serde_json::from_str(doc).map_err(|e| {
-            ApiError::bad_request(format!("line {}: invalid JSON document: {e}", dn + 1))
-        })?;
-        if !d.is_object() {
-            return Err(ApiError::bad_request(format!(
-                "line {}: document must be an object",
-                dn + 1
-            )));
+        let id = id.unwrap_or_else(new_id);
+        if kind == "update" {
+            errors = true;
+            items.push(json!({kind: {"_index": index, "_id": id, "status": 404, "error": {
+                "type": "document_missing_exception",
+                "reason": format!("[{id}]: document missing (events are immutable; only index and create store documents)"),
+                "index": index}}}));
+            continue;
         }
+        let d = match serde_json::from_str::<Value>(doc) {
+            Ok(d) if d.is_object() => d,
+            Ok(_) => {
+                errors = true;
+                items.push(doc_error(
+                    kind,
+                    &index,
+                    &id,
+                    format!("line {dn}: the document must be a JSON object"),
+                ));
+                continue;
+            }
+            Err(e) => {
+                errors = true;
+                items.push(doc_error(
+                    kind,
+                    &index,
+                    &id,
+                    format!("line {dn}: the document is not JSON: {e}"),
+                ));
+                continue;
+            }
+        };
         let mut fields = BTreeMap::new();
         flatten_json("", &d, &mut fields);
         let (ts, nanos) = find_timestamp(&fields).unwrap_or((now, 0));
@@ -77,20 +226,33 @@ pub(super) async fn elastic_bulk(
             raw,
             fields: fields.into_iter().collect(),
         });
-        items.push(serde_json::json!({ kind: {"status": 201, "result": "created"} }));
+        let seq = items.len();
+        items.push(
+            json!({kind: {"_index": index, "_id": id, "_version": 1, "result": "created",
+            "_shards": {"total": 1, "successful": 1, "failed": 0},
+            "_seq_no": seq, "_primary_term": 1, "status": 201}}),
+        );
     }
-    publish(
-        &node,
-        &t.repo,
-        vec![Batch {
-            tags: BTreeMap::new(),
-            events,
-        }],
-    )
-    .await?;
-    Ok((
-        StatusCode::OK,
-        Json(serde_json::json!({"took": 0, "errors": false, "items": items})),
-    )
-        .into_response())
+    if !events.is_empty() {
+        publish(
+            node,
+            &t.repo,
+            vec![Batch {
+                tags: BTreeMap::new(),
+                events,
+            }],
+        )
+        .await?;
+    }
+    Ok(Json(json!({
+        "took": started.elapsed().as_millis() as u64,
+        "errors": errors,
+        "items": items,
+    }))
+    .into_response())
+}
+
+fn doc_error(kind: &str, index: &str, id: &str, reason: String) -> Value {
+    json!({kind: {"_index": index, "_id": id, "status": 400, "error": {
+        "type": "document_parsing_exception", "reason": reason}}})
 }

@@ -1,6 +1,7 @@
 //! The LogScale ingest protocols: `humio-structured` (events with tags and attributes),
-//! `humio-unstructured` (lines for a parser), and the raw and JSON endpoints; their request
-//! shapes and error positions follow LogScale's so its shippers work unchanged.
+//! `humio-unstructured` (lines for a parser), the raw endpoint (the whole body is one event) and
+//! the JSON endpoint; their request shapes and error positions follow LogScale's so its
+//! shippers work unchanged. Events a parser parsed carry its name as the `#type` tag.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,8 +18,9 @@ use super::{
 };
 use crate::api::ApiError;
 use crate::ctx::NodeCtx;
+use crate::ingest::timezone::{has_zone, Zone};
 use crate::ingest::{Batch, QueuedEvent};
-use crate::text::{flatten_json, now_ms};
+use crate::text::{flatten_json, now_ms, time};
 
 /// Where in a request body an error is: `element i` or `element i event j`. Formatted only when
 /// an error is reported (building the text for every event cost more than parsing it).
@@ -84,11 +86,37 @@ fn structured_batches(body: Value) -> Result<Vec<Batch>, ApiError> {
             let Value::Object(mut e) = ev else {
                 return Err(ApiError::bad_request(format!("{at} must be an object")));
             };
+            let zone = match e.get("timezone") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(z)) => Some((
+                    Zone::parse(z).map_err(|m| ApiError::bad_request(format!("{at}: {m}")))?,
+                    z.clone(),
+                )),
+                Some(_) => {
+                    return Err(ApiError::bad_request(format!(
+                        "{at}: timezone must be a string"
+                    )))
+                }
+            };
             let (ts, nanos) = match e.get("timestamp") {
-                Some(v) => timestamp_of(v, &at)?,
+                Some(v) => {
+                    let (ms, n) = timestamp_of(v, &at)?;
+                    match (&zone, v) {
+                        // A wall-clock time without a zone of its own is in the event's zone.
+                        (Some((z, _)), Value::String(s))
+                            if !has_zone(s) && time::parse_iso8601(s).is_some() =>
+                        {
+                            (z.local_to_utc(ms), n)
+                        }
+                        _ => (ms, n),
+                    }
+                }
                 None => (now, 0),
             };
             let mut fields = BTreeMap::new();
+            if let Some((_, name)) = zone {
+                fields.insert("@timezone".to_string(), name);
+            }
             if let Some(a) = e.get("attributes") {
                 if !a.is_object() {
                     return Err(ApiError::bad_request(format!(
@@ -175,15 +203,18 @@ fn unstructured_batches(
             .collect::<Result<_, _>>()?;
         let parser = match obj.get("type") {
             Some(Value::String(p)) => p.as_str(),
+            None | Some(Value::Null) => default_parser,
             Some(_) => {
                 return Err(ApiError::bad_request(format!(
                     "{at}: type must be a parser name"
                 )))
             }
-            None => default_parser,
         };
-        let parser = resolve_parser(node, repo, parser)?;
-        let tags = tags_of(obj.get("tags"), &at)?;
+        let spec = resolve_parser(node, repo, parser)?;
+        let mut tags = tags_of(obj.get("tags"), &at)?;
+        // LogScale tags each event with the parser that parsed it.
+        tags.entry("type".to_string())
+            .or_insert_with(|| parser.to_string());
         let mut fields = BTreeMap::new();
         if let Some(f) = obj.get("fields") {
             if !f.is_object() {
@@ -193,7 +224,7 @@ fn unstructured_batches(
             }
             flatten_json("", f, &mut fields);
         }
-        out.extend(parse_lines(lines.into_iter(), &parser, &tags, &fields)?);
+        out.extend(parse_lines(lines.into_iter(), &spec, &tags, &fields)?);
     }
     Ok(out)
 }
@@ -250,7 +281,9 @@ pub(super) struct ParserParam {
     parser: Option<String>,
 }
 
-/// One event per non-empty line, parsed with `?parser=`, the token's parser, or `none`.
+/// The whole body is one event, as LogScale documents its raw endpoint (a trailing newline is
+/// not part of it), parsed with `?parser=` or the token's parser (then `#type` names it), else
+/// stored unparsed.
 pub(super) async fn raw(
     State(node): State<Arc<NodeCtx>>,
     headers: HeaderMap,
@@ -259,13 +292,17 @@ pub(super) async fn raw(
 ) -> Result<Response, ApiError> {
     let t = target(&node, &headers, None)?;
     let text = utf8(body_bytes(&node, &headers, body)?)?;
-    let parser = q.parser.or(t.parser).unwrap_or_else(|| "none".into());
-    let parser = resolve_parser(&node, &t.repo, &parser)?;
-    let lines = text
-        .lines()
-        .map(|l| l.trim_end_matches('\r'))
-        .filter(|l| !l.trim().is_empty());
-    let batches = parse_lines(lines, &parser, &BTreeMap::new(), &BTreeMap::new())?;
+    let event = text.trim_end_matches(['\n', '\r']);
+    if event.trim().is_empty() {
+        return Err(ApiError::bad_request(
+            "the body is empty; the raw endpoint stores the whole body as one event",
+        ));
+    }
+    let named = q.parser.or(t.parser);
+    let parser = resolve_parser(&node, &t.repo, named.as_deref().unwrap_or("none"))?;
+    let tags: BTreeMap<String, String> =
+        named.map(|p| ("type".to_string(), p)).into_iter().collect();
+    let batches = parse_lines(std::iter::once(event), &parser, &tags, &BTreeMap::new())?;
     publish(&node, &t.repo, batches).await?;
     Ok(ok_json())
 }
@@ -298,10 +335,15 @@ pub(super) async fn json(
         lines.push(it.to_string());
     }
     let parser = resolve_parser(&node, &t.repo, t.parser.as_deref().unwrap_or("json"))?;
+    let tags: BTreeMap<String, String> = t
+        .parser
+        .map(|p| ("type".to_string(), p))
+        .into_iter()
+        .collect();
     let batches = parse_lines(
         lines.iter().map(String::as_str),
         &parser,
-        &BTreeMap::new(),
+        &tags,
         &BTreeMap::new(),
     )?;
     publish(&node, &t.repo, batches).await?;

@@ -4,12 +4,15 @@
 //!
 //! Only protocol adapters live here (request decoding, auth, answers): `logscale.rs` for the
 //! LogScale structured/unstructured, raw and JSON endpoints, `hec.rs` for Splunk HEC,
-//! `elastic.rs` for Elasticsearch `_bulk`. Parsing lines into events is
+//! `elastic.rs` for Elasticsearch `_bulk`, `otlp.rs` for OTLP/HTTP logs. Each protocol answers
+//! errors in its own clients' shape (HEC `{"text","code"}`, Elasticsearch `{"error":{..}}`,
+//! OTLP `google.rpc.Status`). Parsing lines into events is
 //! [`crate::ingest::lines`]; this file has the steps every adapter shares.
 
 mod elastic;
 mod hec;
 mod logscale;
+mod otlp;
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -39,17 +42,10 @@ pub fn routes() -> Router<Arc<NodeCtx>> {
         )
         .route("/api/v1/ingest/raw", post(logscale::raw))
         .route("/api/v1/ingest/json", post(logscale::json))
-        .route("/api/v1/ingest/hec", post(hec::hec))
-        .route("/services/collector", post(hec::hec))
-        .route("/services/collector/event", post(hec::hec))
-        .route("/api/v1/ingest/hec/raw", post(hec::hec_raw))
-        .route("/services/collector/raw", post(hec::hec_raw))
-        .route("/api/v1/ingest/elastic-bulk", post(elastic::elastic_bulk))
-        .route(
-            "/api/v1/ingest/elastic-bulk/_bulk",
-            post(elastic::elastic_bulk),
-        )
-        .route("/_bulk", post(elastic::elastic_bulk))
+        .route("/api/v1/ingest/otlp/v1/logs", post(otlp::logs))
+        .route("/v1/logs", post(otlp::logs))
+        .merge(hec::routes())
+        .merge(elastic::routes())
         .route(
             "/api/v1/dataspaces/{repo}/ingest",
             post(logscale::structured),
@@ -114,12 +110,19 @@ fn target(
 
 /// The body, gunzipped when `Content-Encoding: gzip` (bounded by the body limit).
 fn body_bytes(node: &NodeCtx, headers: &HeaderMap, body: Bytes) -> Result<Vec<u8>, ApiError> {
-    let gz = headers
+    let enc = headers
         .get("content-encoding")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
-    if !gz {
-        return Ok(body.to_vec());
+        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    match enc.as_str() {
+        "" | "identity" => return Ok(body.to_vec()),
+        "gzip" | "x-gzip" => {}
+        other => {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("Content-Encoding {other:?} is not supported (gzip and identity are)"),
+            ))
+        }
     }
     let limit = node.cfg.max_body_bytes as u64;
     let mut out = Vec::new();
