@@ -22,9 +22,9 @@ use axum::Router;
 
 use crate::ctx::NodeCtx;
 use crate::error::ErrorKind;
+use crate::search::SearchError;
 use auth::{Access, Denied, Permission, Scope, SystemPermission, ViewPermission};
 use strata_global::TokenScope;
-use crate::search::SearchError;
 
 /// An error answered to a client: status plus a message naming what was wrong.
 #[derive(Debug)]
@@ -310,9 +310,8 @@ impl NodeCtx {
                         "the token has expired: sign in again or create a new token",
                     ));
                 }
-                let access = Access::of_token(s, t).ok_or_else(|| {
-                    ApiError::unauthorized("the token's user no longer exists")
-                })?;
+                let access = Access::of_token(s, t)
+                    .ok_or_else(|| ApiError::unauthorized("the token's user no longer exists"))?;
                 let token = match t.scope {
                     TokenScope::Personal => TokenKind::Personal,
                     TokenScope::Session => TokenKind::Session,
@@ -383,11 +382,15 @@ impl NodeCtx {
 
     /// An API user allowed to search `repo` (`ReadAccess`).
     pub fn authorize_read(&self, h: &HeaderMap, repo: &str) -> Result<(), ApiError> {
-        if let Ok(Caller::Ingest { .. }) = self.authenticate(h) {
+        let caller = self.authenticate(h)?;
+        if let Caller::Ingest { .. } = caller {
             return Err(ApiError::forbidden("an ingest token cannot run searches"));
         }
-        self.authorize(h, Scope::Repository(repo), ViewPermission::ReadAccess)
-            .map(|_| ())
+        self.check(
+            &caller,
+            Scope::Repository(repo),
+            ViewPermission::ReadAccess.into(),
+        )
     }
 }
 

@@ -8,9 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use strata_global::{ApiToken, State, TokenScope};
 
 /// A permission on one repository or view (LogScale's `Permission` enum).
-#[derive(
-    async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord,
-)]
+#[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[graphql(name = "Permission", rename_items = "PascalCase")]
 pub enum ViewPermission {
     ReadAccess,
@@ -28,9 +26,7 @@ pub enum ViewPermission {
 }
 
 /// An organization-wide permission (LogScale's `OrganizationPermission`).
-#[derive(
-    async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord,
-)]
+#[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[graphql(rename_items = "PascalCase")]
 pub enum OrganizationPermission {
     CreateRepository,
@@ -42,9 +38,7 @@ pub enum OrganizationPermission {
 }
 
 /// A cluster-wide permission (LogScale's `SystemPermission`).
-#[derive(
-    async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord,
-)]
+#[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[graphql(rename_items = "PascalCase")]
 pub enum SystemPermission {
     /// Change cluster settings (nodes, partitions, replication).
@@ -154,8 +148,9 @@ impl Access {
                         .or_default()
                         .extend(parse::<ViewPermission>(&role.view_permissions)),
                     None => {
-                        a.organization
-                            .extend(parse::<OrganizationPermission>(&role.organization_permissions));
+                        a.organization.extend(parse::<OrganizationPermission>(
+                            &role.organization_permissions,
+                        ));
                         a.system
                             .extend(parse::<SystemPermission>(&role.system_permissions));
                     }
@@ -323,7 +318,10 @@ mod tests {
         let read = Permission::View(ViewPermission::ReadAccess);
         let dash = Permission::View(ViewPermission::ChangeDashboards);
         assert_eq!(a.check(Scope::Repository("a"), read), Ok(()));
-        assert_eq!(a.check(Scope::Repository("a"), dash), Err(Denied::Forbidden));
+        assert_eq!(
+            a.check(Scope::Repository("a"), dash),
+            Err(Denied::Forbidden)
+        );
         assert_eq!(a.check(Scope::Repository("b"), read), Err(Denied::NotFound));
         // The role's organization permissions only count when assigned organization-wide.
         assert_eq!(
@@ -388,10 +386,16 @@ mod tests {
         };
         let a = Access::of_token(&s, &org).unwrap();
         assert!(a
-            .check(Scope::Organization, OrganizationPermission::ManageUsers.into())
+            .check(
+                Scope::Organization,
+                OrganizationPermission::ManageUsers.into()
+            )
             .is_ok());
         assert!(a
-            .check(Scope::Organization, SystemPermission::ReadHealthCheck.into())
+            .check(
+                Scope::Organization,
+                SystemPermission::ReadHealthCheck.into()
+            )
             .is_ok());
         assert!(a.check(Scope::Repository("a"), read).is_err());
     }

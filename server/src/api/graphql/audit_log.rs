@@ -64,10 +64,7 @@ pub fn mutation_fields(req: &async_graphql::Request) -> Vec<MutationField> {
                                 )
                             })
                             .unwrap_or_default();
-                        (
-                            n.node.to_string(),
-                            c.into_json().unwrap_or(Value::Null),
-                        )
+                        (n.node.to_string(), c.into_json().unwrap_or(Value::Null))
                     })
                     .collect();
                 Some(MutationField {
@@ -84,7 +81,14 @@ pub fn mutation_fields(req: &async_graphql::Request) -> Vec<MutationField> {
 /// Changes to who may do what, and deletions, are sensitive (LogScale's `#sensitive`).
 fn sensitive(name: &str) -> bool {
     const WORDS: &[&str] = &[
-        "User", "Group", "Role", "Token", "delete", "remove", "Retention", "Permission",
+        "User",
+        "Group",
+        "Role",
+        "Token",
+        "delete",
+        "remove",
+        "Retention",
+        "Permission",
     ];
     WORDS.iter().any(|w| name.contains(w))
 }

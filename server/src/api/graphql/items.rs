@@ -326,7 +326,11 @@ impl ItemMutation {
         ctx: &Context<'_>,
         input: CreateDashboardInput,
     ) -> Result<Dashboard, Error> {
-        require_view(ctx, &input.search_domain_name, ViewPermission::ChangeDashboards)?;
+        require_view(
+            ctx,
+            &input.search_domain_name,
+            ViewPermission::ChangeDashboards,
+        )?;
         let repo = input.search_domain_name.clone();
         put_dashboard(ctx, repo, dashboard_of(new_id(), input)?, None).await
     }
@@ -336,7 +340,11 @@ impl ItemMutation {
         ctx: &Context<'_>,
         input: UpdateDashboardInput,
     ) -> Result<Dashboard, Error> {
-        require_view(ctx, &input.dashboard.search_domain_name, ViewPermission::ChangeDashboards)?;
+        require_view(
+            ctx,
+            &input.dashboard.search_domain_name,
+            ViewPermission::ChangeDashboards,
+        )?;
         let d = input.dashboard;
         let v = item_version(ctx, &d.search_domain_name, ItemKind::Dashboard, &input.id)?;
         let repo = d.search_domain_name.clone();
@@ -348,7 +356,11 @@ impl ItemMutation {
         ctx: &Context<'_>,
         input: DeleteDashboardInput,
     ) -> Result<bool, Error> {
-        require_view(ctx, &input.search_domain_name, ViewPermission::ChangeDashboards)?;
+        require_view(
+            ctx,
+            &input.search_domain_name,
+            ViewPermission::ChangeDashboards,
+        )?;
         publish(
             ctx,
             GlobalEvent::DeleteItem {

@@ -22,8 +22,7 @@ pub(crate) use repository::repository_type;
 use std::sync::Arc;
 
 use async_graphql::{
-    Context, EmptySubscription, Error, ErrorExtensions, MergedObject, Object, Schema,
-    SimpleObject,
+    Context, EmptySubscription, Error, ErrorExtensions, MergedObject, Object, Schema, SimpleObject,
 };
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -203,13 +202,12 @@ impl ViewerQuery {
         else {
             return Err(gql_error(ApiError::forbidden("not a user")));
         };
-        let all = |root: bool| root;
         Ok(Viewer {
             id: username.clone(),
             username: username.clone(),
             is_root: *is_root,
             token_type: token.name().to_string(),
-            organization_permissions: if all(access.root) {
+            organization_permissions: if access.root {
                 <OrganizationPermission as async_graphql::EnumType>::items()
                     .iter()
                     .map(|i| i.value)
@@ -217,7 +215,7 @@ impl ViewerQuery {
             } else {
                 access.organization.iter().copied().collect()
             },
-            system_permissions: if all(access.root) {
+            system_permissions: if access.root {
                 <SystemPermission as async_graphql::EnumType>::items()
                     .iter()
                     .map(|i| i.value)

@@ -11,9 +11,7 @@ use super::parsers::{
     self, check_parser_exists, CreateParserInput, DeleteParserInput, Parser, ParserRef,
     ParserTestResult,
 };
-use super::{
-    node, publish, require_org, require_user, require_view, require_visible, valid_name,
-};
+use super::{node, publish, require_org, require_user, require_view, require_visible, valid_name};
 use crate::api::auth::{OrganizationPermission, ViewPermission, AUDIT_REPO};
 
 const GB: f64 = 1e9;
@@ -202,9 +200,13 @@ pub struct RepositoryQuery;
 #[Object]
 impl RepositoryQuery {
     /// The repositories the caller holds a permission on.
+    ///
+    /// `humio-audit` is left out (reach it by name or in `searchDomains`), so listing
+    /// repositories does not change with the first audited change.
     async fn repositories(&self, ctx: &Context<'_>) -> Result<Vec<Repository>, Error> {
         Ok(visible_repositories(ctx)?
             .into_iter()
+            .filter(|n| n != AUDIT_REPO)
             .map(Repository::new)
             .collect())
     }
@@ -353,7 +355,11 @@ impl RepositoryMutation {
         name: String,
         new_description: String,
     ) -> Result<bool, Error> {
-        require_view(ctx, &name, ViewPermission::ChangeViewOrRepositoryDescription)?;
+        require_view(
+            ctx,
+            &name,
+            ViewPermission::ChangeViewOrRepositoryDescription,
+        )?;
         if new_description.len() > 10_000 {
             return Err(Error::new("the description is longer than 10,000 bytes"));
         }
@@ -416,7 +422,11 @@ impl RepositoryMutation {
         ctx: &Context<'_>,
         input: AddIngestTokenV3Input,
     ) -> Result<IngestToken, Error> {
-        require_view(ctx, &input.repository_name, ViewPermission::ChangeIngestTokens)?;
+        require_view(
+            ctx,
+            &input.repository_name,
+            ViewPermission::ChangeIngestTokens,
+        )?;
         valid_name("ingest token", &input.name)?;
         if let Some(p) = &input.parser {
             check_parser_exists(ctx, &input.repository_name, p)?;
@@ -467,7 +477,11 @@ impl RepositoryMutation {
         ctx: &Context<'_>,
         input: AssignParserToIngestTokenInputV2,
     ) -> Result<IngestToken, Error> {
-        require_view(ctx, &input.repository_name, ViewPermission::ChangeIngestTokens)?;
+        require_view(
+            ctx,
+            &input.repository_name,
+            ViewPermission::ChangeIngestTokens,
+        )?;
         let parser = input.parser.filter(|p| !p.is_empty());
         if let Some(p) = &parser {
             check_parser_exists(ctx, &input.repository_name, p)?;

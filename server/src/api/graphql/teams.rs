@@ -252,7 +252,11 @@ impl TeamMutation {
         })
     }
 
-    async fn remove_group(&self, ctx: &Context<'_>, group_id: String) -> Result<GroupResult, Error> {
+    async fn remove_group(
+        &self,
+        ctx: &Context<'_>,
+        group_id: String,
+    ) -> Result<GroupResult, Error> {
         require_org(ctx, OrganizationPermission::ManageUsers)?;
         let group = find_group(ctx, &group_id)?;
         publish(ctx, GlobalEvent::RemoveGroup { id: group_id }).await?;
@@ -297,7 +301,11 @@ impl TeamMutation {
         })
     }
 
-    async fn create_role(&self, ctx: &Context<'_>, input: AddRoleInput) -> Result<RoleResult, Error> {
+    async fn create_role(
+        &self,
+        ctx: &Context<'_>,
+        input: AddRoleInput,
+    ) -> Result<RoleResult, Error> {
         require_org(ctx, OrganizationPermission::ManageUsers)?;
         check_display_name("role", &input.display_name)?;
         let _ = input.color;
@@ -354,7 +362,11 @@ impl TeamMutation {
         })
     }
 
-    async fn remove_role(&self, ctx: &Context<'_>, role_id: String) -> Result<BooleanResult, Error> {
+    async fn remove_role(
+        &self,
+        ctx: &Context<'_>,
+        role_id: String,
+    ) -> Result<BooleanResult, Error> {
         require_org(ctx, OrganizationPermission::ManageUsers)?;
         publish(ctx, GlobalEvent::RemoveRole { id: role_id }).await?;
         Ok(BooleanResult { result: true })

@@ -9,7 +9,9 @@
 use async_graphql::{Context, Error, InputObject, Object, SimpleObject};
 use strata_global::{hash_token, GlobalEvent, TokenScope};
 
-use super::{caller, caller_access, gql_error, node, publish, require_org, require_user, require_view};
+use super::{
+    caller, caller_access, gql_error, node, publish, require_org, require_user, require_view,
+};
 use crate::api::auth::permissions::name_of;
 use crate::api::auth::{
     new_id, new_token, Denied, OrganizationPermission, Permission, Scope, SystemPermission,
@@ -238,7 +240,9 @@ impl TokenMutation {
             permissions.push(name_of(*p).to_string());
         }
         if permissions.is_empty() {
-            return Err(Error::new("an organization token needs at least one permission"));
+            return Err(Error::new(
+                "an organization token needs at least one permission",
+            ));
         }
         permissions.sort();
         permissions.dedup();
@@ -310,8 +314,12 @@ impl TokenMutation {
         let own = node(ctx).global.read(|s| {
             s.api_tokens
                 .get(&id)
-                .is_some_and(|t| t.username == me && t.scope == TokenScope::Personal)
+                .map(|t| t.username == me && t.scope == TokenScope::Personal)
         });
+        // Token ids are random: saying one does not exist reveals nothing.
+        let Some(own) = own else {
+            return Err(Error::new(format!("token {id:?} does not exist")));
+        };
         if !own {
             require_org(ctx, OrganizationPermission::ManageUsers)?;
         }

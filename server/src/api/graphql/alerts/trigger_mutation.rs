@@ -249,6 +249,8 @@ impl AlertMutation {
         ctx: &Context<'_>,
         input: CreateAggregateAlert,
     ) -> Result<AggregateAlert, Error> {
+        // Before the input's checks: a caller without the permission learns nothing.
+        require_view(ctx, &input.view_name, ViewPermission::ChangeTriggers)?;
         let (c, k) = input.parts()?;
         agg(ctx, put(ctx, None, c, k).await?)
     }
@@ -257,6 +259,11 @@ impl AlertMutation {
         ctx: &Context<'_>,
         input: UpdateAggregateAlert,
     ) -> Result<AggregateAlert, Error> {
+        require_view(
+            ctx,
+            &input.trigger.view_name,
+            ViewPermission::ChangeTriggers,
+        )?;
         let (c, k) = input.trigger.parts()?;
         agg(ctx, put(ctx, Some(input.id), c, k).await?)
     }
@@ -303,6 +310,8 @@ impl AlertMutation {
         ctx: &Context<'_>,
         input: CreateFilterAlert,
     ) -> Result<FilterAlert, Error> {
+        // Before the input's checks: a caller without the permission learns nothing.
+        require_view(ctx, &input.view_name, ViewPermission::ChangeTriggers)?;
         let (c, k) = input.parts()?;
         fil(ctx, put(ctx, None, c, k).await?)
     }
@@ -311,6 +320,11 @@ impl AlertMutation {
         ctx: &Context<'_>,
         input: UpdateFilterAlert,
     ) -> Result<FilterAlert, Error> {
+        require_view(
+            ctx,
+            &input.trigger.view_name,
+            ViewPermission::ChangeTriggers,
+        )?;
         let (c, k) = input.trigger.parts()?;
         fil(ctx, put(ctx, Some(input.id), c, k).await?)
     }
@@ -357,6 +371,8 @@ impl AlertMutation {
         ctx: &Context<'_>,
         input: CreateScheduledSearch,
     ) -> Result<ScheduledSearch, Error> {
+        // Before the input's checks: a caller without the permission learns nothing.
+        require_view(ctx, &input.view_name, ViewPermission::ChangeTriggers)?;
         let (c, k) = input.parts()?;
         sch(ctx, put(ctx, None, c, k).await?)
     }
@@ -365,6 +381,11 @@ impl AlertMutation {
         ctx: &Context<'_>,
         input: UpdateScheduledSearch,
     ) -> Result<ScheduledSearch, Error> {
+        require_view(
+            ctx,
+            &input.trigger.view_name,
+            ViewPermission::ChangeTriggers,
+        )?;
         let (c, k) = input.trigger.parts()?;
         sch(ctx, put(ctx, Some(input.id), c, k).await?)
     }
