@@ -150,13 +150,13 @@ fn each_change_and_search_leaves_one_audit_event_with_its_actor() {
     assert_eq!(e["actor.username"], "ann");
 
     // A refused sign-in is audited too, without an actor.
-    let r = node
+    let refused = node
         .client
         .post(node.url("/api/v1/login"))
         .json(&json!({"username": "ann", "password": "not her password"}))
         .send()
         .unwrap();
-    assert_eq!(r.status().as_u16(), 401);
+    assert_eq!(refused.status().as_u16(), 401);
     let e = one(r#"type="user.login" result=denied"#);
     assert_eq!(e["actor.type"], "anonymous");
 
