@@ -973,7 +973,7 @@ fn every_http_route_checks_its_permission() {
             Route::Fallback => {
                 let p = path.replace("{*rest}", "v1/nosuch");
                 expect(
-                    format!("{p}"),
+                    p.to_string(),
                     send(&node, "GET", &p, Some(ROOT), ""),
                     &[404],
                 );
