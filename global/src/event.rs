@@ -86,6 +86,25 @@ pub enum ItemKind {
     Action,
 }
 
+/// What an API token may do, with LogScale's kinds of token. Permissions are LogScale's names
+/// as strings: Global stores them, the server's permission model interprets them, so a new
+/// permission never changes the log's encoding.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TokenScope {
+    /// A personal API token: everything its user may do.
+    #[default]
+    Personal,
+    /// A sign-in session (UI login): like a personal token, always with an expiry.
+    Session,
+    /// An organization permissions token: exactly these organization/system permissions.
+    Organization { permissions: Vec<String> },
+    /// A repository (view) permissions token: these permissions on these repositories only.
+    Repositories {
+        repos: Vec<String>,
+        permissions: Vec<String>,
+    },
+}
+
 /// One change to Global. Events that change an existing object carry the version they
 /// expect (optimistic concurrency); `apply` rejects them when it no longer holds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -211,6 +230,78 @@ pub enum GlobalEvent {
     SetTruncatedOffset {
         partition: u32,
         offset: u64,
+    },
+    /// A user with LogScale's `addUserV2` fields (`CreateUser` is the older form).
+    CreateUserV2 {
+        username: String,
+        is_root: bool,
+        full_name: Option<String>,
+        email: Option<String>,
+    },
+    UpdateUser {
+        username: String,
+        expected_version: u64,
+        is_root: bool,
+        full_name: Option<String>,
+        email: Option<String>,
+    },
+    /// Removes a user with their personal tokens, sessions and group memberships.
+    RemoveUser {
+        username: String,
+    },
+    /// `password_hash` is an Argon2id PHC string (never the password); empty removes it.
+    SetUserPassword {
+        username: String,
+        password_hash: String,
+    },
+    /// An API token of any kind (personal, session, organization, repository); removed with
+    /// `RemoveApiToken`. `username` is the owner (personal, session) or the creator.
+    CreateToken {
+        token_id: String,
+        name: String,
+        username: String,
+        scope: TokenScope,
+        token_hash: String,
+        created_ms: i64,
+        expires_ms: Option<i64>,
+    },
+    AddGroup {
+        id: String,
+        name: String,
+    },
+    RemoveGroup {
+        id: String,
+    },
+    AddUsersToGroup {
+        group_id: String,
+        usernames: Vec<String>,
+    },
+    RemoveUsersFromGroup {
+        group_id: String,
+        usernames: Vec<String>,
+    },
+    /// Create (expected_version `None`) or replace a role.
+    PutRole {
+        id: String,
+        name: String,
+        view_permissions: Vec<String>,
+        organization_permissions: Vec<String>,
+        system_permissions: Vec<String>,
+        expected_version: Option<u64>,
+    },
+    RemoveRole {
+        id: String,
+    },
+    /// Gives a group a role on one repository (`repo`), or organization-wide (`None`).
+    AssignRole {
+        group_id: String,
+        role_id: String,
+        repo: Option<String>,
+    },
+    UnassignRole {
+        group_id: String,
+        role_id: String,
+        repo: Option<String>,
     },
 }
 

@@ -12,14 +12,16 @@ pub mod snapshot;
 mod state;
 
 pub use error::{GlobalError, Result};
-pub use event::{GlobalEvent, ItemKind, NodeSet, NodeState, Retention, SegmentInfo, Tags};
+pub use event::{
+    GlobalEvent, ItemKind, NodeSet, NodeState, Retention, SegmentInfo, Tags, TokenScope,
+};
 pub use handle::Global;
 pub use log::{BoxFuture, GlobalLog, MemoryLog, Records};
 pub use segments::SegmentMap;
 pub use snapshot::Snapshot;
 pub use state::{
-    datasource_key, ApiToken, DatasourceInfo, IngestToken, Item, Node, Outcome, Parser,
-    PartitionInfo, Repository, State, User,
+    datasource_key, ApiToken, DatasourceInfo, Group, IngestToken, Item, Node, Outcome, Parser,
+    PartitionInfo, Repository, Role, RoleAssignment, State, User,
 };
 
 /// Hex SHA-256 of a secret token: how tokens are stored and looked up.

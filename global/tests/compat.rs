@@ -69,6 +69,12 @@ fn names(e: &GlobalEvent) -> (&'static str, Vec<&'static str>) {
         NodeState::Offline => "Offline",
         NodeState::Draining => "Draining",
     };
+    let scope = |s: &TokenScope| match s {
+        TokenScope::Personal => "Personal",
+        TokenScope::Session => "Session",
+        TokenScope::Organization { .. } => "Organization",
+        TokenScope::Repositories { .. } => "Repositories",
+    };
     match e {
         CreateRepository { .. } => ("CreateRepository", vec![]),
         UpdateRepository { .. } => ("UpdateRepository", vec![]),
@@ -95,6 +101,19 @@ fn names(e: &GlobalEvent) -> (&'static str, Vec<&'static str>) {
         DeleteSegments { .. } => ("DeleteSegments", vec![]),
         SetSafeOffset { .. } => ("SetSafeOffset", vec![]),
         SetTruncatedOffset { .. } => ("SetTruncatedOffset", vec![]),
+        CreateUserV2 { .. } => ("CreateUserV2", vec![]),
+        UpdateUser { .. } => ("UpdateUser", vec![]),
+        RemoveUser { .. } => ("RemoveUser", vec![]),
+        SetUserPassword { .. } => ("SetUserPassword", vec![]),
+        CreateToken { scope: s, .. } => ("CreateToken", vec![scope(s)]),
+        AddGroup { .. } => ("AddGroup", vec![]),
+        RemoveGroup { .. } => ("RemoveGroup", vec![]),
+        AddUsersToGroup { .. } => ("AddUsersToGroup", vec![]),
+        RemoveUsersFromGroup { .. } => ("RemoveUsersFromGroup", vec![]),
+        PutRole { .. } => ("PutRole", vec![]),
+        RemoveRole { .. } => ("RemoveRole", vec![]),
+        AssignRole { .. } => ("AssignRole", vec![]),
+        UnassignRole { .. } => ("UnassignRole", vec![]),
     }
 }
 
@@ -326,6 +345,106 @@ fn fixture_events() -> Vec<GlobalEvent> {
             id: 1,
             state: NodeState::Running,
         },
+        // Users, tokens, groups and roles (appended with the permission model).
+        CreateUserV2 {
+            username: "bob@example.com".into(),
+            is_root: false,
+            full_name: Some("Bob Ström".into()),
+            email: Some("bob@example.com".into()),
+        },
+        UpdateUser {
+            username: "bob@example.com".into(),
+            expected_version: 5_000_000_123,
+            is_root: true,
+            full_name: None,
+            email: Some("robert@example.com".into()),
+        },
+        RemoveUser {
+            username: "carol@example.com".into(),
+        },
+        SetUserPassword {
+            username: "bob@example.com".into(),
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$3J0nuPBmLQ0GPKvUtRj3jQ"
+                .into(),
+        },
+        CreateToken {
+            token_id: "tok-ses-01".into(),
+            name: "session".into(),
+            username: "bob@example.com".into(),
+            scope: TokenScope::Session,
+            token_hash: "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8".into(),
+            created_ms: 1_764_547_200_000,
+            expires_ms: Some(1_764_633_600_000),
+        },
+        AddGroup {
+            id: "grp-oncall".into(),
+            name: "On-call".into(),
+        },
+        RemoveGroup {
+            id: "grp-old".into(),
+        },
+        AddUsersToGroup {
+            group_id: "grp-oncall".into(),
+            usernames: vec!["bob@example.com".into(), "alice@example.com".into()],
+        },
+        RemoveUsersFromGroup {
+            group_id: "grp-oncall".into(),
+            usernames: vec!["alice@example.com".into()],
+        },
+        PutRole {
+            id: "role-reader".into(),
+            name: "Reader".into(),
+            view_permissions: vec!["ReadAccess".into(), "ChangeDashboards".into()],
+            organization_permissions: vec!["CreateRepository".into()],
+            system_permissions: vec!["ReadHealthCheck".into()],
+            expected_version: Some(300),
+        },
+        RemoveRole {
+            id: "role-old".into(),
+        },
+        AssignRole {
+            group_id: "grp-oncall".into(),
+            role_id: "role-reader".into(),
+            repo: Some("web-prod".into()),
+        },
+        UnassignRole {
+            group_id: "grp-oncall".into(),
+            role_id: "role-reader".into(),
+            repo: None,
+        },
+        // The other token scopes.
+        CreateToken {
+            token_id: "tok-pers-01".into(),
+            name: "laptop".into(),
+            username: "bob@example.com".into(),
+            scope: TokenScope::Personal,
+            token_hash: "6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b".into(),
+            created_ms: 1_764_547_200_001,
+            expires_ms: None,
+        },
+        CreateToken {
+            token_id: "tok-org-01".into(),
+            name: "provisioning".into(),
+            username: "alice@example.com".into(),
+            scope: TokenScope::Organization {
+                permissions: vec!["ManageUsers".into(), "CreateRepository".into()],
+            },
+            token_hash: "d4735e3a265e16eee03f59718b9b5d03019c07d8b6c51f90da3a666eec13ab35".into(),
+            created_ms: 1_764_547_200_002,
+            expires_ms: Some(1_796_083_200_000),
+        },
+        CreateToken {
+            token_id: "tok-repo-01".into(),
+            name: "grafana".into(),
+            username: "alice@example.com".into(),
+            scope: TokenScope::Repositories {
+                repos: vec!["web-prod".into()],
+                permissions: vec!["ReadAccess".into()],
+            },
+            token_hash: "4e07408562bedb8b60ce05c1decfe3ad16b72230967de01f640b7e4729b49fce".into(),
+            created_ms: 1_764_547_200_003,
+            expires_ms: None,
+        },
     ]
 }
 
@@ -416,6 +535,7 @@ fn every_checked_in_event_record_still_decodes_to_the_same_event() {
         ("GlobalEvent", variants),
         ("ItemKind", variants_of::<ItemKind>()),
         ("NodeState", variants_of::<NodeState>()),
+        ("TokenScope", variants_of::<TokenScope>()),
     ] {
         let missing: Vec<_> = all.iter().filter(|v| !covered.contains(*v)).collect();
         assert!(

@@ -1,6 +1,7 @@
 // The server's public APIs as the UI uses them: GraphQL (`/graphql`) for metadata and
-// administration, query jobs (`/api/v1/repositories/{repo}/queryjobs`) for searches. The API
-// token lives in sessionStorage: kept for the browser tab's session, gone when it closes.
+// administration, query jobs (`/api/v1/repositories/{repo}/queryjobs`) for searches, sign-in
+// (`/api/v1/login`). The token (an API token, or the session token a sign-in returns) lives in
+// sessionStorage: kept for the browser tab's session, gone when it closes.
 
 const TOKEN_KEY = "strata.token";
 
@@ -47,10 +48,50 @@ export async function gql<T = any>(query: string, variables: Record<string, unkn
   const body = await res.json();
   if (body.errors?.length) {
     const msg: string = body.errors[0].message;
-    if (msg.startsWith("unauthorized")) unauthorizedListeners.forEach((f) => f(msg));
-    throw new ApiError(msg, 200);
+    // A refusal carries the HTTP status it stands for (401, 403, 404) in its extensions.
+    const status: number = body.errors[0].extensions?.status ?? 200;
+    if (status === 401) unauthorizedListeners.forEach((f) => f(msg));
+    throw new ApiError(msg, status);
   }
   return body.data as T;
+}
+
+/** The signed-in user and what they may do organization-wide (GraphQL `viewer`). */
+export interface Viewer {
+  username: string;
+  isRoot: boolean;
+  organizationPermissions: string[];
+  systemPermissions: string[];
+}
+
+export const VIEWER_QUERY = "{ viewer { username isRoot organizationPermissions systemPermissions } }";
+
+/** True when the viewer may manage users, groups, roles and tokens (the admin pages). */
+export function canManageUsers(v: Viewer): boolean {
+  return v.isRoot || v.organizationPermissions.includes("ManageUsers");
+}
+
+/** True when the viewer may see the cluster page. */
+export function canViewCluster(v: Viewer): boolean {
+  return v.isRoot || v.systemPermissions.includes("ReadHealthCheck");
+}
+
+/** Signs in with a username and password (`POST /api/v1/login`); returns the session token. */
+export async function login(username: string, password: string): Promise<string> {
+  const res = await fetch("/api/v1/login", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username, password }),
+  });
+  if (!res.ok) throw new ApiError((await res.text()).trim() || `${res.status} ${res.statusText}`, res.status);
+  return (await res.json()).token as string;
+}
+
+/** Ends a sign-in session (`POST /api/v1/logout`); API tokens are left alone. */
+export async function logout(): Promise<void> {
+  const token = getToken();
+  if (!token) return;
+  await fetch("/api/v1/logout", { method: "POST", headers: { authorization: `Bearer ${token}` } }).catch(() => {});
 }
 
 export interface JobRequest {

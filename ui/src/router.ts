@@ -34,3 +34,16 @@ export function link(e: MouseEvent) {
   e.preventDefault();
   navigate(a.getAttribute("href")!);
 }
+
+/** The administration page's tabs (`/admin/<id>`). */
+export const ADMIN_TABS = [
+  { id: "users", label: "Users" },
+  { id: "groups", label: "Groups" },
+  { id: "roles", label: "Roles" },
+  { id: "tokens", label: "API tokens" },
+] as const;
+
+/** True for the administration pages' paths. */
+export function isAdminPath(path: string): boolean {
+  return path === "/admin" || path.startsWith("/admin/");
+}

@@ -1,19 +1,134 @@
-//! Apply handlers of who may use Strata: users, their API tokens, and the ingest tokens that
-//! let a shipper write into one repository. Tokens are stored as hashes only.
+//! Apply handlers of who may use Strata: users, their API tokens (personal, sessions,
+//! organization and repository permission tokens), and the ingest tokens that let a shipper
+//! write into one repository. Tokens are stored as hashes only, passwords as Argon2id hashes.
 
 use super::{check_version, ApiToken, IngestToken, Outcome, State, User};
+use crate::event::TokenScope;
+
+/// A new user's fields (the `CreateUser`/`CreateUserV2` events).
+pub(super) struct NewUser<'a> {
+    pub username: &'a str,
+    pub is_root: bool,
+    pub full_name: &'a Option<String>,
+    pub email: &'a Option<String>,
+}
+
+/// A new API token's fields (the `CreateToken` event).
+pub(super) struct NewToken<'a> {
+    pub token_id: &'a str,
+    pub name: &'a str,
+    pub username: &'a str,
+    pub scope: &'a TokenScope,
+    pub token_hash: &'a str,
+    pub created_ms: i64,
+    pub expires_ms: Option<i64>,
+}
 
 impl State {
-    pub(super) fn create_user(&mut self, offset: u64, username: &str, is_root: bool) -> Outcome {
-        if self.users.contains_key(username) {
-            reject!("user {username:?} already exists");
+    pub(super) fn create_user(&mut self, offset: u64, u: NewUser<'_>) -> Outcome {
+        if u.username.is_empty() {
+            reject!("username is empty");
+        }
+        if self.users.contains_key(u.username) {
+            reject!("user {:?} already exists", u.username);
         }
         self.users.insert(
-            username.to_string(),
+            u.username.to_string(),
             User {
-                username: username.to_string(),
-                is_root,
+                username: u.username.to_string(),
+                is_root: u.is_root,
                 version: offset,
+                full_name: u.full_name.clone(),
+                email: u.email.clone(),
+                password_hash: None,
+            },
+        );
+        Outcome::Applied
+    }
+
+    pub(super) fn update_user(
+        &mut self,
+        offset: u64,
+        u: NewUser<'_>,
+        expected_version: u64,
+    ) -> Outcome {
+        let Some(user) = self.users.get_mut(u.username) else {
+            reject!("user {:?} does not exist", u.username);
+        };
+        if let Some(o) = check_version(
+            &format!("user {:?}", u.username),
+            user.version,
+            expected_version,
+        ) {
+            return o;
+        }
+        user.is_root = u.is_root;
+        user.full_name = u.full_name.clone();
+        user.email = u.email.clone();
+        user.version = offset;
+        Outcome::Applied
+    }
+
+    /// Takes the user's personal tokens and sessions and group memberships with them;
+    /// permission tokens they created stay (they are not the user's to use).
+    pub(super) fn remove_user(&mut self, username: &str) -> Outcome {
+        if self.users.remove(username).is_none() {
+            reject!("user {username:?} does not exist");
+        }
+        self.api_tokens.retain(|_, t| {
+            t.username != username || !matches!(t.scope, TokenScope::Personal | TokenScope::Session)
+        });
+        for g in self.groups.values_mut() {
+            g.members.remove(username);
+        }
+        Outcome::Applied
+    }
+
+    pub(super) fn set_user_password(
+        &mut self,
+        offset: u64,
+        username: &str,
+        password_hash: &str,
+    ) -> Outcome {
+        let Some(user) = self.users.get_mut(username) else {
+            reject!("user {username:?} does not exist");
+        };
+        user.password_hash = (!password_hash.is_empty()).then(|| password_hash.to_string());
+        user.version = offset;
+        Outcome::Applied
+    }
+
+    pub(super) fn create_token(&mut self, t: NewToken<'_>) -> Outcome {
+        if matches!(t.scope, TokenScope::Personal | TokenScope::Session)
+            && !self.users.contains_key(t.username)
+        {
+            reject!("user {:?} does not exist", t.username);
+        }
+        if let TokenScope::Repositories { repos, .. } = t.scope {
+            if let Some(r) = repos.iter().find(|r| !self.repositories.contains_key(*r)) {
+                reject!("repository {r:?} does not exist");
+            }
+        }
+        if self.api_tokens.contains_key(t.token_id) {
+            reject!("api token {:?} already exists", t.token_id);
+        }
+        if self
+            .api_tokens
+            .values()
+            .any(|x| x.token_hash == t.token_hash)
+        {
+            reject!("api token value already in use");
+        }
+        self.api_tokens.insert(
+            t.token_id.to_string(),
+            ApiToken {
+                id: t.token_id.to_string(),
+                username: t.username.to_string(),
+                token_hash: t.token_hash.to_string(),
+                name: t.name.to_string(),
+                scope: t.scope.clone(),
+                created_ms: t.created_ms,
+                expires_ms: t.expires_ms,
             },
         );
         Outcome::Applied
@@ -37,6 +152,10 @@ impl State {
                 id: token_id.to_string(),
                 username: username.to_string(),
                 token_hash: token_hash.to_string(),
+                name: String::new(),
+                scope: TokenScope::Personal,
+                created_ms: 0,
+                expires_ms: None,
             },
         );
         Outcome::Applied

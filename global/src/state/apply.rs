@@ -3,6 +3,8 @@
 //! `segment_events.rs`). Apply is deterministic: no clocks, randomness or I/O, and versions are
 //! the log offsets of the events that made them.
 
+use super::access::{NewToken, NewUser};
+use super::teams::RoleSpec;
 use super::{Outcome, State};
 use crate::event::GlobalEvent;
 
@@ -48,7 +50,15 @@ impl State {
                 name,
                 expected_version,
             } => self.delete_repository(name, *expected_version),
-            CreateUser { username, is_root } => self.create_user(offset, username, *is_root),
+            CreateUser { username, is_root } => self.create_user(
+                offset,
+                NewUser {
+                    username,
+                    is_root: *is_root,
+                    full_name: &None,
+                    email: &None,
+                },
+            ),
             AddApiToken {
                 username,
                 token_id,
@@ -105,6 +115,97 @@ impl State {
                 partition,
                 offset: o,
             } => self.set_truncated_offset(*partition, *o),
+            CreateUserV2 {
+                username,
+                is_root,
+                full_name,
+                email,
+            } => self.create_user(
+                offset,
+                NewUser {
+                    username,
+                    is_root: *is_root,
+                    full_name,
+                    email,
+                },
+            ),
+            UpdateUser {
+                username,
+                expected_version,
+                is_root,
+                full_name,
+                email,
+            } => self.update_user(
+                offset,
+                NewUser {
+                    username,
+                    is_root: *is_root,
+                    full_name,
+                    email,
+                },
+                *expected_version,
+            ),
+            RemoveUser { username } => self.remove_user(username),
+            SetUserPassword {
+                username,
+                password_hash,
+            } => self.set_user_password(offset, username, password_hash),
+            CreateToken {
+                token_id,
+                name,
+                username,
+                scope,
+                token_hash,
+                created_ms,
+                expires_ms,
+            } => self.create_token(NewToken {
+                token_id,
+                name,
+                username,
+                scope,
+                token_hash,
+                created_ms: *created_ms,
+                expires_ms: *expires_ms,
+            }),
+            AddGroup { id, name } => self.add_group(offset, id, name),
+            RemoveGroup { id } => self.remove_group(id),
+            AddUsersToGroup {
+                group_id,
+                usernames,
+            } => self.change_members(offset, group_id, usernames, true),
+            RemoveUsersFromGroup {
+                group_id,
+                usernames,
+            } => self.change_members(offset, group_id, usernames, false),
+            PutRole {
+                id,
+                name,
+                view_permissions,
+                organization_permissions,
+                system_permissions,
+                expected_version,
+            } => self.put_role(
+                offset,
+                RoleSpec {
+                    id,
+                    name,
+                    view_permissions,
+                    organization_permissions,
+                    system_permissions,
+                },
+                *expected_version,
+            ),
+            RemoveRole { id } => self.remove_role(id),
+            AssignRole {
+                group_id,
+                role_id,
+                repo,
+            } => self.assign_role(offset, group_id, role_id, repo, true),
+            UnassignRole {
+                group_id,
+                role_id,
+                repo,
+            } => self.assign_role(offset, group_id, role_id, repo, false),
         }
     }
 }

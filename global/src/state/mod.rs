@@ -9,7 +9,7 @@ use std::hash::BuildHasherDefault;
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::{ItemKind, NodeState, Retention, SegmentInfo, Tags};
+use crate::event::{ItemKind, NodeState, Retention, SegmentInfo, Tags, TokenScope};
 use crate::segments::SegmentMap;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,14 +45,59 @@ pub struct User {
     pub username: String,
     pub is_root: bool,
     pub version: u64,
+    #[serde(default)]
+    pub full_name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Argon2id PHC string; `None`: the user cannot sign in with a password.
+    #[serde(default)]
+    pub password_hash: Option<String>,
 }
 
-/// An API token: hashed, tied to a user.
+/// An API token: hashed, tied to a user (its owner, or for permission tokens its creator).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiToken {
     pub id: String,
     pub username: String,
     pub token_hash: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub scope: TokenScope,
+    #[serde(default)]
+    pub created_ms: i64,
+    /// Epoch ms after which the token is refused; checked by whoever reads it (apply has no
+    /// clock).
+    #[serde(default)]
+    pub expires_ms: Option<i64>,
+}
+
+/// A group of users; its roles apply to every member.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    pub id: String,
+    pub name: String,
+    pub members: std::collections::BTreeSet<String>,
+    pub roles: std::collections::BTreeSet<RoleAssignment>,
+    pub version: u64,
+}
+
+/// A role given to a group on one repository, or organization-wide (`repo: None`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RoleAssignment {
+    pub role_id: String,
+    pub repo: Option<String>,
+}
+
+/// A named set of LogScale permissions (names as strings, see `TokenScope`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Role {
+    pub id: String,
+    pub name: String,
+    pub view_permissions: Vec<String>,
+    pub organization_permissions: Vec<String>,
+    pub system_permissions: Vec<String>,
+    pub version: u64,
 }
 
 /// An ingest token: hashed; grants ingest into one repository with an optional parser.
@@ -103,6 +148,12 @@ pub struct State {
     pub api_tokens: BTreeMap<String, ApiToken>,
     /// Ingest tokens by `repo/name`.
     pub ingest_tokens: BTreeMap<String, IngestToken>,
+    /// Groups by id.
+    #[serde(default)]
+    pub groups: BTreeMap<String, Group>,
+    /// Roles by id.
+    #[serde(default)]
+    pub roles: BTreeMap<String, Role>,
     pub nodes: BTreeMap<u32, Node>,
     pub partitions: BTreeMap<u32, PartitionInfo>,
     pub replication_factor: u32,
@@ -123,6 +174,8 @@ impl Default for State {
             users: BTreeMap::new(),
             api_tokens: BTreeMap::new(),
             ingest_tokens: BTreeMap::new(),
+            groups: BTreeMap::new(),
+            roles: BTreeMap::new(),
             nodes: BTreeMap::new(),
             partitions: BTreeMap::new(),
             replication_factor: 1,
@@ -217,6 +270,7 @@ mod apply;
 mod cluster;
 mod repositories;
 mod segment_events;
+mod teams;
 
 /// Optimistic concurrency: a rejection when `what` is no longer at the `expected` version.
 fn check_version(what: &str, have: u64, expected: u64) -> Option<Outcome> {
@@ -243,6 +297,18 @@ impl State {
     /// The ingest token whose hash is `hash`.
     pub fn ingest_token_by_hash(&self, hash: &str) -> Option<&IngestToken> {
         self.ingest_tokens.values().find(|t| t.token_hash == hash)
+    }
+
+    /// The API token (of any kind) whose hash is `hash`.
+    pub fn api_token_by_hash(&self, hash: &str) -> Option<&ApiToken> {
+        self.api_tokens.values().find(|t| t.token_hash == hash)
+    }
+
+    /// The groups `username` belongs to.
+    pub fn groups_of<'a>(&'a self, username: &'a str) -> impl Iterator<Item = &'a Group> + 'a {
+        self.groups
+            .values()
+            .filter(move |g| g.members.contains(username))
     }
 
     /// The user owning the API token whose hash is `hash`.

@@ -63,6 +63,7 @@ impl State {
         self.ingest_tokens.retain(|_, t| t.repo != name);
         self.datasources.retain(|_, d| d.repo != name);
         self.segments.retain(|s| s.repo != name);
+        self.forget_repository_grants(name);
         Outcome::Applied
     }
 

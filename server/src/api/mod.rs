@@ -1,7 +1,12 @@
-//! The HTTP API (axum): LogScale-compatible ingest and query endpoints, status, metrics and
-//! GraphQL. Authentication is checked here, once per request; errors map to status codes in
-//! one place ([`ApiError`]).
+//! The HTTP API (axum): LogScale-compatible ingest and query endpoints, status, metrics,
+//! sign-in and GraphQL. Authentication and authorisation are decided here
+//! ([`NodeCtx::authenticate`], [`NodeCtx::authorize`], on `auth::Access`), searches are
+//! audited here (`audit_searches`), and errors map to status codes in one place ([`ApiError`]).
 
+// The `auth` module lives in `src/auth/` (its own responsibility); declared here until
+// lib.rs declares it (`pub mod auth;`, requested from the lead).
+#[path = "../auth/mod.rs"]
+pub mod auth;
 pub mod graphql;
 pub mod ingest;
 pub mod internal;
@@ -18,6 +23,8 @@ use axum::Router;
 use crate::ctx::NodeCtx;
 use crate::error::ErrorKind;
 use crate::search::SearchError;
+use auth::{Access, Denied, Permission, Scope, SystemPermission, ViewPermission};
+use strata_global::TokenScope;
 
 /// An error answered to a client: status plus a message naming what was wrong.
 #[derive(Debug)]
@@ -95,11 +102,50 @@ impl From<crate::queue::QueueError> for ApiError {
     }
 }
 
+/// What kind of token a user caller presented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// The configured root token (`STRATA_ROOT_TOKEN`).
+    Root,
+    Personal,
+    Session,
+    /// An organization permissions token.
+    Organization,
+    /// A repository (view) permissions token.
+    Repository,
+}
+
+impl TokenKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            TokenKind::Root => "root",
+            TokenKind::Personal => "personal",
+            TokenKind::Session => "session",
+            TokenKind::Organization => "organization",
+            TokenKind::Repository => "repository",
+        }
+    }
+    /// The audit log's actor type.
+    pub fn actor_type(self) -> &'static str {
+        match self {
+            TokenKind::Root | TokenKind::Personal | TokenKind::Session => "user",
+            TokenKind::Organization | TokenKind::Repository => "token",
+        }
+    }
+}
+
 /// Who is calling.
 #[derive(Debug, Clone)]
 pub enum Caller {
-    /// An API token's user (root: every permission).
-    User { username: String, is_root: bool },
+    /// A user's token (personal, session, root) or a permission token (`username` is its
+    /// creator); `access` is what it may do.
+    User {
+        username: String,
+        is_root: bool,
+        access: Arc<Access>,
+        token: TokenKind,
+        token_id: Option<String>,
+    },
     /// An ingest token: may ingest into one repository.
     Ingest {
         repo: String,
@@ -128,6 +174,24 @@ pub fn token_from_headers(h: &HeaderMap) -> Option<String> {
     }
 }
 
+/// The client's address for the audit log: the connection's peer when the server was started
+/// with connect info, else the first `X-Forwarded-For` hop.
+pub fn peer_addr(extensions: &axum::http::Extensions, h: &HeaderMap) -> Option<String> {
+    use axum::extract::ConnectInfo;
+    if let Some(ConnectInfo(addr)) = extensions.get::<ConnectInfo<std::net::SocketAddr>>() {
+        return Some(addr.ip().to_string());
+    }
+    h.get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|v| v.trim().chars().take(64).collect())
+}
+
+/// [`peer_addr`] of a whole request.
+pub fn peer_of(req: &axum::extract::Request) -> Option<String> {
+    peer_addr(req.extensions(), req.headers())
+}
+
 /// How long a request with a token this node does not know waits for Global to catch up.
 const TOKEN_CATCH_UP: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -148,67 +212,205 @@ async fn fresh_tokens(
     next.run(req).await
 }
 
+/// The repository a search route's path names (`POST .../{repo}/queryjobs` or `/query`).
+fn search_route_repo(method: &axum::http::Method, path: &str) -> Option<String> {
+    if method != axum::http::Method::POST {
+        return None;
+    }
+    let rest = path
+        .strip_prefix("/api/v1/repositories/")
+        .or_else(|| path.strip_prefix("/api/v1/dataspaces/"))?;
+    let (repo, tail) = rest.split_once('/')?;
+    matches!(tail, "queryjobs" | "query").then(|| repo.to_string())
+}
+
+/// Audits every search, whichever handler answers it: one `dataspace.query` event with the
+/// caller, the query string and the answer's status, written after the answer is made (off
+/// the request's path, so searching does not wait for the audit write).
+async fn audit_searches(
+    State(node): State<Arc<NodeCtx>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Some(repo) = search_route_repo(req.method(), req.uri().path()) else {
+        return next.run(req).await;
+    };
+    let peer = peer_of(&req);
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, node.cfg.max_body_bytes).await {
+        Ok(b) => b,
+        Err(e) => {
+            return ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("could not read the query request: {e}"),
+            )
+            .into_response()
+        }
+    };
+    let query = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| v.get("queryString")?.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let caller = node.authenticate(&parts.headers).ok();
+    let resp = next
+        .run(axum::extract::Request::from_parts(
+            parts,
+            axum::body::Body::from(bytes),
+        ))
+        .await;
+    let status = resp.status().as_u16();
+    let n = node.clone();
+    tokio::spawn(async move {
+        auth::audit::search(&n, caller.as_ref(), &repo, &query, peer.as_deref(), status).await;
+    });
+    resp
+}
+
 impl NodeCtx {
     /// True when the token is the root token or one Global holds.
     fn knows_token(&self, token: &str) -> bool {
         let hash = strata_global::hash_token(token);
-        self.root_token_hash.as_deref() == Some(hash.as_str())
+        self.is_root_token_hash(&hash)
             || self.global.read(|s| {
-                s.user_by_api_token_hash(&hash).is_some() || s.ingest_token_by_hash(&hash).is_some()
+                s.api_token_by_hash(&hash).is_some() || s.ingest_token_by_hash(&hash).is_some()
             })
     }
 
-    /// Resolves the caller of a request; 401 when the token is missing or unknown.
+    fn is_root_token_hash(&self, hash: &str) -> bool {
+        self.root_token_hash
+            .as_deref()
+            .is_some_and(|r| auth::secret_eq(r.as_bytes(), hash.as_bytes()))
+    }
+
+    /// Resolves the caller of a request; 401 when the token is missing, unknown or expired.
     pub fn authenticate(&self, h: &HeaderMap) -> Result<Caller, ApiError> {
         let token = token_from_headers(h).ok_or_else(|| {
             ApiError::unauthorized("missing token: send Authorization: Bearer <token>")
         })?;
-        let hash = strata_global::hash_token(&token);
-        if self.root_token_hash.as_deref() == Some(hash.as_str()) {
+        self.caller_of_token(&token)
+    }
+
+    /// The caller a token stands for.
+    pub fn caller_of_token(&self, token: &str) -> Result<Caller, ApiError> {
+        let hash = strata_global::hash_token(token);
+        if self.is_root_token_hash(&hash) {
             return Ok(Caller::User {
                 username: "root".into(),
                 is_root: true,
+                access: Arc::new(Access::root()),
+                token: TokenKind::Root,
+                token_id: None,
             });
         }
-        let found = self.global.read(|s| {
-            if let Some(u) = s.user_by_api_token_hash(&hash) {
-                return Some(Caller::User {
-                    username: u.username.clone(),
-                    is_root: u.is_root,
+        let now = crate::text::now_ms();
+        self.global.read(|s| {
+            if let Some(t) = s.api_token_by_hash(&hash) {
+                if t.expires_ms.is_some_and(|e| e <= now) {
+                    return Err(ApiError::unauthorized(
+                        "the token has expired: sign in again or create a new token",
+                    ));
+                }
+                let access = Access::of_token(s, t)
+                    .ok_or_else(|| ApiError::unauthorized("the token's user no longer exists"))?;
+                let token = match t.scope {
+                    TokenScope::Personal => TokenKind::Personal,
+                    TokenScope::Session => TokenKind::Session,
+                    TokenScope::Organization { .. } => TokenKind::Organization,
+                    TokenScope::Repositories { .. } => TokenKind::Repository,
+                };
+                return Ok(Caller::User {
+                    username: t.username.clone(),
+                    is_root: access.root,
+                    access: Arc::new(access),
+                    token,
+                    token_id: Some(t.id.clone()),
                 });
             }
-            s.ingest_token_by_hash(&hash).map(|t| Caller::Ingest {
-                repo: t.repo.clone(),
-                name: t.name.clone(),
-                parser: t.parser.clone(),
-            })
-        });
-        found.ok_or_else(|| ApiError::unauthorized("the token is not valid"))
+            s.ingest_token_by_hash(&hash)
+                .map(|t| Caller::Ingest {
+                    repo: t.repo.clone(),
+                    name: t.name.clone(),
+                    parser: t.parser.clone(),
+                })
+                .ok_or_else(|| ApiError::unauthorized("the token is not valid"))
+        })
     }
 
-    /// An API user allowed to read `repo` (root users may read every repository).
-    pub fn authorize_read(&self, h: &HeaderMap, repo: &str) -> Result<(), ApiError> {
-        match self.authenticate(h)? {
-            Caller::User { is_root: true, .. } => {}
-            Caller::User { username, .. } => {
-                return Err(ApiError::forbidden(format!(
-                    "user {username} may not search {repo:?}"
-                )))
-            }
+    /// The one authorisation entry point of HTTP routes: the caller when it holds `p` in
+    /// `scope`. 401 without a valid token, 404 for a repository that does not exist or that
+    /// the caller holds no permission on (LogScale does not reveal it), 403 when the caller
+    /// sees the repository (or is in the organization) but lacks `p`.
+    pub fn authorize(
+        &self,
+        h: &HeaderMap,
+        scope: Scope<'_>,
+        p: impl Into<Permission>,
+    ) -> Result<Caller, ApiError> {
+        let caller = self.authenticate(h)?;
+        self.check(&caller, scope, p.into())?;
+        Ok(caller)
+    }
+
+    /// [`authorize`](Self::authorize) for a caller already resolved.
+    pub fn check(&self, caller: &Caller, scope: Scope<'_>, p: Permission) -> Result<(), ApiError> {
+        let (username, access) = match caller {
+            Caller::User {
+                username, access, ..
+            } => (username, access),
             Caller::Ingest { .. } => {
-                return Err(ApiError::forbidden("an ingest token cannot run searches"))
+                return Err(ApiError::forbidden(
+                    "an ingest token can only ingest; use an API token",
+                ))
+            }
+        };
+        let missing = |r: &str| ApiError::not_found(format!("repository {r:?} does not exist"));
+        if let Scope::Repository(r) = scope {
+            if !self.global.read(|s| s.repositories.contains_key(r)) {
+                return Err(missing(r));
             }
         }
-        if !self.global.read(|s| s.repositories.contains_key(repo)) {
-            return Err(ApiError::not_found(format!(
-                "repository {repo:?} does not exist"
-            )));
+        access.check(scope, p).map_err(|d| match (d, scope) {
+            (Denied::NotFound, Scope::Repository(r)) => missing(r),
+            (_, Scope::Repository(r)) => ApiError::forbidden(format!(
+                "{username} lacks the permission {p} on repository {r:?}"
+            )),
+            (_, Scope::Organization) => {
+                ApiError::forbidden(format!("{username} lacks the permission {p}"))
+            }
+        })
+    }
+
+    /// An API user allowed to search `repo` (`ReadAccess`).
+    pub fn authorize_read(&self, h: &HeaderMap, repo: &str) -> Result<(), ApiError> {
+        let caller = self.authenticate(h)?;
+        if let Caller::Ingest { .. } = caller {
+            return Err(ApiError::forbidden("an ingest token cannot run searches"));
         }
-        Ok(())
+        self.check(
+            &caller,
+            Scope::Repository(repo),
+            ViewPermission::ReadAccess.into(),
+        )
     }
 }
 
-async fn status(State(node): State<Arc<NodeCtx>>) -> impl IntoResponse {
+/// `/api/v1/status` and `/metrics` are open until the configuration has the exception flag
+/// (`--open-monitoring-endpoints`, requested from config.rs): then they need a token with
+/// `ReadHealthCheck` unless the flag is set.
+const MONITORING_OPEN: bool = true;
+
+fn check_monitoring(node: &NodeCtx, h: &HeaderMap) -> Result<(), ApiError> {
+    if MONITORING_OPEN {
+        return Ok(());
+    }
+    node.authorize(h, Scope::Organization, SystemPermission::ReadHealthCheck)
+        .map(|_| ())
+}
+
+async fn status(State(node): State<Arc<NodeCtx>>, h: HeaderMap) -> Response {
+    if let Err(e) = check_monitoring(&node, &h) {
+        return e.into_response();
+    }
     let backlog = crate::bucket::sync::backlog(&node.global, node.cfg.node_id);
     axum::Json(serde_json::json!({
         "status": "ok",
@@ -220,9 +422,13 @@ async fn status(State(node): State<Arc<NodeCtx>>) -> impl IntoResponse {
             "bytes": backlog.iter().map(|s| s.file_bytes).sum::<u64>(),
         },
     }))
+    .into_response()
 }
 
-async fn metrics(State(node): State<Arc<NodeCtx>>) -> impl IntoResponse {
+async fn metrics(State(node): State<Arc<NodeCtx>>, h: HeaderMap) -> Response {
+    if let Err(e) = check_monitoring(&node, &h) {
+        return e.into_response();
+    }
     let (segments, bytes, partitions) = node.global.read(|s| {
         let segs = s.segments.len() as f64;
         let bytes = s.segments.values().map(|x| x.file_bytes).sum::<u64>() as f64;
@@ -256,7 +462,7 @@ async fn metrics(State(node): State<Arc<NodeCtx>>) -> impl IntoResponse {
             node.global.next_offset() as f64,
         ),
     ]);
-    ([("content-type", "text/plain; version=0.0.4")], body)
+    ([("content-type", "text/plain; version=0.0.4")], body).into_response()
 }
 
 /// The web UI: the built `ui/dist` at `/`, with every unknown non-API path answered by
@@ -303,12 +509,17 @@ pub fn router(node: Arc<NodeCtx>) -> Router {
         .merge(query::routes())
         .route("/graphql", post(graphql::handler).get(graphql::playground))
         .layer(axum::Extension(graphql::schema()))
+        .merge(auth::login::routes())
         .merge(internal::routes())
         .route("/api/{*rest}", axum::routing::any(api_not_found))
         .route("/internal/{*rest}", axum::routing::any(api_not_found))
         .merge(ui)
         // Refuses an oversized Content-Length with 413 before reading the body; bodies without
         // one are cut at the same limit while they are read.
+        .layer(axum::middleware::from_fn_with_state(
+            node.clone(),
+            audit_searches,
+        ))
         .layer(DefaultBodyLimit::max(limit))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))
         .layer(axum::middleware::from_fn_with_state(

@@ -5,7 +5,8 @@
 use async_graphql::{Context, Error, Object, SimpleObject};
 use strata_global::NodeState;
 
-use super::{node, require_user};
+use super::{node, require_system};
+use crate::api::auth::SystemPermission;
 use crate::queue::INGEST_TOPIC;
 
 #[derive(SimpleObject)]
@@ -50,7 +51,7 @@ pub struct Cluster;
 #[Object]
 impl Cluster {
     async fn nodes(&self, ctx: &Context<'_>) -> Result<Vec<ClusterNode>, Error> {
-        require_user(ctx)?;
+        require_system(ctx, SystemPermission::ReadHealthCheck)?;
         let n = node(ctx);
         let me = n.cfg.node_id;
         Ok(n.global.read(|s| {
@@ -89,7 +90,7 @@ impl Cluster {
     }
 
     async fn ingest_partitions(&self, ctx: &Context<'_>) -> Result<Vec<IngestPartition>, Error> {
-        require_user(ctx)?;
+        require_system(ctx, SystemPermission::ReadHealthCheck)?;
         let n = node(ctx);
         let parts: Vec<(u32, Vec<u32>, u64, u64)> = n.global.read(|s| {
             s.partitions
@@ -113,12 +114,12 @@ impl Cluster {
     }
 
     async fn segment_count(&self, ctx: &Context<'_>) -> Result<usize, Error> {
-        require_user(ctx)?;
+        require_system(ctx, SystemPermission::ReadHealthCheck)?;
         Ok(node(ctx).global.read(|s| s.segments.len()))
     }
 
     async fn segment_bytes(&self, ctx: &Context<'_>) -> Result<u64, Error> {
-        require_user(ctx)?;
+        require_system(ctx, SystemPermission::ReadHealthCheck)?;
         Ok(node(ctx)
             .global
             .read(|s| s.segments.values().map(|x| x.file_bytes).sum()))
@@ -126,13 +127,13 @@ impl Cluster {
 
     /// The bucket URL, when one is configured.
     async fn bucket(&self, ctx: &Context<'_>) -> Result<Option<String>, Error> {
-        require_user(ctx)?;
+        require_system(ctx, SystemPermission::ReadHealthCheck)?;
         Ok(node(ctx).cfg.bucket.clone())
     }
 
     /// Segments on this node not yet uploaded to the bucket.
     async fn bucket_upload_backlog(&self, ctx: &Context<'_>) -> Result<UploadBacklog, Error> {
-        require_user(ctx)?;
+        require_system(ctx, SystemPermission::ReadHealthCheck)?;
         let n = node(ctx);
         let backlog = if n.cfg.bucket.is_some() {
             crate::bucket::sync::backlog(&n.global, n.cfg.node_id)
@@ -146,7 +147,7 @@ impl Cluster {
     }
 
     async fn replication_factor(&self, ctx: &Context<'_>) -> Result<u32, Error> {
-        require_user(ctx)?;
+        require_system(ctx, SystemPermission::ReadHealthCheck)?;
         Ok(node(ctx).global.read(|s| s.replication_factor))
     }
 }
@@ -157,7 +158,7 @@ pub struct ClusterQuery;
 #[Object]
 impl ClusterQuery {
     async fn cluster(&self, ctx: &Context<'_>) -> Result<Cluster, Error> {
-        require_user(ctx)?;
+        require_system(ctx, SystemPermission::ReadHealthCheck)?;
         Ok(Cluster)
     }
 }

@@ -6,7 +6,8 @@ use async_graphql::{Context, Enum, Error, InputObject, Object, SimpleObject};
 use serde::{Deserialize, Serialize};
 use strata_global::{GlobalEvent, ItemKind};
 
-use super::{node, publish, require_root, valid_name};
+use super::{node, publish, require_view, valid_name};
+use crate::api::auth::ViewPermission;
 
 const MAX_WIDGETS: usize = 50;
 const MAX_QUERY_BYTES: usize = 64 << 10;
@@ -273,7 +274,7 @@ impl ItemMutation {
         ctx: &Context<'_>,
         input: CreateSavedQueryInput,
     ) -> Result<SavedQuery, Error> {
-        require_root(ctx)?;
+        require_view(ctx, &input.view_name, ViewPermission::ChangeSavedQueries)?;
         valid_name("saved search", &input.name)?;
         check_query(&input.query_string)?;
         check_time(&input.start, "start")?;
@@ -307,7 +308,7 @@ impl ItemMutation {
         ctx: &Context<'_>,
         input: DeleteSavedQueryInput,
     ) -> Result<bool, Error> {
-        require_root(ctx)?;
+        require_view(ctx, &input.view_name, ViewPermission::ChangeSavedQueries)?;
         publish(
             ctx,
             GlobalEvent::DeleteItem {
@@ -325,7 +326,11 @@ impl ItemMutation {
         ctx: &Context<'_>,
         input: CreateDashboardInput,
     ) -> Result<Dashboard, Error> {
-        require_root(ctx)?;
+        require_view(
+            ctx,
+            &input.search_domain_name,
+            ViewPermission::ChangeDashboards,
+        )?;
         let repo = input.search_domain_name.clone();
         put_dashboard(ctx, repo, dashboard_of(new_id(), input)?, None).await
     }
@@ -335,7 +340,11 @@ impl ItemMutation {
         ctx: &Context<'_>,
         input: UpdateDashboardInput,
     ) -> Result<Dashboard, Error> {
-        require_root(ctx)?;
+        require_view(
+            ctx,
+            &input.dashboard.search_domain_name,
+            ViewPermission::ChangeDashboards,
+        )?;
         let d = input.dashboard;
         let v = item_version(ctx, &d.search_domain_name, ItemKind::Dashboard, &input.id)?;
         let repo = d.search_domain_name.clone();
@@ -347,7 +356,11 @@ impl ItemMutation {
         ctx: &Context<'_>,
         input: DeleteDashboardInput,
     ) -> Result<bool, Error> {
-        require_root(ctx)?;
+        require_view(
+            ctx,
+            &input.search_domain_name,
+            ViewPermission::ChangeDashboards,
+        )?;
         publish(
             ctx,
             GlobalEvent::DeleteItem {

@@ -6,7 +6,8 @@
 use async_graphql::{Context, Error, InputObject, SimpleObject};
 use strata_global::GlobalEvent;
 
-use super::{node, publish, require_root, valid_name};
+use super::{node, publish, require_view, valid_name};
+use crate::api::auth::ViewPermission;
 use crate::ingest::parsers;
 use crate::ingest::script::{ParserSpec, ScriptParser};
 
@@ -181,6 +182,7 @@ pub(super) async fn update_parser(
     ctx: &Context<'_>,
     input: CreateParserInput,
 ) -> Result<Parser, Error> {
+    require_view(ctx, &input.repository_name, ViewPermission::ChangeParsers)?;
     let version = node(ctx)
         .global
         .read(|s| {
@@ -202,7 +204,7 @@ pub(super) async fn delete_parser(
     ctx: &Context<'_>,
     input: DeleteParserInput,
 ) -> Result<bool, Error> {
-    require_root(ctx)?;
+    require_view(ctx, &input.repository_name, ViewPermission::ChangeParsers)?;
     publish(
         ctx,
         GlobalEvent::DeleteParser {
@@ -219,7 +221,7 @@ pub(super) async fn put_parser(
     input: CreateParserInput,
     expected_version: Option<u64>,
 ) -> Result<Parser, Error> {
-    require_root(ctx)?;
+    require_view(ctx, &input.repository_name, ViewPermission::ChangeParsers)?;
     valid_name("parser", &input.name)?;
     if parsers::BUILTIN.contains(&input.name.as_str()) {
         return Err(Error::new(format!(

@@ -11,7 +11,8 @@ use super::parsers::{
     self, check_parser_exists, CreateParserInput, DeleteParserInput, Parser, ParserRef,
     ParserTestResult,
 };
-use super::{node, publish, require_root, require_user, valid_name};
+use super::{node, publish, require_org, require_user, require_view, require_visible, valid_name};
+use crate::api::auth::{OrganizationPermission, ViewPermission, AUDIT_REPO};
 
 const GB: f64 = 1e9;
 
@@ -34,6 +35,9 @@ impl IngestToken {
 
 pub struct Repository {
     pub(crate) name: String,
+    /// Set when this caller just created the repository (`createRepository` answers with it
+    /// before any role gives the creator access).
+    granted: bool,
     /// Storage figures, computed once per object however many size fields are asked for.
     sizes: std::sync::OnceLock<Sizes>,
 }
@@ -51,8 +55,17 @@ impl Repository {
     pub(crate) fn new(name: String) -> Self {
         Repository {
             name,
+            granted: false,
             sizes: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Every field but the name needs `ReadAccess` on the repository.
+    fn readable(&self, ctx: &Context<'_>) -> Result<(), Error> {
+        if self.granted {
+            return Ok(());
+        }
+        require_view(ctx, &self.name, ViewPermission::ReadAccess)
     }
 
     /// One pass over Global's segments for all the size fields of this repository.
@@ -86,31 +99,46 @@ impl Repository {
     async fn name(&self) -> &str {
         &self.name
     }
+    /// The repository's id: its name (names are unique and stable here).
+    async fn id(&self) -> &str {
+        &self.name
+    }
+    /// LogScale's repository type: `SYSTEM` for `humio-*` repositories, else `DEFAULT`.
+    #[graphql(name = "type")]
+    async fn repo_type(&self) -> &'static str {
+        repository_type(&self.name)
+    }
+    /// The caller's permissions on this repository (what the UI may offer).
+    async fn permissions(&self, ctx: &Context<'_>) -> Vec<ViewPermission> {
+        super::caller_access(ctx)
+            .map(|a| a.view_permissions(&self.name))
+            .unwrap_or_default()
+    }
     async fn description(&self, ctx: &Context<'_>) -> Result<String, Error> {
-        require_user(ctx)?;
+        self.readable(ctx)?;
         Ok(self.read(ctx, |r| r.description.clone()))
     }
     /// Retention by age, in days (null keeps forever).
     async fn time_based_retention(&self, ctx: &Context<'_>) -> Result<Option<f64>, Error> {
-        require_user(ctx)?;
+        self.readable(ctx)?;
         Ok(self.read(ctx, |r| r.retention.max_age_days.map(|d| d as f64)))
     }
     /// Retention by ingested (uncompressed) size, in GB.
     async fn ingest_size_based_retention(&self, ctx: &Context<'_>) -> Result<Option<f64>, Error> {
-        require_user(ctx)?;
+        self.readable(ctx)?;
         Ok(self.read(ctx, |r| {
             r.retention.max_uncompressed_bytes.map(|b| b as f64 / GB)
         }))
     }
     /// Retention by stored (compressed) size, in GB.
     async fn storage_size_based_retention(&self, ctx: &Context<'_>) -> Result<Option<f64>, Error> {
-        require_user(ctx)?;
+        self.readable(ctx)?;
         Ok(self.read(ctx, |r| {
             r.retention.max_compressed_bytes.map(|b| b as f64 / GB)
         }))
     }
     async fn ingest_tokens(&self, ctx: &Context<'_>) -> Result<Vec<IngestToken>, Error> {
-        require_user(ctx)?;
+        self.readable(ctx)?;
         Ok(node(ctx).global.read(|s| {
             s.ingest_tokens
                 .values()
@@ -125,21 +153,21 @@ impl Repository {
     }
     /// Built-in parsers, then the repository's own.
     async fn parsers(&self, ctx: &Context<'_>) -> Result<Vec<Parser>, Error> {
-        require_user(ctx)?;
+        self.readable(ctx)?;
         Ok(node(ctx)
             .global
             .read(|s| parsers::all_parsers(s.repositories.get(&self.name))))
     }
     async fn saved_queries(&self, ctx: &Context<'_>) -> Result<Vec<SavedQuery>, Error> {
-        require_user(ctx)?;
+        self.readable(ctx)?;
         super::items::saved_queries(ctx, &self.name)
     }
     async fn dashboards(&self, ctx: &Context<'_>) -> Result<Vec<Dashboard>, Error> {
-        require_user(ctx)?;
+        self.readable(ctx)?;
         super::items::dashboards(ctx, &self.name)
     }
     async fn dashboard(&self, ctx: &Context<'_>, id: String) -> Result<Dashboard, Error> {
-        require_user(ctx)?;
+        self.readable(ctx)?;
         super::items::dashboards(ctx, &self.name)?
             .into_iter()
             .find(|d| d.id == id)
@@ -147,21 +175,21 @@ impl Repository {
     }
     /// Events stored in the repository's segments.
     async fn event_count(&self, ctx: &Context<'_>) -> Result<u64, Error> {
-        require_user(ctx)?;
+        self.readable(ctx)?;
         Ok(self.sizes(ctx).events)
     }
     /// Bytes of the repository's segment files.
     async fn compressed_byte_size(&self, ctx: &Context<'_>) -> Result<u64, Error> {
-        require_user(ctx)?;
+        self.readable(ctx)?;
         Ok(self.sizes(ctx).stored)
     }
     /// Raw bytes ingested into the repository's segments.
     async fn uncompressed_byte_size(&self, ctx: &Context<'_>) -> Result<u64, Error> {
-        require_user(ctx)?;
+        self.readable(ctx)?;
         Ok(self.sizes(ctx).raw)
     }
     async fn segment_count(&self, ctx: &Context<'_>) -> Result<usize, Error> {
-        require_user(ctx)?;
+        self.readable(ctx)?;
         Ok(self.sizes(ctx).segments)
     }
 }
@@ -171,26 +199,21 @@ pub struct RepositoryQuery;
 
 #[Object]
 impl RepositoryQuery {
+    /// The repositories the caller holds a permission on.
+    ///
+    /// `humio-audit` is left out (reach it by name or in `searchDomains`), so listing
+    /// repositories does not change with the first audited change.
     async fn repositories(&self, ctx: &Context<'_>) -> Result<Vec<Repository>, Error> {
-        require_user(ctx)?;
-        Ok(node(ctx).global.read(|s| {
-            s.repositories
-                .keys()
-                .map(|n| Repository::new(n.clone()))
-                .collect()
-        }))
+        Ok(visible_repositories(ctx)?
+            .into_iter()
+            .filter(|n| n != AUDIT_REPO)
+            .map(Repository::new)
+            .collect())
     }
 
     async fn repository(&self, ctx: &Context<'_>, name: String) -> Result<Repository, Error> {
-        require_user(ctx)?;
-        if node(ctx)
-            .global
-            .read(|s| s.repositories.contains_key(&name))
-        {
-            Ok(Repository::new(name))
-        } else {
-            Err(Error::new(format!("repository {name:?} does not exist")))
-        }
+        require_visible(ctx, &name)?;
+        Ok(Repository::new(name))
     }
 
     /// Runs a parser (a script, or a parser by name) over sample lines without ingesting.
@@ -202,19 +225,36 @@ impl RepositoryQuery {
         parser: Option<String>,
         test_data: Vec<String>,
     ) -> Result<Vec<ParserTestResult>, Error> {
-        require_user(ctx)?;
+        require_view(ctx, &repository_name, ViewPermission::ChangeParsers)?;
         parsers::test_parser(ctx, repository_name, script, parser, test_data)
     }
 }
 
 #[derive(SimpleObject)]
 pub struct CreateRepositoryMutation {
-    repository: RepositoryName,
+    repository: Repository,
 }
 
-#[derive(SimpleObject)]
-pub struct RepositoryName {
-    name: String,
+/// LogScale's repository type of `name`.
+pub(crate) fn repository_type(name: &str) -> &'static str {
+    if name.starts_with("humio") {
+        "SYSTEM"
+    } else {
+        "DEFAULT"
+    }
+}
+
+/// Names of the repositories the caller holds any permission on, sorted.
+pub(crate) fn visible_repositories(ctx: &Context<'_>) -> Result<Vec<String>, Error> {
+    require_user(ctx)?;
+    let access = super::caller_access(ctx);
+    Ok(node(ctx).global.read(|s| {
+        s.repositories
+            .keys()
+            .filter(|n| access.is_some_and(|a| a.can_see(n)))
+            .cloned()
+            .collect()
+    }))
 }
 
 #[derive(InputObject)]
@@ -265,7 +305,7 @@ impl RepositoryMutation {
         name: String,
         description: Option<String>,
     ) -> Result<CreateRepositoryMutation, Error> {
-        require_root(ctx)?;
+        require_org(ctx, OrganizationPermission::CreateRepository)?;
         valid_name("repository", &name)?;
         publish(
             ctx,
@@ -276,7 +316,10 @@ impl RepositoryMutation {
         )
         .await?;
         Ok(CreateRepositoryMutation {
-            repository: RepositoryName { name },
+            repository: Repository {
+                granted: true,
+                ..Repository::new(name)
+            },
         })
     }
 
@@ -287,7 +330,12 @@ impl RepositoryMutation {
         name: String,
         delete_message: Option<String>,
     ) -> Result<bool, Error> {
-        require_root(ctx)?;
+        require_view(ctx, &name, ViewPermission::DeleteRepositoryOrView)?;
+        if name == AUDIT_REPO {
+            return Err(Error::new(format!(
+                "{AUDIT_REPO} holds the audit log and cannot be deleted"
+            )));
+        }
         let (version, _, _) = repo_version(ctx, &name)?;
         tracing::info!(repo = %name, message = ?delete_message, "deleting repository");
         publish(
@@ -307,7 +355,11 @@ impl RepositoryMutation {
         name: String,
         new_description: String,
     ) -> Result<bool, Error> {
-        require_root(ctx)?;
+        require_view(
+            ctx,
+            &name,
+            ViewPermission::ChangeViewOrRepositoryDescription,
+        )?;
         if new_description.len() > 10_000 {
             return Err(Error::new("the description is longer than 10,000 bytes"));
         }
@@ -335,7 +387,7 @@ impl RepositoryMutation {
         ingest_size_based_retention: Option<f64>,
         storage_size_based_retention: Option<f64>,
     ) -> Result<bool, Error> {
-        require_root(ctx)?;
+        require_view(ctx, &repository_name, ViewPermission::ChangeRetention)?;
         let days = match time_based_retention {
             None => None,
             Some(d) if d.is_finite() && d >= 1.0 => Some(d as u64),
@@ -370,7 +422,11 @@ impl RepositoryMutation {
         ctx: &Context<'_>,
         input: AddIngestTokenV3Input,
     ) -> Result<IngestToken, Error> {
-        require_root(ctx)?;
+        require_view(
+            ctx,
+            &input.repository_name,
+            ViewPermission::ChangeIngestTokens,
+        )?;
         valid_name("ingest token", &input.name)?;
         if let Some(p) = &input.parser {
             check_parser_exists(ctx, &input.repository_name, p)?;
@@ -403,7 +459,7 @@ impl RepositoryMutation {
         repository_name: String,
         name: String,
     ) -> Result<bool, Error> {
-        require_root(ctx)?;
+        require_view(ctx, &repository_name, ViewPermission::ChangeIngestTokens)?;
         publish(
             ctx,
             GlobalEvent::DeleteIngestToken {
@@ -421,7 +477,11 @@ impl RepositoryMutation {
         ctx: &Context<'_>,
         input: AssignParserToIngestTokenInputV2,
     ) -> Result<IngestToken, Error> {
-        require_root(ctx)?;
+        require_view(
+            ctx,
+            &input.repository_name,
+            ViewPermission::ChangeIngestTokens,
+        )?;
         let parser = input.parser.filter(|p| !p.is_empty());
         if let Some(p) = &parser {
             check_parser_exists(ctx, &input.repository_name, p)?;

@@ -8,7 +8,8 @@ use strata_global::{GlobalEvent, ItemKind};
 
 use super::actions::{list, to_graphql, Action};
 use crate::alerts::model::{self, ActionSpec, StoredAction};
-use crate::api::graphql::{node, publish, require_root, valid_name};
+use crate::api::auth::ViewPermission;
+use crate::api::graphql::{node, publish, require_view, valid_name};
 
 const MAX_TEMPLATE_BYTES: usize = 64 << 10;
 
@@ -130,7 +131,7 @@ async fn put(
     name: String,
     spec: ActionSpec,
 ) -> Result<Action, Error> {
-    require_root(ctx)?;
+    require_view(ctx, &repo, ViewPermission::ChangeActions)?;
     valid_name("action", &name)?;
     validate(ctx, &spec)?;
     let existing = list(ctx, &repo)?;
@@ -496,7 +497,7 @@ impl ActionMutation {
 
     /// Deletes an action no alert or scheduled search uses.
     async fn delete_action(&self, ctx: &Context<'_>, input: DeleteAction) -> Result<bool, Error> {
-        require_root(ctx)?;
+        require_view(ctx, &input.view_name, ViewPermission::ChangeActions)?;
         let users: Vec<String> = node(ctx).global.read(|s| {
             model::alerts(s, Some(&input.view_name))
                 .into_iter()
@@ -524,7 +525,7 @@ impl ActionMutation {
 
     /// Runs a stored action once with a sample trigger (or the given events).
     async fn test_action(&self, ctx: &Context<'_>, input: TestAction) -> Result<TestResult, Error> {
-        require_root(ctx)?;
+        require_view(ctx, &input.view_name, ViewPermission::ChangeActions)?;
         let action = list(ctx, &input.view_name)?
             .into_iter()
             .find(|a| a.id == input.id)

@@ -47,7 +47,7 @@ pub(super) struct Common {
 
 #[derive(InputObject)]
 pub struct CreateAggregateAlert {
-    view_name: String,
+    pub(super) view_name: String,
     name: String,
     #[graphql(default)]
     description: Option<String>,
@@ -115,7 +115,7 @@ impl CreateAggregateAlert {
 
 #[derive(InputObject)]
 pub struct CreateFilterAlert {
-    view_name: String,
+    pub(super) view_name: String,
     name: String,
     #[graphql(default)]
     description: Option<String>,
@@ -165,7 +165,7 @@ impl CreateFilterAlert {
 
 #[derive(InputObject)]
 pub struct CreateScheduledSearch {
-    view_name: String,
+    pub(super) view_name: String,
     name: String,
     #[graphql(default)]
     description: Option<String>,

@@ -11,7 +11,8 @@ use super::triggers::{
     aggregate_of, filter_of, scheduled_of, stored, AggregateAlert, FilterAlert, ScheduledSearch,
 };
 use crate::alerts::model::{self, AlertKind, AlertSpec, StoredAlert};
-use crate::api::graphql::{publish, require_root, valid_name};
+use crate::api::auth::ViewPermission;
+use crate::api::graphql::{publish, require_view, valid_name};
 
 const MAX_ACTIONS: usize = 10;
 
@@ -49,7 +50,7 @@ async fn put(
     c: Common,
     kind: AlertKind,
 ) -> Result<StoredAlert, Error> {
-    require_root(ctx)?;
+    require_view(ctx, &c.repo, ViewPermission::ChangeTriggers)?;
     valid_name(kind.type_name(), &c.name)?;
     let want_aggregate = match kind {
         AlertKind::Aggregate { .. } => Some(true),
@@ -132,7 +133,7 @@ fn find(ctx: &Context<'_>, repo: &str, id: &str) -> Result<StoredAlert, Error> {
 
 /// Loads trigger `id` of type `type_name` for a change.
 fn current(ctx: &Context<'_>, repo: &str, id: &str, type_name: &str) -> Result<StoredAlert, Error> {
-    require_root(ctx)?;
+    require_view(ctx, repo, ViewPermission::ChangeTriggers)?;
     stored(ctx, repo)?
         .into_iter()
         .find(|a| a.id == id && a.spec.kind.type_name() == type_name)
@@ -248,6 +249,8 @@ impl AlertMutation {
         ctx: &Context<'_>,
         input: CreateAggregateAlert,
     ) -> Result<AggregateAlert, Error> {
+        // Before the input's checks: a caller without the permission learns nothing.
+        require_view(ctx, &input.view_name, ViewPermission::ChangeTriggers)?;
         let (c, k) = input.parts()?;
         agg(ctx, put(ctx, None, c, k).await?)
     }
@@ -256,6 +259,11 @@ impl AlertMutation {
         ctx: &Context<'_>,
         input: UpdateAggregateAlert,
     ) -> Result<AggregateAlert, Error> {
+        require_view(
+            ctx,
+            &input.trigger.view_name,
+            ViewPermission::ChangeTriggers,
+        )?;
         let (c, k) = input.trigger.parts()?;
         agg(ctx, put(ctx, Some(input.id), c, k).await?)
     }
@@ -302,6 +310,8 @@ impl AlertMutation {
         ctx: &Context<'_>,
         input: CreateFilterAlert,
     ) -> Result<FilterAlert, Error> {
+        // Before the input's checks: a caller without the permission learns nothing.
+        require_view(ctx, &input.view_name, ViewPermission::ChangeTriggers)?;
         let (c, k) = input.parts()?;
         fil(ctx, put(ctx, None, c, k).await?)
     }
@@ -310,6 +320,11 @@ impl AlertMutation {
         ctx: &Context<'_>,
         input: UpdateFilterAlert,
     ) -> Result<FilterAlert, Error> {
+        require_view(
+            ctx,
+            &input.trigger.view_name,
+            ViewPermission::ChangeTriggers,
+        )?;
         let (c, k) = input.trigger.parts()?;
         fil(ctx, put(ctx, Some(input.id), c, k).await?)
     }
@@ -356,6 +371,8 @@ impl AlertMutation {
         ctx: &Context<'_>,
         input: CreateScheduledSearch,
     ) -> Result<ScheduledSearch, Error> {
+        // Before the input's checks: a caller without the permission learns nothing.
+        require_view(ctx, &input.view_name, ViewPermission::ChangeTriggers)?;
         let (c, k) = input.parts()?;
         sch(ctx, put(ctx, None, c, k).await?)
     }
@@ -364,6 +381,11 @@ impl AlertMutation {
         ctx: &Context<'_>,
         input: UpdateScheduledSearch,
     ) -> Result<ScheduledSearch, Error> {
+        require_view(
+            ctx,
+            &input.trigger.view_name,
+            ViewPermission::ChangeTriggers,
+        )?;
         let (c, k) = input.trigger.parts()?;
         sch(ctx, put(ctx, Some(input.id), c, k).await?)
     }

@@ -7,7 +7,8 @@ use async_graphql::{Context, Enum, Error, Object, SimpleObject};
 use super::actions::{self as gql_actions, Action};
 use crate::alerts::model::{self, AlertKind, AlertState, StoredAlert, TimestampType};
 use crate::alerts::schedule;
-use crate::api::graphql::{node, require_user};
+use crate::api::auth::ViewPermission;
+use crate::api::graphql::{node, require_view, require_visible};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
 #[graphql(rename_items = "PascalCase")]
@@ -274,15 +275,23 @@ impl SearchDomain {
     async fn name(&self) -> &str {
         &self.name
     }
+    async fn id(&self) -> &str {
+        &self.name
+    }
+    /// LogScale's repository type (`SYSTEM` for `humio-*`, else `DEFAULT`).
+    #[graphql(name = "type")]
+    async fn domain_type(&self) -> &'static str {
+        crate::api::graphql::repository_type(&self.name)
+    }
     async fn actions(&self, ctx: &Context<'_>) -> Result<Vec<Action>, Error> {
-        require_user(ctx)?;
+        require_view(ctx, &self.name, ViewPermission::ReadAccess)?;
         Ok(gql_actions::list(ctx, &self.name)?
             .into_iter()
             .map(|a| gql_actions::to_graphql(ctx, a))
             .collect())
     }
     async fn action(&self, ctx: &Context<'_>, id: String) -> Result<Action, Error> {
-        require_user(ctx)?;
+        require_view(ctx, &self.name, ViewPermission::ReadAccess)?;
         gql_actions::list(ctx, &self.name)?
             .into_iter()
             .find(|a| a.id == id)
@@ -290,7 +299,7 @@ impl SearchDomain {
             .ok_or_else(|| Error::new(format!("action {id:?} does not exist")))
     }
     async fn aggregate_alerts(&self, ctx: &Context<'_>) -> Result<Vec<AggregateAlert>, Error> {
-        require_user(ctx)?;
+        require_view(ctx, &self.name, ViewPermission::ReadAccess)?;
         Ok(stored(ctx, &self.name)?
             .into_iter()
             .filter_map(|a| aggregate_of(ctx, a))
@@ -301,7 +310,7 @@ impl SearchDomain {
         ctx: &Context<'_>,
         id: String,
     ) -> Result<AggregateAlert, Error> {
-        require_user(ctx)?;
+        require_view(ctx, &self.name, ViewPermission::ReadAccess)?;
         stored(ctx, &self.name)?
             .into_iter()
             .filter(|a| a.id == id)
@@ -309,14 +318,14 @@ impl SearchDomain {
             .ok_or_else(|| Error::new(format!("aggregate alert {id:?} does not exist")))
     }
     async fn filter_alerts(&self, ctx: &Context<'_>) -> Result<Vec<FilterAlert>, Error> {
-        require_user(ctx)?;
+        require_view(ctx, &self.name, ViewPermission::ReadAccess)?;
         Ok(stored(ctx, &self.name)?
             .into_iter()
             .filter_map(|a| filter_of(ctx, a))
             .collect())
     }
     async fn filter_alert(&self, ctx: &Context<'_>, id: String) -> Result<FilterAlert, Error> {
-        require_user(ctx)?;
+        require_view(ctx, &self.name, ViewPermission::ReadAccess)?;
         stored(ctx, &self.name)?
             .into_iter()
             .filter(|a| a.id == id)
@@ -324,7 +333,7 @@ impl SearchDomain {
             .ok_or_else(|| Error::new(format!("filter alert {id:?} does not exist")))
     }
     async fn scheduled_searches(&self, ctx: &Context<'_>) -> Result<Vec<ScheduledSearch>, Error> {
-        require_user(ctx)?;
+        require_view(ctx, &self.name, ViewPermission::ReadAccess)?;
         Ok(stored(ctx, &self.name)?
             .into_iter()
             .filter_map(|a| scheduled_of(ctx, a))
@@ -335,7 +344,7 @@ impl SearchDomain {
         ctx: &Context<'_>,
         id: String,
     ) -> Result<ScheduledSearch, Error> {
-        require_user(ctx)?;
+        require_view(ctx, &self.name, ViewPermission::ReadAccess)?;
         stored(ctx, &self.name)?
             .into_iter()
             .filter(|a| a.id == id)
@@ -351,7 +360,7 @@ pub struct AlertQuery;
 impl AlertQuery {
     /// A repository with its actions, alerts and scheduled searches.
     async fn search_domain(&self, ctx: &Context<'_>, name: String) -> Result<SearchDomain, Error> {
-        require_user(ctx)?;
+        require_visible(ctx, &name)?;
         stored(ctx, &name)?;
         Ok(SearchDomain { name })
     }
