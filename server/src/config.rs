@@ -64,10 +64,6 @@ pub struct ServeArgs {
     /// events in the ingest queue this long [default: 300].
     #[arg(long, env = "STRATA_MAX_PINNED_QUEUE_SECS")]
     pub max_pinned_queue_secs: Option<u64>,
-    /// Datasources (distinct tag combinations) a repository may have; LogScale's limit is
-    /// 10,000 [default: 10000].
-    #[arg(long, env = "STRATA_MAX_DATASOURCES_PER_REPO")]
-    pub max_datasources_per_repo: Option<u32>,
     /// Create missing Kafka topics at start [default: true].
     #[arg(long, env = "STRATA_CREATE_TOPICS")]
     pub create_topics: Option<bool>,
@@ -146,7 +142,6 @@ struct FileConfig {
     max_body_bytes: Option<usize>,
     max_pinned_queue_bytes: Option<u64>,
     max_pinned_queue_secs: Option<u64>,
-    max_datasources_per_repo: Option<u32>,
     create_topics: Option<bool>,
     snapshot_interval_secs: Option<u64>,
     query_cache_mb: Option<usize>,
@@ -215,8 +210,6 @@ pub struct Limits {
     pub max_pinned_queue_bytes: u64,
     /// See `--max-pinned-queue-secs`.
     pub max_pinned_queue_secs: u64,
-    /// See `--max-datasources-per-repo`.
-    pub max_datasources_per_repo: u32,
 }
 
 impl Default for Limits {
@@ -224,7 +217,6 @@ impl Default for Limits {
         Limits {
             max_pinned_queue_bytes: 256 << 20,
             max_pinned_queue_secs: 300,
-            max_datasources_per_repo: 10_000,
         }
     }
 }
@@ -277,11 +269,6 @@ impl Config {
                 .max_pinned_queue_secs
                 .or(file.max_pinned_queue_secs)
                 .unwrap_or(d.max_pinned_queue_secs)
-                .max(1),
-            max_datasources_per_repo: args
-                .max_datasources_per_repo
-                .or(file.max_datasources_per_repo)
-                .unwrap_or(d.max_datasources_per_repo)
                 .max(1),
         };
         let advertise_url = args
@@ -424,17 +411,15 @@ mod tests {
 
     #[test]
     fn limits_come_from_flags_and_file() {
-        let (_d, p) = file("max_pinned_queue_bytes = 5000000\nmax_datasources_per_repo = 7\n");
+        let (_d, p) = file("max_pinned_queue_bytes = 5000000\nmax_pinned_queue_secs = 7\n");
         let c = Config::resolve(ServeArgs {
             config: Some(p),
             max_pinned_queue_secs: Some(9),
-            max_datasources_per_repo: Some(3),
             ..Default::default()
         })
         .unwrap();
         assert_eq!(c.limits.max_pinned_queue_bytes, 5_000_000);
-        assert_eq!(c.limits.max_pinned_queue_secs, 9);
-        assert_eq!(c.limits.max_datasources_per_repo, 3, "the flag wins");
+        assert_eq!(c.limits.max_pinned_queue_secs, 9, "the flag wins");
         let c = Config::resolve(ServeArgs {
             max_pinned_queue_bytes: Some(0),
             ..Default::default()
