@@ -56,6 +56,10 @@ pub static DIGEST_PIN_RELEASES: Counter = Counter::new(
     "strata_digest_pin_releases_total",
     "Work-in-progress buffers closed early because they held the ingest queue back",
 );
+pub static MERGE_UPLOAD_FAILURES: Counter = Counter::new(
+    "strata_merge_upload_failures_total",
+    "Merges retried because the merged segment could not be uploaded to the bucket first",
+);
 pub static MERGE_SEGMENTS: Counter =
     Counter::new("strata_merge_segments_total", "Merged segments written");
 pub static CLUSTER_SEGMENTS_REPLICATED: Counter = Counter::new(
@@ -167,6 +171,7 @@ const ALL: &[&Counter] = &[
     &DIGEST_BAD_RECORDS,
     &DIGEST_PIN_RELEASES,
     &MERGE_SEGMENTS,
+    &MERGE_UPLOAD_FAILURES,
     &SEARCH_QUERIES,
     &SEARCH_BLOCKS_READ,
     &SEARCH_BLOCKS_SKIPPED,

@@ -157,6 +157,7 @@ pub async fn run(cfg: Config) -> Result<()> {
             minis_per_merge: cfg.minis_per_merge,
             merge_after: Duration::from_secs(cfg.merge_after_secs),
             delete_grace: Duration::from_secs(cfg.delete_grace_secs),
+            bucket: bucket.clone(),
         },
         global.clone(),
         shutdown_rx.clone(),
