@@ -427,6 +427,8 @@ impl PartitionDigest {
             )
         };
         let id = crate::store::SegmentStore::new_mini_id(self.cfg.node_id, self.partition);
+        // Until Global has answered, the file is ours alone: keep the sweeper off it.
+        let _announcing = self.cfg.store.announcing(&id);
         let path = self.cfg.store.path(&id);
         let write_ds = ds.clone();
         let write_path = path.clone();

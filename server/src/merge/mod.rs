@@ -133,6 +133,8 @@ async fn merge_group(
 ) -> anyhow::Result<Option<Vec<String>>> {
     group.sort_by(|a, b| a.id.cmp(&b.id));
     let id = crate::store::SegmentStore::new_merged_id(cfg.node_id);
+    // Until ReplaceSegments is answered, the file is ours alone: keep the sweeper off it.
+    let _announcing = cfg.store.announcing(&id);
     let out = cfg.store.path(&id);
     let paths: Vec<PathBuf> = group.iter().map(|s| cfg.store.path(&s.id)).collect();
     let out2 = out.clone();
