@@ -30,7 +30,7 @@ pub use filter::{is_token_byte, Filter, FilterQuery, MAX_INDEXED_VALUE};
 pub use footer::{BlockMeta, ColumnMeta, SegmentMeta, FORMAT_VERSION};
 pub use merge::merge_segments;
 pub use reader::{DecodedBlock, SegmentReader};
-pub use writer::{sync_dir, SegmentSummary, SegmentWriter, WriterOptions};
+pub use writer::{sync_dir, SegmentSummary, SegmentWriter, WriterOptions, MAX_BLOCK_CELLS};
 
 /// Opens `data` as a segment and reads every block and event, discarding the results. The
 /// fuzz target and its smoke test call this: for any bytes it must return, never panic.

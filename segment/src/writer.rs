@@ -14,6 +14,13 @@ use crate::event::{Datasource, Event, EventId, OffsetRange};
 use crate::filter::FilterBuilder;
 use crate::footer::{self, BlockMeta, ColumnMeta, SegmentMeta, HEADER_LEN, TRAILER_MAGIC};
 
+/// Most (distinct fields × events) cells one block may hold. The writer lays out a full-length
+/// column per distinct field of a block, so a block of many events with many distinct field
+/// names (hostile or just very sparse data) would need fields × events memory; a block is cut
+/// before an event would take it past this. 4 Mi cells is 64 MiB of column slots, far above
+/// what ordinary logs reach (32 Ki events × 128 fields).
+pub const MAX_BLOCK_CELLS: usize = 4 << 20;
+
 /// Tuning of a writer.
 #[derive(Clone, Copy, Debug)]
 pub struct WriterOptions {
@@ -82,6 +89,10 @@ pub struct SegmentWriter {
     datasource: Datasource,
     pending: Vec<Event>,
     pending_bytes: usize,
+    /// Field-table index of every (event, field) of `pending`, in iteration order.
+    pending_idxs: Vec<u32>,
+    /// Distinct field-table indexes in `pending` (for [`MAX_BLOCK_CELLS`]).
+    pending_fields: rustc_hash::FxHashSet<u32>,
     last_key: Option<(i64, u32, EventId)>,
     blocks: Vec<BlockMeta>,
     field_names: Vec<String>,
@@ -119,6 +130,8 @@ impl SegmentWriter {
             datasource,
             pending: Vec::new(),
             pending_bytes: 0,
+            pending_idxs: Vec::new(),
+            pending_fields: rustc_hash::FxHashSet::default(),
             last_key: None,
             blocks: Vec::new(),
             field_names: Vec::new(),
@@ -177,6 +190,17 @@ impl SegmentWriter {
             .or_insert((event.id.offset, event.id.offset));
         r.0 = r.0.min(event.id.offset);
         r.1 = r.1.max(event.id.offset);
+        let idxs: Vec<u32> = event.fields.keys().map(|k| self.field_idx(k)).collect();
+        let new_fields = idxs
+            .iter()
+            .filter(|i| !self.pending_fields.contains(i))
+            .count();
+        let cells = (self.pending_fields.len() + new_fields) * (self.pending.len() + 1);
+        if !self.pending.is_empty() && cells > MAX_BLOCK_CELLS {
+            self.flush_block()?;
+        }
+        self.pending_fields.extend(idxs.iter().copied());
+        self.pending_idxs.extend_from_slice(&idxs);
         self.pending_bytes += size;
         self.pending.push(event);
         if self.pending_bytes >= self.opts.block_bytes
@@ -192,26 +216,11 @@ impl SegmentWriter {
             return Ok(());
         }
         let events = std::mem::take(&mut self.pending);
+        let idxs = std::mem::take(&mut self.pending_idxs);
+        self.pending_fields.clear();
         self.pending_bytes = 0;
         let mut columns = Vec::new();
-        let mut raw_bytes = 0u64;
-        // Field-table index of every (event, field) in iteration order, looked up once.
-        let mut idxs: Vec<u32> = Vec::with_capacity(events.len() * 8);
-        for e in &events {
-            raw_bytes += e.raw.len() as u64;
-            for k in e.fields.keys() {
-                let idx = match self.field_index.get(k) {
-                    Some(&i) => i,
-                    None => {
-                        let i = self.field_names.len() as u32;
-                        self.field_index.insert(k.clone(), i);
-                        self.field_names.push(k.clone());
-                        i
-                    }
-                };
-                idxs.push(idx);
-            }
-        }
+        let raw_bytes: u64 = events.iter().map(|e| e.raw.len() as u64).sum();
         let templates = column::encode_template(&events, &idxs);
         if self.opts.build_filters {
             let mut seen = rustc_hash::FxHashSet::default();
@@ -278,6 +287,17 @@ impl SegmentWriter {
             columns,
         });
         Ok(())
+    }
+
+    /// The segment-wide field-table index of `name`, added on first sight.
+    fn field_idx(&mut self, name: &str) -> u32 {
+        if let Some(&i) = self.field_index.get(name) {
+            return i;
+        }
+        let i = self.field_names.len() as u32;
+        self.field_index.insert(name.to_string(), i);
+        self.field_names.push(name.to_string());
+        i
     }
 
     fn write_column(&mut self, id: u32, data: &[u8]) -> Result<ColumnMeta> {

@@ -56,6 +56,14 @@ pub struct ServeArgs {
     /// Largest accepted request body [default: 32 MiB].
     #[arg(long, env = "STRATA_MAX_BODY_BYTES")]
     pub max_body_bytes: Option<usize>,
+    /// Close a partition's oldest work-in-progress buffer once it keeps this many ingest queue
+    /// bytes from being truncated [default: 256 MiB].
+    #[arg(long, env = "STRATA_MAX_PINNED_QUEUE_BYTES")]
+    pub max_pinned_queue_bytes: Option<u64>,
+    /// Close a partition's oldest work-in-progress buffer once it has kept other datasources'
+    /// events in the ingest queue this long [default: 300].
+    #[arg(long, env = "STRATA_MAX_PINNED_QUEUE_SECS")]
+    pub max_pinned_queue_secs: Option<u64>,
     /// Create missing Kafka topics at start [default: true].
     #[arg(long, env = "STRATA_CREATE_TOPICS")]
     pub create_topics: Option<bool>,
@@ -132,6 +140,8 @@ struct FileConfig {
     minis_per_merge: Option<u32>,
     merge_after_secs: Option<u64>,
     max_body_bytes: Option<usize>,
+    max_pinned_queue_bytes: Option<u64>,
+    max_pinned_queue_secs: Option<u64>,
     create_topics: Option<bool>,
     snapshot_interval_secs: Option<u64>,
     query_cache_mb: Option<usize>,
@@ -187,6 +197,28 @@ pub struct Config {
     pub alert_ingest_delay_ms: u64,
     /// `STRATA_ROOT_TOKEN`: an API token with every permission.
     pub root_token: Option<String>,
+    pub limits: Limits,
+}
+
+/// The resource limits a node enforces, in one place. Request-level limits that predate this
+/// struct (`max_body_bytes`) stay on [`Config`]; the per-event limits LogScale defines (field
+/// count, key length) are fixed in `text/json.rs` (`MAX_FIELDS`, `MAX_KEY_BYTES`) and the
+/// segment writer bounds its blocks itself (`WriterOptions::max_block_cells`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// See `--max-pinned-queue-bytes`.
+    pub max_pinned_queue_bytes: u64,
+    /// See `--max-pinned-queue-secs`.
+    pub max_pinned_queue_secs: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_pinned_queue_bytes: 256 << 20,
+            max_pinned_queue_secs: 300,
+        }
+    }
 }
 
 impl Config {
@@ -225,6 +257,20 @@ impl Config {
         if ingest_partitions == 0 || ingest_partitions > 1024 {
             anyhow::bail!("ingest_partitions must be between 1 and 1024, got {ingest_partitions}");
         }
+        let d = Limits::default();
+        let limits = Limits {
+            // A zero byte limit would close every buffer at each batch: at least 1 MiB.
+            max_pinned_queue_bytes: args
+                .max_pinned_queue_bytes
+                .or(file.max_pinned_queue_bytes)
+                .unwrap_or(d.max_pinned_queue_bytes)
+                .max(1 << 20),
+            max_pinned_queue_secs: args
+                .max_pinned_queue_secs
+                .or(file.max_pinned_queue_secs)
+                .unwrap_or(d.max_pinned_queue_secs)
+                .max(1),
+        };
         let advertise_url = args
             .advertise_url
             .or(file.advertise_url)
@@ -315,6 +361,7 @@ impl Config {
             root_token: std::env::var("STRATA_ROOT_TOKEN")
                 .ok()
                 .filter(|t| !t.is_empty()),
+            limits,
         })
     }
 }
@@ -359,6 +406,30 @@ mod tests {
         assert_eq!(c.mini_max_age_secs, 5);
         assert_eq!(c.ingest_partitions, 4, "embedded default");
         assert_eq!(c.advertise_url, "http://127.0.0.1:9999");
+        assert_eq!(c.limits, Limits::default(), "limits default");
+    }
+
+    #[test]
+    fn limits_come_from_flags_and_file() {
+        let (_d, p) = file("max_pinned_queue_bytes = 5000000\nmax_pinned_queue_secs = 7\n");
+        let c = Config::resolve(ServeArgs {
+            config: Some(p),
+            max_pinned_queue_secs: Some(9),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.limits.max_pinned_queue_bytes, 5_000_000);
+        assert_eq!(c.limits.max_pinned_queue_secs, 9, "the flag wins");
+        let c = Config::resolve(ServeArgs {
+            max_pinned_queue_bytes: Some(0),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            c.limits.max_pinned_queue_bytes,
+            1 << 20,
+            "raised to the floor"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Process-wide counters exposed at `/metrics` in the Prometheus text format. Names follow
 //! `strata_<component>_<name>`.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A monotonically increasing counter.
@@ -50,6 +51,14 @@ pub static DIGEST_SEGMENTS: Counter =
 pub static DIGEST_BAD_RECORDS: Counter = Counter::new(
     "strata_digest_bad_records_total",
     "Undecodable ingest queue records skipped",
+);
+pub static DIGEST_PIN_RELEASES: Counter = Counter::new(
+    "strata_digest_pin_releases_total",
+    "Work-in-progress buffers closed early because they held the ingest queue back",
+);
+pub static MERGE_UPLOAD_FAILURES: Counter = Counter::new(
+    "strata_merge_upload_failures_total",
+    "Merges retried because the merged segment could not be uploaded to the bucket first",
 );
 pub static MERGE_SEGMENTS: Counter =
     Counter::new("strata_merge_segments_total", "Merged segments written");
@@ -160,7 +169,9 @@ const ALL: &[&Counter] = &[
     &DIGEST_EVENTS,
     &DIGEST_SEGMENTS,
     &DIGEST_BAD_RECORDS,
+    &DIGEST_PIN_RELEASES,
     &MERGE_SEGMENTS,
+    &MERGE_UPLOAD_FAILURES,
     &SEARCH_QUERIES,
     &SEARCH_BLOCKS_READ,
     &SEARCH_BLOCKS_SKIPPED,
@@ -173,6 +184,48 @@ const ALL: &[&Counter] = &[
     &CLUSTER_SUBSEARCH_FAILURES,
     &SEGMENT_FILES_SWEPT,
 ];
+
+/// A gauge with one value per ingest partition, rendered as `name{partition="N"} value`.
+pub struct PartitionGauge {
+    name: &'static str,
+    help: &'static str,
+    values: std::sync::Mutex<BTreeMap<u32, u64>>,
+}
+
+impl PartitionGauge {
+    const fn new(name: &'static str, help: &'static str) -> Self {
+        PartitionGauge {
+            name,
+            help,
+            values: std::sync::Mutex::new(BTreeMap::new()),
+        }
+    }
+    pub fn set(&self, partition: u32, v: u64) {
+        // A poisoned lock only means a panic elsewhere mid-update of a plain map: keep going.
+        let mut m = self.values.lock().unwrap_or_else(|e| e.into_inner());
+        m.insert(partition, v);
+    }
+    pub fn get(&self, partition: u32) -> u64 {
+        let m = self.values.lock().unwrap_or_else(|e| e.into_inner());
+        m.get(&partition).copied().unwrap_or(0)
+    }
+    fn render(&self, out: &mut String) {
+        let m = self.values.lock().unwrap_or_else(|e| e.into_inner());
+        out.push_str(&format!(
+            "# HELP {} {}\n# TYPE {} gauge\n",
+            self.name, self.help, self.name
+        ));
+        for (p, v) in m.iter() {
+            out.push_str(&format!("{}{{partition=\"{p}\"}} {v}\n", self.name));
+        }
+    }
+}
+
+/// Queue bytes each partition's oldest work-in-progress buffer keeps from being truncated.
+pub static PINNED_QUEUE_BYTES: PartitionGauge = PartitionGauge::new(
+    "strata_digest_pinned_queue_bytes",
+    "Ingest queue bytes held back from truncation by the partition's open work-in-progress buffers",
+);
 
 /// Renders the counters plus `gauges` (name, help, value) in the Prometheus text format.
 pub fn render(gauges: &[(&str, &str, f64)]) -> String {
@@ -192,5 +245,6 @@ pub fn render(gauges: &[(&str, &str, f64)]) -> String {
             "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}\n"
         ));
     }
+    PINNED_QUEUE_BYTES.render(&mut out);
     out
 }

@@ -121,12 +121,7 @@ pub async fn run(cfg: Config) -> Result<()> {
 
     let wip = Arc::new(WipRegistry::new(partitions));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let dcfg = DigestConfig {
-        node_id: cfg.node_id,
-        store: store.clone(),
-        mini_max_bytes: cfg.mini_max_bytes,
-        mini_max_age: Duration::from_secs(cfg.mini_max_age_secs),
-    };
+    let dcfg = DigestConfig::new(&cfg, store.clone());
     // Digest whatever Global makes this node primary of (it changes as nodes come and go).
     let digests = vec![tokio::spawn(crate::digest::run_digest_manager(
         partitions,
@@ -162,6 +157,7 @@ pub async fn run(cfg: Config) -> Result<()> {
             minis_per_merge: cfg.minis_per_merge,
             merge_after: Duration::from_secs(cfg.merge_after_secs),
             delete_grace: Duration::from_secs(cfg.delete_grace_secs),
+            bucket: bucket.clone(),
         },
         global.clone(),
         shutdown_rx.clone(),

@@ -8,8 +8,13 @@
 //! belongs to the file now on disk (every delete, quarantine and eviction forgets it), and a
 //! file appears under its final name only once complete (a crash leaves `.partial` files,
 //! removed at open).
+//!
+//! A file this node wrote but has not yet announced (digest and merge publish to Global after
+//! the file is complete, and a publish can take longer than the sweep's grace) is marked with
+//! [`SegmentStore::announcing`]; the sweeper leaves marked files alone, so it never deletes a
+//! segment Global is about to list.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -41,6 +46,26 @@ pub struct SegmentStore {
     readers: Mutex<HashMap<String, Arc<SegmentReader>>>,
     /// When each segment was last searched, for eviction.
     last_used: Mutex<HashMap<String, Instant>>,
+    /// Ids written here whose announcement in Global is still in flight (see [`Announcing`]).
+    announcing: Mutex<HashSet<String>>,
+}
+
+/// Keeps one segment id from being swept while it is written and announced; dropping it ends
+/// the exemption (the file is then listed by Global, or swept after the grace if not).
+pub struct Announcing {
+    store: Arc<SegmentStore>,
+    id: String,
+}
+
+impl Drop for Announcing {
+    fn drop(&mut self) {
+        lock(&self.store.announcing).remove(&self.id);
+    }
+}
+
+/// A poisoned lock only means a panic elsewhere while holding a plain set: keep using it.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl SegmentStore {
@@ -56,6 +81,7 @@ impl SegmentStore {
             dir: dir.to_path_buf(),
             readers: Mutex::new(HashMap::new()),
             last_used: Mutex::new(HashMap::new()),
+            announcing: Mutex::new(HashSet::new()),
         })
     }
 
@@ -70,6 +96,20 @@ impl SegmentStore {
             return Err(StoreError::BadId(id.to_string()));
         }
         Ok(())
+    }
+
+    /// Marks `id` as being written and announced: the sweeper skips it until the guard drops.
+    /// Take it before the file is created.
+    pub fn announcing(self: &Arc<Self>, id: &str) -> Announcing {
+        lock(&self.announcing).insert(id.to_string());
+        Announcing {
+            store: self.clone(),
+            id: id.to_string(),
+        }
+    }
+
+    fn announcing_now(&self) -> HashSet<String> {
+        lock(&self.announcing).clone()
     }
 
     /// A new digest (mini) segment id: `{node}-p{partition}-{random}`.
@@ -273,13 +313,16 @@ impl Sweeper {
         store: &SegmentStore,
         listed: impl FnOnce(&[String]) -> Vec<bool>,
     ) -> usize {
+        // Taken before Global is asked: a mark dropped in between belongs to a segment whose
+        // announcement was applied first, so Global's answer below already lists it.
+        let announcing = store.announcing_now();
         let files: Vec<String> = store.list().into_iter().map(|f| f.0).collect();
         let listed = listed(&files);
         let now = Instant::now();
         let mut seen = HashMap::new();
         let mut deleted = 0;
         for (id, listed) in files.into_iter().zip(listed) {
-            if listed {
+            if listed || announcing.contains(&id) {
                 continue;
             }
             let since = self.unlisted_since.get(&id).copied().unwrap_or(now);
@@ -305,6 +348,24 @@ impl Sweeper {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_file_being_announced_is_never_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SegmentStore::open(dir.path()).unwrap());
+        let mark = store.announcing("new");
+        store
+            .install("new", bytes::Bytes::from_static(b"seg"))
+            .await
+            .unwrap();
+        // No grace at all: an unlisted file goes at the first pass, unless it is announcing.
+        let mut sweeper = Sweeper::new(Duration::ZERO);
+        assert_eq!(sweeper.sweep(&store, |ids| vec![false; ids.len()]), 0);
+        assert!(store.is_local("new"), "kept while its publish is in flight");
+        drop(mark);
+        assert_eq!(sweeper.sweep(&store, |ids| vec![false; ids.len()]), 1);
+        assert!(!store.is_local("new"), "swept once nothing announces it");
+    }
 
     #[test]
     fn ids_that_leave_the_directory_are_refused() {

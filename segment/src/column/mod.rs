@@ -148,4 +148,25 @@ mod tests {
             let _ = StrColumn::decode_field(col, count, None);
         }
     }
+
+    /// Row counts come from the footer, which a valid-checksum hostile file controls: a huge
+    /// count over a few bytes is an error, never an allocation of the claimed size.
+    #[test]
+    fn huge_row_counts_over_small_columns_are_errors() {
+        let huge = u32::MAX as usize;
+        assert!(decode_time(&[0, 0, 0, 0], huge).is_err());
+        assert!(decode_ingest(&[0, 0], huge).is_err());
+        assert!(decode_id(&[0, 0, 0, 0, 0, 0], huge).is_err());
+        assert!(StrColumn::decode(vec![0, 0], huge, false).is_err());
+        assert!(StrColumn::decode(vec![0, 0], huge, true).is_err());
+        let raw = StrColumn::decode(encode_strings([Some("raw")].into_iter()), 1, true).unwrap();
+        for mode in [FIELD_INLINE, FIELD_DICT, FIELD_RAW_REFS] {
+            let col = vec![mode, 0, 0, 0];
+            assert!(
+                StrColumn::decode_field(col, huge, Some(&raw)).is_err(),
+                "mode {mode}"
+            );
+        }
+        assert!(Templates::decode(vec![0, 0, 0, 0], huge, true).is_err());
+    }
 }

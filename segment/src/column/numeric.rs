@@ -45,7 +45,8 @@ pub(crate) fn encode_id(events: &[Event]) -> Vec<u8> {
 
 pub(crate) fn decode_time(bytes: &[u8], count: usize) -> Result<Vec<(i64, u32)>, String> {
     let mut d = Dec::new(bytes);
-    let mut out = Vec::with_capacity(count);
+    // `count` comes from the footer: never reserve more rows than the bytes can hold.
+    let mut out = Vec::with_capacity(count.min(d.remaining() / 2));
     let mut prev = 0i64;
     for _ in 0..count {
         let ts = prev.wrapping_add(unzigzag(d.varint("timestamp delta")?));
@@ -62,7 +63,7 @@ pub(crate) fn decode_time(bytes: &[u8], count: usize) -> Result<Vec<(i64, u32)>,
 
 pub(crate) fn decode_ingest(bytes: &[u8], count: usize) -> Result<Vec<i64>, String> {
     let mut d = Dec::new(bytes);
-    let mut out = Vec::with_capacity(count);
+    let mut out = Vec::with_capacity(count.min(d.remaining()));
     let mut prev = 0i64;
     for _ in 0..count {
         prev = prev.wrapping_add(unzigzag(d.varint("ingest delta")?));
@@ -74,7 +75,7 @@ pub(crate) fn decode_ingest(bytes: &[u8], count: usize) -> Result<Vec<i64>, Stri
 
 pub(crate) fn decode_id(bytes: &[u8], count: usize) -> Result<Vec<EventId>, String> {
     let mut d = Dec::new(bytes);
-    let mut out = Vec::with_capacity(count);
+    let mut out = Vec::with_capacity(count.min(d.remaining() / 3));
     let mut prev = 0u64;
     for _ in 0..count {
         let partition = u32::try_from(d.varint("id partition")?)

@@ -82,7 +82,8 @@ impl StrColumn {
             raw.ok_or_else(|| "reference-mode field decoded without its raw column".to_string())?;
         let mut d = Dec::new(bytes);
         // Per row: None absent, Ok(range in the row's raw string), Err(inline length).
-        let mut refs: Vec<Option<Result<(usize, usize), usize>>> = Vec::with_capacity(count);
+        let mut refs: Vec<Option<Result<(usize, usize), usize>>> =
+            Vec::with_capacity(count.min(d.remaining()));
         for row in 0..count {
             let t = d.varint("field reference")?;
             refs.push(match t {
@@ -109,8 +110,8 @@ impl StrColumn {
         let tail = std::str::from_utf8(&bytes[d.pos..])
             .map_err(|_| "inline field values are not valid UTF-8".to_string())?;
         let mut data = String::new();
-        let mut offsets = Vec::with_capacity(count + 1);
-        let mut present = Vec::with_capacity(count);
+        let mut offsets = Vec::with_capacity(refs.len() + 1);
+        let mut present = Vec::with_capacity(refs.len());
         let mut tail_pos = 0usize;
         offsets.push(0u32);
         for (row, r) in refs.into_iter().enumerate() {

@@ -57,9 +57,11 @@ impl StrColumn {
         optional: bool,
     ) -> Result<StrColumn, String> {
         let mut d = Dec::new(&bytes);
-        let mut offsets = Vec::with_capacity(count + 1);
+        // `count` comes from the footer; every row takes at least a byte.
+        let rows = count.min(d.remaining());
+        let mut offsets = Vec::with_capacity(rows + 1);
         let mut present = if optional {
-            Some(Vec::with_capacity(count))
+            Some(Vec::with_capacity(rows))
         } else {
             None
         };

@@ -10,6 +10,13 @@
 //! partition's WIP read lock before reading Global's segment list, and the flush publishes to
 //! Global under the write lock, so a search sees an event in exactly one of the two places.
 //!
+//! The safe offset cannot pass the oldest open buffer, so one quiet datasource would keep the
+//! whole partition in the queue until its buffer ages out (`--mini-max-age-secs`, 30 min). The
+//! digest therefore counts the queue bytes each buffer holds back ("pinned": read since the
+//! oldest buffer opened) and closes the oldest buffer early once that passes
+//! `--max-pinned-queue-bytes`, or once it has held other datasources' data back for
+//! `--max-pinned-queue-secs`; the count is `strata_digest_pinned_queue_bytes` on `/metrics`.
+//!
 //! `manager.rs` starts and stops the per-partition tasks as primaries move.
 
 mod manager;
@@ -37,6 +44,11 @@ pub struct WipBuffer {
     pub last_offset: u64,
     pub bytes: u64,
     opened: Instant,
+    /// The digest's queue-byte count when this buffer's first record was read: everything
+    /// read since is held in the queue by this buffer while it is the oldest.
+    pin_mark: u64,
+    /// Queue bytes of this buffer's own records.
+    queue_bytes: u64,
 }
 
 /// How a digest task is asked to stop.
@@ -82,6 +94,29 @@ pub struct DigestConfig {
     pub store: Arc<crate::store::SegmentStore>,
     pub mini_max_bytes: u64,
     pub mini_max_age: Duration,
+    /// Close the oldest WIP buffer once it holds this many queue bytes back from truncation.
+    pub max_pinned_bytes: u64,
+    /// Close the oldest WIP buffer once it has held other data back for this long.
+    pub max_pinned_age: Duration,
+}
+
+impl DigestConfig {
+    /// The digest settings of a node's configuration.
+    pub fn new(cfg: &crate::config::Config, store: Arc<crate::store::SegmentStore>) -> Self {
+        DigestConfig {
+            node_id: cfg.node_id,
+            store,
+            mini_max_bytes: cfg.mini_max_bytes,
+            mini_max_age: Duration::from_secs(cfg.mini_max_age_secs),
+            max_pinned_bytes: cfg.limits.max_pinned_queue_bytes,
+            max_pinned_age: Duration::from_secs(cfg.limits.max_pinned_queue_secs),
+        }
+    }
+}
+
+/// Queue bytes a record occupies: its payload plus the embedded queue's 8-byte frame.
+fn queue_size(payload: usize) -> u64 {
+    payload as u64 + 8
 }
 
 struct PartitionDigest {
@@ -96,6 +131,8 @@ struct PartitionDigest {
     published_safe: u64,
     /// Global refused our segment because the partition moved: stop, drop the WIP.
     fenced: bool,
+    /// Queue bytes read since this task started at the safe offset (the pin marks' clock).
+    read_bytes: u64,
 }
 
 /// Runs the digest of `partition` until `stop` says otherwise: on [`Stop::Flush`] it closes
@@ -144,6 +181,7 @@ pub async fn run_partition(
         high_water,
         published_safe: safe,
         fenced: false,
+        read_bytes: 0,
     };
     tracing::info!(partition, from = d.next, "digest starting");
     let mut tick = tokio::time::interval(Duration::from_millis(500));
@@ -167,6 +205,7 @@ pub async fn run_partition(
             },
         }
     }
+    crate::metrics::PINNED_QUEUE_BYTES.set(partition, 0);
     if d.fenced || *stop.borrow() == Stop::Abandon {
         d.wip.partitions[partition as usize]
             .write()
@@ -197,6 +236,9 @@ impl PartitionDigest {
         // Decode outside the WIP lock so searches are never held up by decoding.
         let mut decoded = Vec::with_capacity(records.len());
         for (offset, bytes) in records {
+            let mark = self.read_bytes;
+            let qbytes = queue_size(bytes.len());
+            self.read_bytes += qbytes;
             let rec = match IngestRecord::decode(&bytes) {
                 Ok(r) => r,
                 Err(e) => {
@@ -239,6 +281,7 @@ impl PartitionDigest {
                     tags: rec.tags,
                 },
                 bytes,
+                (mark, qbytes),
                 Arc::new(chunk),
             ));
         }
@@ -246,7 +289,7 @@ impl PartitionDigest {
         let mut full = Vec::new();
         {
             let mut wip = self.wip.partitions[self.partition as usize].write().await;
-            for (offset, key, ds, bytes, chunk) in decoded {
+            for (offset, key, ds, bytes, (mark, qbytes), chunk) in decoded {
                 let buf = wip.buffers.entry(key.clone()).or_insert_with(|| WipBuffer {
                     datasource: ds,
                     chunks: Vec::new(),
@@ -254,9 +297,12 @@ impl PartitionDigest {
                     last_offset: offset,
                     bytes: 0,
                     opened: Instant::now(),
+                    pin_mark: mark,
+                    queue_bytes: 0,
                 });
                 buf.last_offset = offset;
                 buf.bytes += bytes;
+                buf.queue_bytes += qbytes;
                 self.wip
                     .live
                     .offer(&buf.datasource.repo, &buf.datasource.tags, &chunk);
@@ -269,7 +315,55 @@ impl PartitionDigest {
         for k in full {
             self.flush(&k).await;
         }
+        self.release_pins().await;
         self.maybe_advance_safe().await;
+    }
+
+    /// The oldest open buffer (the one the safe offset waits for), the queue bytes it holds
+    /// back, and whether it is over a pin limit.
+    fn oldest_pin(&self, wip: &PartitionWip) -> Option<(String, u64, bool)> {
+        let (key, b) = wip.buffers.iter().min_by_key(|(_, b)| b.pin_mark)?;
+        let pinned = self.read_bytes.saturating_sub(b.pin_mark);
+        let holds_others = pinned > b.queue_bytes;
+        let over = pinned > self.cfg.max_pinned_bytes
+            || (holds_others && b.opened.elapsed() >= self.cfg.max_pinned_age);
+        Some((key.clone(), pinned, over))
+    }
+
+    /// Closes the oldest buffers while they hold more of the queue back than the limits allow,
+    /// and publishes the partition's pinned bytes.
+    async fn release_pins(&mut self) {
+        // Bounded: each round closes one buffer; a failed flush leaves it and ends the round
+        // (the next batch or tick retries).
+        loop {
+            let oldest = {
+                let wip = self.wip.partitions[self.partition as usize].read().await;
+                self.oldest_pin(&wip)
+            };
+            let Some((key, pinned, over)) = oldest else {
+                crate::metrics::PINNED_QUEUE_BYTES.set(self.partition, 0);
+                return;
+            };
+            crate::metrics::PINNED_QUEUE_BYTES.set(self.partition, pinned);
+            if !over || self.fenced {
+                return;
+            }
+            tracing::debug!(
+                partition = self.partition,
+                pinned,
+                "closing the oldest work-in-progress buffer early: it holds the queue back"
+            );
+            crate::metrics::DIGEST_PIN_RELEASES.inc();
+            self.flush(&key).await;
+            let still_open = self.wip.partitions[self.partition as usize]
+                .read()
+                .await
+                .buffers
+                .contains_key(&key);
+            if still_open {
+                return;
+            }
+        }
     }
 
     /// With no WIP open, everything read so far is in segments: move the safe offset up.
@@ -310,6 +404,7 @@ impl PartitionDigest {
         for k in aged {
             self.flush(&k).await;
         }
+        self.release_pins().await;
         self.maybe_advance_safe().await;
     }
 
@@ -332,6 +427,8 @@ impl PartitionDigest {
             )
         };
         let id = crate::store::SegmentStore::new_mini_id(self.cfg.node_id, self.partition);
+        // Until Global has answered, the file is ours alone: keep the sweeper off it.
+        let _announcing = self.cfg.store.announcing(&id);
         let path = self.cfg.store.path(&id);
         let write_ds = ds.clone();
         let write_path = path.clone();

@@ -2,6 +2,13 @@
 //! them into one zstd segment, swaps them in Global (`ReplaceSegments`, which fails if any mini
 //! vanished meanwhile), and deletes the minis' files after a grace period so searches that
 //! planned with them can finish.
+//!
+//! With a bucket, the merged file is uploaded (verified) before the swap and announced with
+//! its bucket key: the minis were in the bucket and the queue may already be truncated past
+//! them, so retiring them for a segment on one disk only would let that disk's loss (or bucket
+//! garbage collection of the minis' objects) lose acknowledged events. A failed upload leaves
+//! the minis in place and the merge is retried. The merged file itself is fsynced with its
+//! directory by the segment writer before any of this.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -21,6 +28,8 @@ pub struct MergeConfig {
     pub merge_after: Duration,
     /// How long replaced minis stay on disk for searches already running.
     pub delete_grace: Duration,
+    /// Where merged segments are uploaded before they replace their minis.
+    pub bucket: Option<crate::bucket::Bucket>,
 }
 
 /// What a segment writer knows besides the file summary, to announce the segment in Global.
@@ -124,6 +133,8 @@ async fn merge_group(
 ) -> anyhow::Result<Option<Vec<String>>> {
     group.sort_by(|a, b| a.id.cmp(&b.id));
     let id = crate::store::SegmentStore::new_merged_id(cfg.node_id);
+    // Until ReplaceSegments is answered, the file is ours alone: keep the sweeper off it.
+    let _announcing = cfg.store.announcing(&id);
     let out = cfg.store.path(&id);
     let paths: Vec<PathBuf> = group.iter().map(|s| cfg.store.path(&s.id)).collect();
     let out2 = out.clone();
@@ -137,8 +148,26 @@ async fn merge_group(
             Ok(merge_segments(&refs, &out2, WriterOptions::merged())?)
         })
         .await??;
+    let bucket_key = match &cfg.bucket {
+        Some(bucket) => {
+            let key = crate::bucket::Bucket::segment_key(&id);
+            match bucket.put_file(&key, &out).await {
+                Ok(bytes) => {
+                    crate::metrics::BUCKET_UPLOADS.inc();
+                    crate::metrics::BUCKET_UPLOAD_BYTES.inc_by(bytes);
+                    Some(key)
+                }
+                Err(e) => {
+                    crate::metrics::MERGE_UPLOAD_FAILURES.inc();
+                    let _ = cfg.store.delete(&id);
+                    anyhow::bail!("uploading merged segment {id} failed, minis kept: {e}");
+                }
+            }
+        }
+        None => None,
+    };
     let first = &group[0];
-    let info = NewSegment {
+    let mut info = NewSegment {
         id: id.clone(),
         repo: first.repo.to_string(),
         tags: (*first.tags).clone(),
@@ -150,6 +179,7 @@ async fn merge_group(
         merge_target: None,
     }
     .info(&summary);
+    info.bucket_key = bucket_key;
     let removed: Vec<String> = group.iter().map(|s| s.id.to_string()).collect();
     let (_, outcome) = global
         .publish(GlobalEvent::ReplaceSegments {

@@ -111,6 +111,12 @@ impl PartitionLog {
             Some(f) => f.len >= roll_bytes(),
         };
         if need_new {
+            // Make the full file durable before a newer one can exist: otherwise a power loss
+            // could keep the (synced or written-back) new file while the old one lost its
+            // tail, and open refuses damage anywhere but in the last file.
+            if let Some(f) = self.files.last() {
+                f.file.sync_data()?;
+            }
             let path = self.dir.join(format!("{:020}.log", self.written));
             let file = OpenOptions::new()
                 .create(true)
