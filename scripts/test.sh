@@ -10,6 +10,8 @@ export TANSU_BIN
 export STRATA_REQUIRE_KAFKA=1
 export STRATA_REQUIRE_S3=1
 export STRATA_REQUIRE_SMTP=1
+# The real clients' tests (Elasticsearch, OpenTelemetry, Splunk HEC, humiolib) must run too.
+export STRATA_REQUIRE_CLIENTS=1
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings

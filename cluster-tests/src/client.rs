@@ -59,7 +59,8 @@ impl Cluster {
         let (_, token) = self.ingest_token.as_ref().expect("create_repo first");
         match self
             .client
-            .post(self.nodes[i].url("/api/v1/ingest/raw"))
+            // One event per line (the raw endpoint takes the whole body as one event).
+            .post(self.nodes[i].url("/api/v1/ingest/hec/raw"))
             .bearer_auth(token)
             .body(lines.join("\n"))
             .send()

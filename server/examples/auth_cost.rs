@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use strata::api::auth::{Access, Scope, ViewPermission};
+use strata::auth::{Access, Scope, ViewPermission};
 use strata_global::{hash_token, GlobalEvent, State, TokenScope};
 
 fn build_state(users: usize, groups: usize, tokens_per_user: usize) -> State {

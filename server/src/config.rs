@@ -88,6 +88,10 @@ pub struct ServeArgs {
     /// Check repository retention this often [default: 30].
     #[arg(long, env = "STRATA_RETENTION_INTERVAL_SECS")]
     pub retention_interval_secs: Option<u64>,
+    /// Write every change, search and sign-in to the `humio-audit` repository [default: true].
+    /// Off only where its events would get in the way, e.g. tests that count segment files.
+    #[arg(long, env = "STRATA_AUDIT_LOG")]
+    pub audit_log: Option<bool>,
     /// A node not heard from (heartbeats) for this long is offline and loses its digest
     /// partitions [default: 10000].
     #[arg(long, env = "STRATA_NODE_TIMEOUT_MS")]
@@ -149,6 +153,7 @@ struct FileConfig {
     ui_dir: Option<PathBuf>,
     delete_grace_secs: Option<u64>,
     retention_interval_secs: Option<u64>,
+    audit_log: Option<bool>,
     node_timeout_ms: Option<u64>,
     replication_factor: Option<u32>,
     smtp_host: Option<String>,
@@ -185,6 +190,7 @@ pub struct Config {
     pub ui_dir: PathBuf,
     pub delete_grace_secs: u64,
     pub retention_interval_secs: u64,
+    pub audit_log: bool,
     pub node_timeout_ms: u64,
     pub replication_factor: u32,
     pub smtp_host: Option<String>,
@@ -271,6 +277,15 @@ impl Config {
                 .unwrap_or(d.max_pinned_queue_secs)
                 .max(1),
         };
+        let cluster_secret = args.cluster_secret.or(file.cluster_secret);
+        if cluster_secret
+            .as_deref()
+            .is_some_and(|s| s.trim().is_empty())
+        {
+            anyhow::bail!(
+                "cluster_secret is empty: give every node the same non-empty secret, or leave it unset for a single node"
+            );
+        }
         let advertise_url = args
             .advertise_url
             .or(file.advertise_url)
@@ -283,7 +298,7 @@ impl Config {
             http_addr,
             kafka_brokers,
             node_id: args.node_id.or(file.node_id).unwrap_or(1),
-            cluster_secret: args.cluster_secret.or(file.cluster_secret),
+            cluster_secret,
             bucket: args.bucket.or(file.bucket),
             s3_endpoint: args.s3_endpoint.or(file.s3_endpoint),
             advertise_url,
@@ -318,6 +333,7 @@ impl Config {
             query_cache_mb: args.query_cache_mb.or(file.query_cache_mb).unwrap_or(1024),
             disk_budget_mb: args.disk_budget_mb.or(file.disk_budget_mb),
             ui_dir: args.ui_dir.or(file.ui_dir).unwrap_or_else(default_ui_dir),
+            audit_log: args.audit_log.or(file.audit_log).unwrap_or(true),
             delete_grace_secs: args
                 .delete_grace_secs
                 .or(file.delete_grace_secs)

@@ -4,6 +4,7 @@
 
 pub mod alerts;
 pub mod api;
+pub mod auth;
 pub mod bucket;
 pub mod cluster;
 pub mod config;

@@ -221,9 +221,13 @@ pub async fn run(cfg: Config) -> Result<()> {
         .await
         .with_context(|| format!("binding {}", cfg.http_addr))?;
     tracing::info!(addr = %cfg.http_addr, "strata is serving");
-    axum::serve(listener, api::router(ctx.clone()))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    // With the peer address, so the audit log records who called.
+    axum::serve(
+        listener,
+        api::router(ctx.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
 
     tracing::info!("shutting down: closing work in progress into segments");
     let _ = shutdown_tx.send(true);

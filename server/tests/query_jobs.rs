@@ -78,6 +78,42 @@ fn parameters_errors_aggregates_and_live_queries() {
     assert_eq!(r["events"], json!([{"svc": "web", "_avg": "145"}]), "{r}");
     assert_eq!(r["metaData"]["workDone"], r["metaData"]["totalWork"]);
 
+    // The job's timeZone is the query's default zone: formatTime without timezone= shows
+    // the same instant 5:30 later in Asia/Kolkata than in UTC (and timeZoneOffsetMinutes too).
+    let minutes_in = |zone: Value| -> i64 {
+        let mut body = json!({"queryString": "msg=qj-0 | formatTime(\"%H:%M\", field=@timestamp, as=t) | select([t])", "start": "1h"});
+        if let Value::Object(z) = zone {
+            body.as_object_mut().unwrap().extend(z);
+        }
+        let (s, v) = create(&node, body);
+        assert_eq!(s, 200, "{v}");
+        let r = poll_done(&node, v["id"].as_str().unwrap());
+        let t = r["events"][0]["t"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{r}"))
+            .to_string();
+        let (h, m) = t.split_once(':').unwrap();
+        h.parse::<i64>().unwrap() * 60 + m.parse::<i64>().unwrap()
+    };
+    let utc = minutes_in(json!({}));
+    let kolkata = minutes_in(json!({"timeZone": "Asia/Kolkata"}));
+    let offset = minutes_in(json!({"timeZoneOffsetMinutes": -300}));
+    assert_eq!(
+        (kolkata - utc).rem_euclid(1440),
+        330,
+        "utc {utc}, kolkata {kolkata}"
+    );
+    assert_eq!(
+        (offset - utc).rem_euclid(1440),
+        1440 - 300,
+        "utc {utc}, -05:00 {offset}"
+    );
+    let (s, v) = create(
+        &node,
+        json!({"queryString": "*", "timeZone": "Mars/Olympus"}),
+    );
+    assert_eq!(s, 400, "{v}");
+
     // Parse errors name the problem and its position.
     let (s, v) = create(
         &node,

@@ -55,7 +55,7 @@ describe("web UI", () => {
     const levels = ["ERROR", "INFO", "INFO", "WARN"];
     const lines = [];
     for (let i = 0; i < 250; i++) lines.push(`level=${levels[i % 4]} host=h${i % 3} msg="request ${i}" latency=${i % 50}`);
-    await api("/api/v1/ingest/raw", { token: ingestToken.value, body: lines.join("\n"), json: false });
+    await api("/api/v1/ingest/hec/raw", { token: ingestToken.value, body: lines.join("\n"), json: false });
     const t0 = Date.now();
     await page.goto(base + "/search?repo=web&start=24h");
     await searchDone(0);

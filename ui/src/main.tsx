@@ -1,10 +1,11 @@
-// The Strata web UI: sign-in gate, navigation and routes. The dashboards page is loaded on
-// demand so the search page never downloads the dashboard editor.
+// The Strata web UI: sign-in gate, navigation and routes. The dashboards and admin pages are
+// loaded on demand so the search page never downloads them. Navigation shows only what the
+// viewer may use (the server refuses the rest anyway).
 import { render } from "preact";
 import { lazy, Suspense } from "preact/compat";
 import { useEffect, useState } from "preact/hooks";
-import { getToken, gql, onUnauthorized, setToken } from "./api";
-import { link, navigate, useLocation } from "./router";
+import { canManageUsers, canViewCluster, getToken, gql, logout, onUnauthorized, setToken, VIEWER_QUERY, type Viewer } from "./api";
+import { isAdminPath, link, navigate, useLocation } from "./router";
 import { SearchPage } from "./pages/Search";
 import { SignIn } from "./pages/SignIn";
 import "./styles.css";
@@ -13,11 +14,7 @@ const RepositoriesPage = lazy(() => import("./pages/Repositories"));
 const RepositoryPage = lazy(() => import("./pages/Repository"));
 const DashboardsPage = lazy(() => import("./pages/Dashboards"));
 const ClusterPage = lazy(() => import("./pages/Cluster"));
-
-interface Viewer {
-  username: string;
-  isRoot: boolean;
-}
+const AdminPage = lazy(() => import("./pages/Admin"));
 
 function Nav({ viewer, path, onSignOut }: { viewer: Viewer; path: string; onSignOut: () => void }) {
   const item = (href: string, label: string) => (
@@ -31,7 +28,8 @@ function Nav({ viewer, path, onSignOut }: { viewer: Viewer; path: string; onSign
       {item("/search", "Search")}
       {item("/repositories", "Repositories")}
       {item("/dashboards", "Dashboards")}
-      {item("/cluster", "Cluster")}
+      {canViewCluster(viewer) && item("/cluster", "Cluster")}
+      {canManageUsers(viewer) ? item("/admin", "Administration") : item("/admin/tokens", "API tokens")}
       <span class="spacer" />
       <span class="user" data-testid="user">
         {viewer.username}
@@ -56,7 +54,7 @@ function App() {
       setSignInError(`Your token was rejected: ${msg}`);
     });
     if (getToken()) {
-      gql<{ viewer: Viewer }>("{ viewer { username isRoot } }")
+      gql<{ viewer: Viewer }>(VIEWER_QUERY)
         .then((d) => setViewer(d.viewer))
         .catch(() => setToken(null))
         .finally(() => setChecking(false));
@@ -88,6 +86,7 @@ function App() {
   else if (path.startsWith("/repositories")) page = <RepositoriesPage />;
   else if (path.startsWith("/dashboards")) page = <DashboardsPage path={path} search={search} />;
   else if (path.startsWith("/cluster")) page = <ClusterPage />;
+  else if (isAdminPath(path)) page = <AdminPage path={path} viewer={viewer} />;
   else page = <div class="page">Not found: {path}</div>;
 
   return (
@@ -96,8 +95,10 @@ function App() {
         viewer={viewer}
         path={path}
         onSignOut={() => {
-          setToken(null);
-          setViewer(null);
+          void logout().finally(() => {
+            setToken(null);
+            setViewer(null);
+          });
         }}
       />
       <main>

@@ -33,7 +33,9 @@ describe("autocomplete", () => {
   it("offers a function's parameters inside its call", () => {
     // Parameters first, then fields, then functions (an argument may be a call).
     expect(labels("groupBy(host, l")).toEqual(["limit=", "level", "lowercase", "length"]);
-    expect(labels("timeChart(sp")).toEqual(["span=", "splitString"]);
+    expect(labels("timeChart(sp")).toEqual(["span=", "splitString", "split"]);
+    // Namespaced functions complete with their namespace.
+    expect(labels("math:ab")).toContain("math:abs");
     // Not a parameter position: a field.
     expect(labels("groupBy(host l")).toEqual(["level", "lowercase", "length"]);
   });

@@ -70,7 +70,7 @@ fn check_secret(node: &NodeCtx, headers: &HeaderMap) -> Result<(), InternalError
         .unwrap_or_default();
     let a = strata_global::hash_token(&String::from_utf8_lossy(given));
     let b = strata_global::hash_token(secret);
-    if given.is_empty() || a != b {
+    if given.is_empty() || !crate::auth::secret_eq(a.as_bytes(), b.as_bytes()) {
         return Err(error(
             ErrorKind::Unauthorized,
             format!("the internal API needs the cluster secret in {SECRET_HEADER}"),

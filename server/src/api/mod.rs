@@ -3,10 +3,6 @@
 //! ([`NodeCtx::authenticate`], [`NodeCtx::authorize`], on `auth::Access`), searches are
 //! audited here (`audit_searches`), and errors map to status codes in one place ([`ApiError`]).
 
-// The `auth` module lives in `src/auth/` (its own responsibility); declared here until
-// lib.rs declares it (`pub mod auth;`, requested from the lead).
-#[path = "../auth/mod.rs"]
-pub mod auth;
 pub mod graphql;
 pub mod ingest;
 pub mod internal;
@@ -20,10 +16,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
+use crate::auth::{self, Access, Denied, Permission, Scope, SystemPermission, ViewPermission};
 use crate::ctx::NodeCtx;
 use crate::error::ErrorKind;
 use crate::search::SearchError;
-use auth::{Access, Denied, Permission, Scope, SystemPermission, ViewPermission};
 use strata_global::TokenScope;
 
 /// An error answered to a client: status plus a message naming what was wrong.

@@ -118,6 +118,9 @@ async fn write(
     peer: Option<&str>,
     e: &Entry,
 ) -> Result<(), String> {
+    if !node.cfg.audit_log {
+        return Ok(());
+    }
     ensure_repo(node).await?;
     let now = crate::text::now_ms();
     let mut fields: Vec<(String, String)> = vec![

@@ -229,6 +229,7 @@ mod tests {
             start: 0,
             end: 10,
             default_limit: 200,
+            zone: query::Zone::UTC,
         };
         Arc::new(query::compile(&query::parse("x").unwrap(), opts).unwrap())
     }

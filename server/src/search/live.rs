@@ -312,6 +312,7 @@ mod tests {
             start: 0,
             end: 1000,
             default_limit: 10,
+            zone: query::Zone::UTC,
         };
         let plan = query::compile(&query::parse("hit").unwrap(), opts).unwrap();
         let hub = LiveHub::default();

@@ -37,6 +37,9 @@ pub struct SubQuery {
     /// The root's plan option: the event limit of a list without an explicit one. Without it
     /// each node would compile its own default and cut the list differently.
     pub default_limit: usize,
+    /// The root's default time zone (the job's `timeZone`): every node buckets and formats
+    /// times in the same zone.
+    pub zone: crate::query::Zone,
     /// Segments this node scans (full metadata: the receiver's Global may lag or lead).
     pub segments: Vec<SegmentInfo>,
     /// Every segment id of the plan: the receiver adds its own newer minis not among them.
@@ -58,7 +61,7 @@ impl SubQuery {
             start: self.start,
             end: self.end,
             default_limit: self.default_limit,
-            zone: crate::query::Zone::UTC,
+            zone: self.zone,
         }
     }
 }

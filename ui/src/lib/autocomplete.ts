@@ -33,7 +33,8 @@ const MAX_ITEMS = 50;
  */
 export function complete(text: string, caret: number, fields: string[], explicit = false): Completion | null {
   let from = caret;
-  while (from > 0 && WORD.test(text[from - 1])) from--;
+  // Namespaced names (`math:abs`) include their colon; `x:=` does not.
+  while (from > 0 && (WORD.test(text[from - 1]) || (text[from - 1] === ":" && /[A-Za-z]/.test(text[from] ?? "")))) from--;
   let to = caret;
   while (to < text.length && WORD.test(text[to])) to++;
   const prefix = text.slice(from, caret);

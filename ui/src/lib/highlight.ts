@@ -87,7 +87,8 @@ export function tokenize(src: string): Token[] {
       push("operator", i + op.length);
     } else if (IDENT.test(c)) {
       let j = i;
-      while (j < src.length && IDENT.test(src[j])) j++;
+      // A namespaced name (`math:abs`, `array:contains`): a colon followed by a letter, never `:=`.
+      while (j < src.length && (IDENT.test(src[j]) || (src[j] === ":" && /[A-Za-z]/.test(src[j + 1] ?? "")))) j++;
       const word = src.slice(i, j);
       let k = j;
       while (k < src.length && (src[k] === " " || src[k] === "\t")) k++;

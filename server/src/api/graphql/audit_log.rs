@@ -6,8 +6,8 @@
 use async_graphql::parser::types::{DocumentOperations, OperationType, Selection};
 use serde_json::Value;
 
-use crate::api::auth::audit::{self, Entry};
 use crate::api::Caller;
+use crate::auth::audit::{self, Entry};
 use crate::ctx::NodeCtx;
 
 /// One mutation field of a request: its response key and name, and its arguments.

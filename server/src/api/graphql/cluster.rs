@@ -6,7 +6,7 @@ use async_graphql::{Context, Error, Object, SimpleObject};
 use strata_global::NodeState;
 
 use super::{node, require_system};
-use crate::api::auth::SystemPermission;
+use crate::auth::SystemPermission;
 use crate::queue::INGEST_TOPIC;
 
 #[derive(SimpleObject)]

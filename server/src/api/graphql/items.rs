@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use strata_global::{GlobalEvent, ItemKind};
 
 use super::{node, publish, require_view, valid_name};
-use crate::api::auth::ViewPermission;
+use crate::auth::ViewPermission;
 
 const MAX_WIDGETS: usize = 50;
 const MAX_QUERY_BYTES: usize = 64 << 10;

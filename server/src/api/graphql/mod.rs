@@ -30,7 +30,7 @@ use axum::response::{Html, IntoResponse, Response};
 use strata_global::{GlobalEvent, Outcome};
 
 use super::{ApiError, Caller};
-use crate::api::auth::{
+use crate::auth::{
     Access, OrganizationPermission, Permission, Scope, SystemPermission, ViewPermission,
 };
 use crate::ctx::NodeCtx;

@@ -7,7 +7,7 @@ use async_graphql::{Context, Error, InputObject, SimpleObject};
 use strata_global::GlobalEvent;
 
 use super::{node, publish, require_view, valid_name};
-use crate::api::auth::ViewPermission;
+use crate::auth::ViewPermission;
 use crate::ingest::parsers;
 use crate::ingest::script::{ParserSpec, ScriptParser};
 

@@ -12,7 +12,7 @@ use super::parsers::{
     ParserTestResult,
 };
 use super::{node, publish, require_org, require_user, require_view, require_visible, valid_name};
-use crate::api::auth::{OrganizationPermission, ViewPermission, AUDIT_REPO};
+use crate::auth::{OrganizationPermission, ViewPermission, AUDIT_REPO};
 
 const GB: f64 = 1e9;
 

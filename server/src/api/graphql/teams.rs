@@ -10,8 +10,8 @@ use strata_global::GlobalEvent;
 
 use super::users::{user_of, User};
 use super::{node, publish, require_org, require_view};
-use crate::api::auth::permissions::name_of;
-use crate::api::auth::{new_id, OrganizationPermission, SystemPermission, ViewPermission};
+use crate::auth::permissions::name_of;
+use crate::auth::{new_id, OrganizationPermission, SystemPermission, ViewPermission};
 
 /// A role (LogScale's `Role`).
 #[derive(SimpleObject, Clone)]

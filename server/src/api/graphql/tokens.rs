@@ -12,12 +12,12 @@ use strata_global::{hash_token, GlobalEvent, TokenScope};
 use super::{
     caller, caller_access, gql_error, node, publish, require_org, require_user, require_view,
 };
-use crate::api::auth::permissions::name_of;
-use crate::api::auth::{
+use crate::api::{ApiError, Caller, TokenKind};
+use crate::auth::permissions::name_of;
+use crate::auth::{
     new_id, new_token, Denied, OrganizationPermission, Permission, Scope, SystemPermission,
     ViewPermission,
 };
-use crate::api::{ApiError, Caller, TokenKind};
 
 /// An API token's metadata (never its value).
 #[derive(SimpleObject, Clone)]

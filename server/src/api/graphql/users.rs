@@ -7,8 +7,8 @@ use async_graphql::{Context, Error, InputObject, Object, SimpleObject};
 use strata_global::GlobalEvent;
 
 use super::{caller, gql_error, node, publish, require_org, require_user};
-use crate::api::auth::{password, OrganizationPermission};
 use crate::api::{ApiError, Caller};
+use crate::auth::{password, OrganizationPermission};
 
 /// A user (LogScale's `User`).
 #[derive(SimpleObject, Clone)]

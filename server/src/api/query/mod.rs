@@ -71,6 +71,19 @@ pub enum QueryZone {
     OffsetMinutes(i32),
 }
 
+impl QueryZone {
+    /// The query language's zone for this choice (a checked offset always fits).
+    pub fn zone(&self) -> crate::query::Zone {
+        match self {
+            QueryZone::Utc => crate::query::Zone::UTC,
+            QueryZone::Named(tz) => crate::query::Zone::Named(*tz),
+            QueryZone::OffsetMinutes(m) => {
+                crate::query::Zone::from_offset_minutes(*m).unwrap_or(crate::query::Zone::UTC)
+            }
+        }
+    }
+}
+
 /// A checked query request.
 pub struct Request {
     pub query_string: String,
@@ -78,8 +91,8 @@ pub struct Request {
     pub end: Option<Value>,
     pub is_live: bool,
     pub arguments: HashMap<String, String>,
-    /// The zone the query asked for. Not yet applied: the query language's `PlanOptions` has
-    /// no zone field so far; once it has, [`plan`] passes this value into it.
+    /// The zone the query asked for: [`plan`] makes it the plan's default zone
+    /// (`PlanOptions::zone`), used by `timeChart`/`bucket`, `formatTime`, `time:*` and the like.
     pub time_zone: QueryZone,
     /// `allowEventSkipping`: lets head()/tail() stop early. Strata's event lists already skip
     /// events that cannot make the list and the result is the same either way, so it is
@@ -235,6 +248,7 @@ fn plan(
             start,
             end,
             default_limit,
+            zone: req.time_zone.zone(),
         },
         live: live.map(|id| LiveSpec::new(id, end - start)),
     };

@@ -324,6 +324,7 @@ impl Producer {
                 start: s.lo,
                 end: s.hi,
                 default_limit: s.cap,
+                zone: self.q.options.zone,
             },
             live: None,
             ..self.q.clone()

@@ -182,6 +182,7 @@ impl Root<'_> {
             start: range.start,
             end: range.end,
             default_limit: q.options.default_limit,
+            zone: q.options.zone,
             segments,
             planned: planned.clone(),
             wip,

@@ -8,8 +8,8 @@ use strata_global::{GlobalEvent, ItemKind};
 
 use super::actions::{list, to_graphql, Action};
 use crate::alerts::model::{self, ActionSpec, StoredAction};
-use crate::api::auth::ViewPermission;
 use crate::api::graphql::{node, publish, require_view, valid_name};
+use crate::auth::ViewPermission;
 
 const MAX_TEMPLATE_BYTES: usize = 64 << 10;
 

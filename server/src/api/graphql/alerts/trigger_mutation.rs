@@ -11,8 +11,8 @@ use super::triggers::{
     aggregate_of, filter_of, scheduled_of, stored, AggregateAlert, FilterAlert, ScheduledSearch,
 };
 use crate::alerts::model::{self, AlertKind, AlertSpec, StoredAlert};
-use crate::api::auth::ViewPermission;
 use crate::api::graphql::{publish, require_view, valid_name};
+use crate::auth::ViewPermission;
 
 const MAX_ACTIONS: usize = 10;
 

@@ -7,8 +7,8 @@ use async_graphql::{Context, Enum, Error, Object, SimpleObject};
 use super::actions::{self as gql_actions, Action};
 use crate::alerts::model::{self, AlertKind, AlertState, StoredAlert, TimestampType};
 use crate::alerts::schedule;
-use crate::api::auth::ViewPermission;
 use crate::api::graphql::{node, require_view, require_visible};
+use crate::auth::ViewPermission;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
 #[graphql(rename_items = "PascalCase")]
