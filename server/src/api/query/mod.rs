@@ -20,7 +20,7 @@ use serde_json::Value;
 use super::{ApiError, Caller};
 use crate::ctx::NodeCtx;
 use crate::query;
-use crate::query::{Plan, PlanOptions};
+use crate::query::{Plan, PlanOptions, Zone};
 use crate::search::live::LiveSpec;
 use crate::search::root::RootQuery;
 
@@ -60,30 +60,6 @@ struct QueryInput {
     around: Option<Value>,
 }
 
-/// The time zone a query's times are read and shown in (`timeZone` or
-/// `timeZoneOffsetMinutes`; `timeZone` wins when both are given, UTC when neither).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum QueryZone {
-    #[default]
-    Utc,
-    Named(chrono_tz::Tz),
-    /// Minutes east of UTC.
-    OffsetMinutes(i32),
-}
-
-impl QueryZone {
-    /// The query language's zone for this choice (a checked offset always fits).
-    pub fn zone(&self) -> crate::query::Zone {
-        match self {
-            QueryZone::Utc => crate::query::Zone::UTC,
-            QueryZone::Named(tz) => crate::query::Zone::Named(*tz),
-            QueryZone::OffsetMinutes(m) => {
-                crate::query::Zone::from_offset_minutes(*m).unwrap_or(crate::query::Zone::UTC)
-            }
-        }
-    }
-}
-
 /// A checked query request.
 pub struct Request {
     pub query_string: String,
@@ -93,7 +69,7 @@ pub struct Request {
     pub arguments: HashMap<String, String>,
     /// The zone the query asked for: [`plan`] makes it the plan's default zone
     /// (`PlanOptions::zone`), used by `timeChart`/`bucket`, `formatTime`, `time:*` and the like.
-    pub time_zone: QueryZone,
+    pub time_zone: Zone,
     /// `allowEventSkipping`: lets head()/tail() stop early. Strata's event lists already skip
     /// events that cannot make the list and the result is the same either way, so it is
     /// accepted and changes nothing.
@@ -137,22 +113,21 @@ impl Request {
     }
 }
 
-/// Reads `timeZone` (an IANA name) and `timeZoneOffsetMinutes`.
-fn parse_zone(name: Option<&Value>, offset: Option<&Value>) -> Result<QueryZone, ApiError> {
+/// Reads the zone a query's times are read and shown in: `timeZone` wins over
+/// `timeZoneOffsetMinutes`; UTC when neither is given.
+fn parse_zone(name: Option<&Value>, offset: Option<&Value>) -> Result<Zone, ApiError> {
     match name {
         None | Some(Value::Null) => {}
         Some(Value::String(s)) => {
             let s = s.trim();
             if s.eq_ignore_ascii_case("utc") || s == "Z" {
-                return Ok(QueryZone::Utc);
+                return Ok(Zone::UTC);
             }
-            return chrono_tz::Tz::from_str(s)
-                .map(QueryZone::Named)
-                .map_err(|_| {
-                    ApiError::bad_request(format!(
+            return chrono_tz::Tz::from_str(s).map(Zone::Named).map_err(|_| {
+                ApiError::bad_request(format!(
                     "timeZone {s:?} is not a known IANA time zone (e.g. Europe/Copenhagen, UTC)"
                 ))
-                });
+            });
         }
         Some(other) => {
             return Err(ApiError::bad_request(format!(
@@ -161,10 +136,12 @@ fn parse_zone(name: Option<&Value>, offset: Option<&Value>) -> Result<QueryZone,
         }
     }
     match offset {
-        None | Some(Value::Null) => Ok(QueryZone::Utc),
+        None | Some(Value::Null) => Ok(Zone::UTC),
         Some(Value::Number(n)) => match n.as_i64() {
             // A UTC offset is less than a day either way.
-            Some(m) if m.abs() < 24 * 60 => Ok(QueryZone::OffsetMinutes(m as i32)),
+            Some(m) if m.abs() < 24 * 60 => Zone::from_offset_minutes(m as i32).ok_or_else(|| {
+                ApiError::bad_request(format!("timeZoneOffsetMinutes {n} is out of range"))
+            }),
             _ => Err(ApiError::bad_request(format!(
                 "timeZoneOffsetMinutes {n} is not a whole number of minutes within a day of UTC"
             ))),
@@ -248,7 +225,7 @@ fn plan(
             start,
             end,
             default_limit,
-            zone: req.time_zone.zone(),
+            zone: req.time_zone,
         },
         live: live.map(|id| LiveSpec::new(id, end - start)),
     };
@@ -283,12 +260,12 @@ mod tests {
     #[test]
     fn zones_and_parameters_are_checked_by_name() {
         let r = req(json!({"queryString": "x", "timeZone": "Europe/Copenhagen"})).unwrap();
-        assert_eq!(r.time_zone, QueryZone::Named(chrono_tz::Europe::Copenhagen));
+        assert_eq!(r.time_zone, Zone::Named(chrono_tz::Europe::Copenhagen));
         let r = req(json!({"timeZoneOffsetMinutes": -300})).unwrap();
-        assert_eq!(r.time_zone, QueryZone::OffsetMinutes(-300));
+        assert_eq!(r.time_zone, Zone::from_offset_minutes(-300).unwrap());
         let r = req(json!({"timeZone": "UTC", "timeZoneOffsetMinutes": 60})).unwrap();
-        assert_eq!(r.time_zone, QueryZone::Utc, "timeZone wins");
-        assert_eq!(req(json!({})).unwrap().time_zone, QueryZone::Utc);
+        assert_eq!(r.time_zone, Zone::UTC, "timeZone wins");
+        assert_eq!(req(json!({})).unwrap().time_zone, Zone::UTC);
         let e = req(json!({"timeZone": "Mars/Olympus"})).err().unwrap();
         assert!(e.contains("Mars/Olympus") && e.contains("timeZone"), "{e}");
         let e = req(json!({"timeZoneOffsetMinutes": 5000})).err().unwrap();
