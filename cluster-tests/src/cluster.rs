@@ -87,7 +87,10 @@ impl Node {
 /// A cluster under test.
 pub struct Cluster {
     _dir: tempfile::TempDir,
-    broker: Broker,
+    /// `None` on the raft queue (no Kafka).
+    broker: Option<Broker>,
+    /// The raft queue's HTTP ports, by node index, when the cluster runs on it.
+    raft_ports: Option<Vec<u16>>,
     pub bucket: PathBuf,
     pub nodes: Vec<Node>,
     pub client: reqwest::blocking::Client,
@@ -160,13 +163,16 @@ impl Cluster {
 
     /// Like [`new`](Self::new) with extra `strata serve` flags for every node (`--no-bucket`:
     /// no shared bucket, so durability rests on replication between nodes; `--s3`: the
-    /// bucket is on a real S3-protocol server instead of a local directory).
+    /// bucket is on a real S3-protocol server instead of a local directory; `--raft`: the raft
+    /// queue between the nodes instead of a Kafka broker).
     pub fn with_args(n: usize, extra: &[&str]) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         let bucket = dir.path().join("bucket");
         std::fs::create_dir_all(&bucket).unwrap();
+        let raft = extra.contains(&"--raft");
         let mut c = Cluster {
-            broker: start_broker(),
+            broker: (!raft).then(start_broker),
+            raft_ports: raft.then(|| (0..n).map(|_| free_port()).collect()),
             bucket,
             nodes: Vec::new(),
             client: reqwest::blocking::Client::builder()
@@ -179,21 +185,52 @@ impl Cluster {
             s3: extra.contains(&"--s3").then(start_s3),
             _dir: dir,
         };
-        c.extra.retain(|a| a != "--no-bucket" && a != "--s3");
-        for _ in 0..n {
-            c.add_node();
+        c.extra.retain(|a| a != "--no-bucket" && a != "--s3" && a != "--raft");
+        if raft {
+            // A raft node finishes starting only once a majority runs: start all, then wait.
+            for _ in 0..n {
+                c.push_node();
+                c.spawn(c.nodes.len() - 1);
+            }
+            for i in 0..n {
+                c.wait_ready(i);
+            }
+        } else {
+            for _ in 0..n {
+                c.add_node();
+            }
         }
         c
     }
 
     /// Adds and starts one node; returns its index.
     pub fn add_node(&mut self) -> usize {
+        let i = self.push_node();
+        self.start(i);
+        i
+    }
+
+    fn push_node(&mut self) -> usize {
         let i = self.nodes.len();
         let data_dir = self._dir.path().join(format!("node{}", i + 1));
-        let port = free_port();
-        let mut args: Vec<String> = vec![
-            "--kafka-brokers".into(),
-            format!("127.0.0.1:{}", self.broker.port),
+        let mut args: Vec<String> = Vec::new();
+        let port = match (&self.broker, &self.raft_ports) {
+            (Some(b), _) => {
+                args.extend(["--kafka-brokers".into(), format!("127.0.0.1:{}", b.port)]);
+                free_port()
+            }
+            (None, Some(ports)) => {
+                let peers: Vec<String> = ports
+                    .iter()
+                    .enumerate()
+                    .map(|(j, p)| format!("{}=http://127.0.0.1:{p}", j + 1))
+                    .collect();
+                args.extend(["--raft-peers".into(), peers.join(",")]);
+                *ports.get(i).expect("a raft cluster has a fixed set of voters")
+            }
+            (None, None) => unreachable!("a cluster has a broker or raft ports"),
+        };
+        args.extend([
             "--node-id".into(),
             (i + 1).to_string(),
             "--cluster-secret".into(),
@@ -204,7 +241,7 @@ impl Cluster {
             "3000".into(),
             "--mini-max-age-secs".into(),
             "3".into(),
-        ];
+        ]);
         if let Some(s3) = &self.s3 {
             args.push("--bucket".into());
             args.push(format!("s3://{S3_BUCKET}/data"));
@@ -223,11 +260,15 @@ impl Cluster {
             child: None,
             args,
         });
-        self.start(i);
         i
     }
 
     fn start(&mut self, i: usize) {
+        self.spawn(i);
+        self.wait_ready(i);
+    }
+
+    fn spawn(&mut self, i: usize) {
         let n = &mut self.nodes[i];
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -249,6 +290,9 @@ impl Cluster {
             .spawn()
             .expect("start strata");
         n.child = Some(child);
+    }
+
+    fn wait_ready(&mut self, i: usize) {
         let t = Instant::now();
         loop {
             if let Ok(r) = self.client.get(self.nodes[i].url("/api/v1/status")).send() {

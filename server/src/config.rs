@@ -124,6 +124,13 @@ pub struct ServeArgs {
     /// searchable before evaluating past it, ms [default: 5000].
     #[arg(long, env = "STRATA_ALERT_INGEST_DELAY_MS")]
     pub alert_ingest_delay_ms: Option<u64>,
+    /// The raft queue (a cluster without Kafka): every voter as `ID=URL,…`, e.g.
+    /// `1=http://127.0.0.1:8081,2=http://127.0.0.1:8082,3=http://127.0.0.1:8083`.
+    #[arg(long, env = "STRATA_RAFT_PEERS")]
+    pub raft_peers: Option<String>,
+    /// This node's id in --raft-peers [default: --node-id].
+    #[arg(long, env = "STRATA_RAFT_ID")]
+    pub raft_id: Option<u64>,
 }
 
 /// The config file: same keys as the flags, nothing else.
@@ -164,6 +171,8 @@ struct FileConfig {
     smtp_use_starttls: Option<bool>,
     alert_poll_interval_ms: Option<u64>,
     alert_ingest_delay_ms: Option<u64>,
+    raft_peers: Option<String>,
+    raft_id: Option<u64>,
 }
 
 /// Fully resolved settings of a node.
@@ -201,6 +210,10 @@ pub struct Config {
     pub smtp_use_starttls: bool,
     pub alert_poll_interval_ms: u64,
     pub alert_ingest_delay_ms: u64,
+    /// The raft queue's voters (id → URL); `None` unless `--raft-peers` is set.
+    pub raft_peers: Option<std::collections::BTreeMap<u64, String>>,
+    /// This node's raft id.
+    pub raft_id: u64,
     /// `STRATA_ROOT_TOKEN`: an API token with every permission.
     pub root_token: Option<String>,
     pub limits: Limits,
@@ -285,6 +298,25 @@ impl Config {
             anyhow::bail!(
                 "cluster_secret is empty: give every node the same non-empty secret, or leave it unset for a single node"
             );
+        }
+        let raft_peers = match args.raft_peers.or(file.raft_peers).filter(|s| !s.is_empty()) {
+            None => None,
+            Some(s) => Some(crate::queue::raft::parse_peers(&s).map_err(anyhow::Error::msg)?),
+        };
+        let raft_id = args
+            .raft_id
+            .or(file.raft_id)
+            .unwrap_or_else(|| args.node_id.or(file.node_id).unwrap_or(1) as u64);
+        if let Some(peers) = &raft_peers {
+            if kafka_brokers.is_some() {
+                anyhow::bail!("raft_peers and kafka_brokers both set: choose one queue");
+            }
+            if cluster_secret.is_none() {
+                anyhow::bail!("raft_peers needs cluster_secret: raft RPCs use the internal API");
+            }
+            if !peers.contains_key(&raft_id) {
+                anyhow::bail!("raft_id {raft_id} is not one of raft_peers");
+            }
         }
         let advertise_url = args
             .advertise_url
@@ -374,6 +406,8 @@ impl Config {
                 .alert_ingest_delay_ms
                 .or(file.alert_ingest_delay_ms)
                 .unwrap_or(5_000),
+            raft_peers,
+            raft_id,
             root_token: std::env::var("STRATA_ROOT_TOKEN")
                 .ok()
                 .filter(|t| !t.is_empty()),

@@ -27,6 +27,33 @@ use crate::store::SegmentStore;
 /// Offsets an empty embedded queue must start at after a restore from the bucket.
 type Seeds = Vec<(&'static str, u32, u64)>;
 
+/// Opens the raft queue and starts answering its RPCs (see `api::internal_raft::EarlyServer`).
+async fn open_raft_queue(
+    cfg: &Config,
+    peers: &std::collections::BTreeMap<u64, String>,
+) -> Result<(Arc<dyn Queue>, api::internal_raft::EarlyServer)> {
+    let mut opts = crate::queue::raft::RaftOptions::new(
+        cfg.raft_id,
+        peers.clone(),
+        cfg.cluster_secret.clone().unwrap_or_default(),
+    );
+    opts.layout = vec![
+        (GLOBAL_TOPIC.to_string(), 1),
+        (INGEST_TOPIC.to_string(), cfg.ingest_partitions),
+        (CHATTER_TOPIC.to_string(), 1),
+    ];
+    let dir = cfg.data_dir.join("raft");
+    let q = Arc::new(
+        crate::queue::raft::RaftQueue::open(&dir, opts)
+            .await
+            .with_context(|| format!("opening the raft queue in {}", dir.display()))?,
+    );
+    let early = api::internal_raft::EarlyServer::bind(cfg.http_addr, q.clone(), shutdown_signal())
+        .await
+        .with_context(|| format!("binding {}", cfg.http_addr))?;
+    Ok((q, early))
+}
+
 async fn open_queue(cfg: &Config, seeds: &Seeds) -> Result<Arc<dyn Queue>> {
     match &cfg.kafka_brokers {
         None => {
@@ -77,7 +104,13 @@ pub async fn run(cfg: Config) -> Result<()> {
         Some(b) => restore_from_bucket(b, &cfg).await?,
         None => Vec::new(),
     };
-    let queue = open_queue(&cfg, &seeds).await?;
+    let (queue, early) = match &cfg.raft_peers {
+        Some(peers) => {
+            let (q, e) = open_raft_queue(&cfg, peers).await?;
+            (q, Some(e))
+        }
+        None => (open_queue(&cfg, &seeds).await?, None),
+    };
     let global = Global::open(
         Arc::new(QueueGlobalLog {
             queue: queue.clone(),
@@ -131,7 +164,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         wip.clone(),
         shutdown_rx.clone(),
     ))];
-    let clustered = cfg.kafka_brokers.is_some();
+    let clustered = cfg.kafka_brokers.is_some() || cfg.raft_peers.is_some();
     let membership = Arc::new(crate::cluster::Membership::new(
         cfg.node_id,
         Duration::from_millis(cfg.node_timeout_ms),
@@ -217,17 +250,22 @@ pub async fn run(cfg: Config) -> Result<()> {
         shutdown_rx.clone(),
     ));
 
-    let listener = tokio::net::TcpListener::bind(cfg.http_addr)
-        .await
-        .with_context(|| format!("binding {}", cfg.http_addr))?;
-    tracing::info!(addr = %cfg.http_addr, "strata is serving");
-    // With the peer address, so the audit log records who called.
-    axum::serve(
-        listener,
-        api::router(ctx.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    if let Some(early) = early {
+        tracing::info!(addr = %cfg.http_addr, "strata is serving (raft queue)");
+        early.serve(api::router(ctx.clone())).await?;
+    } else {
+        let listener = tokio::net::TcpListener::bind(cfg.http_addr)
+            .await
+            .with_context(|| format!("binding {}", cfg.http_addr))?;
+        tracing::info!(addr = %cfg.http_addr, "strata is serving");
+        // With the peer address, so the audit log records who called.
+        axum::serve(
+            listener,
+            api::router(ctx.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    }
 
     tracing::info!("shutting down: closing work in progress into segments");
     let _ = shutdown_tx.send(true);

@@ -704,6 +704,11 @@ fn route_table() -> BTreeMap<&'static str, Route> {
         ("/internal/v1/live/{id}", Internal),
         ("/internal/v1/segments/{id}", Internal),
         ("/internal/v1/ping", Internal),
+        ("/internal/v1/raft/append", Internal),
+        ("/internal/v1/raft/vote", Internal),
+        ("/internal/v1/raft/snapshot", Internal),
+        ("/internal/v1/raft/write", Internal),
+        ("/internal/v1/raft/status", Internal),
         ("/api/{*rest}", Fallback),
         ("/internal/{*rest}", Fallback),
     ])
@@ -971,7 +976,8 @@ fn every_http_route_checks_its_permission() {
             }
             Route::Internal => {
                 let p = path.replace("{id}", "x");
-                let m = if p.ends_with("search") || p.ends_with("rows") {
+                let raft_rpc = p.contains("/raft/") && !p.ends_with("status");
+                let m = if p.ends_with("search") || p.ends_with("rows") || raft_rpc {
                     "POST"
                 } else {
                     "GET"

@@ -1,6 +1,9 @@
-//! One conformance suite for the `Queue` trait, run against the embedded queue and against
-//! Kafka (a real Tansu broker), plus Global's `GlobalLog` suite over both. The embedded queue
-//! also gets its crash-recovery checks (torn tail cut, reopen keeps every acknowledged record).
+//! One conformance suite for the `Queue` trait, run against the embedded queue, against
+//! Kafka (a real Tansu broker) and against the raft queue (3 in-process replicas talking over
+//! real loopback HTTP), plus Global's `GlobalLog` suite over all three. The embedded queue
+//! also gets its crash-recovery checks (torn tail cut, reopen keeps every acknowledged record),
+//! the raft queue its failover checks (leader stopped: acked records stay, writes resume; no
+//! majority: appends fail, never succeed).
 
 mod common;
 
@@ -8,6 +11,7 @@ use std::sync::Arc;
 
 use strata::queue::embedded::EmbeddedQueue;
 use strata::queue::kafka::{KafkaQueue, TopicSpec};
+use strata::queue::raft::{RaftOptions, RaftQueue};
 use strata::queue::{Queue, QueueGlobalLog, Truncation, GLOBAL_TOPIC, INGEST_TOPIC};
 
 async fn suite(q: Arc<dyn Queue>, topic: &str) {
@@ -216,4 +220,158 @@ async fn kafka_queue_conforms() {
     let r = log.read(2, 10).await.unwrap();
     assert_eq!(r, vec![(2, vec![2]), (3, vec![3]), (4, vec![4])]);
     drop(broker);
+}
+
+/// One in-process replica: its queue, its HTTP server task, its data dir.
+struct Replica {
+    q: Arc<RaftQueue>,
+    server: tokio::task::JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+/// Starts `n` raft replicas on loopback ports, each serving the internal API's raft routes,
+/// and waits until they agree on a leader.
+async fn raft_cluster(n: u64) -> Vec<Replica> {
+    let mut listeners = Vec::new();
+    let mut peers = std::collections::BTreeMap::new();
+    for id in 1..=n {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        peers.insert(id, format!("http://{}", l.local_addr().unwrap()));
+        listeners.push(l);
+    }
+    let mut out = Vec::new();
+    for (i, l) in listeners.into_iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = RaftOptions::new(i as u64 + 1, peers.clone(), "conformance-secret".into());
+        opts.layout = vec![(INGEST_TOPIC.into(), 3), (GLOBAL_TOPIC.into(), 1)];
+        opts.write_timeout = std::time::Duration::from_secs(3);
+        // Small snapshots, so the suite also exercises building and purging.
+        opts.snapshot_every = 50;
+        let q = Arc::new(RaftQueue::open(dir.path(), opts).await.unwrap());
+        let app = strata::api::internal_raft::router(q.clone());
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(l, app).await;
+        });
+        out.push(Replica {
+            q,
+            server,
+            _dir: dir,
+        });
+    }
+    wait_for_leader(&out).await;
+    out
+}
+
+async fn wait_for_leader(rs: &[Replica]) -> u64 {
+    for _ in 0..200 {
+        let mut leaders = Vec::new();
+        for r in rs {
+            leaders.push(r.q.leader().await);
+        }
+        if let Some(Some(l)) = leaders.first() {
+            if leaders.iter().all(|x| *x == Some(*l)) {
+                return *l;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no raft leader agreed on within 10 s");
+}
+
+/// A replica that is not the leader (writes through it are forwarded).
+async fn follower(rs: &[Replica]) -> Arc<RaftQueue> {
+    let leader = wait_for_leader(rs).await;
+    rs.iter()
+        .find(|r| r.q.id() != leader)
+        .expect("a follower")
+        .q
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raft_queue_conforms() {
+    let rs = raft_cluster(3).await;
+    // Through a follower: appends are forwarded to the leader, reads are the follower's own.
+    let f = follower(&rs).await;
+    suite(f.clone(), INGEST_TOPIC).await;
+    // Every replica holds the same records at the same offsets.
+    let want = rs[0].q.read(INGEST_TOPIC, 1, 1, 100).await.unwrap();
+    assert_eq!(want.len(), 40);
+    for r in &rs[1..] {
+        assert_eq!(r.q.end_offset(INGEST_TOPIC, 1).await.unwrap(), 41);
+        assert_eq!(r.q.read(INGEST_TOPIC, 1, 1, 100).await.unwrap(), want);
+    }
+    // Global's log suite: each check needs an empty log, so one fresh cluster per check.
+    let mut clusters = Vec::new();
+    for _ in 0..4 {
+        clusters.push(raft_cluster(3).await);
+    }
+    let mut logs = Vec::new();
+    for c in &clusters {
+        logs.push(follower(c).await);
+    }
+    let logs = std::sync::Mutex::new(logs);
+    strata_global::log::conformance::run(|| QueueGlobalLog {
+        queue: logs.lock().unwrap().pop().expect("a fresh cluster per check"),
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raft_queue_survives_its_leader_and_refuses_without_a_majority() {
+    let mut rs = raft_cluster(3).await;
+    let f = follower(&rs).await;
+    let mut acked = Vec::new();
+    for i in 0..20u32 {
+        let off = f
+            .append(INGEST_TOPIC, 0, vec![i.to_le_bytes().to_vec()])
+            .await
+            .unwrap();
+        acked.push(off);
+    }
+    // Stop the leader: its RPC server and its Raft node.
+    let leader = wait_for_leader(&rs).await;
+    let pos = rs.iter().position(|r| r.q.id() == leader).unwrap();
+    let gone = rs.remove(pos);
+    gone.server.abort();
+    gone.q.shutdown().await;
+    drop(gone);
+    let new_leader = wait_for_leader(&rs).await;
+    assert_ne!(new_leader, leader, "a survivor takes over");
+    // Writes resume through either survivor; everything acked is still there, once.
+    let next = rs[0]
+        .q
+        .append(INGEST_TOPIC, 0, vec![b"after".to_vec()])
+        .await
+        .unwrap();
+    assert_eq!(next, 20, "offsets stay dense across the failover");
+    for r in &rs {
+        let got = r.q.read(INGEST_TOPIC, 0, 0, 100).await.unwrap();
+        let want: Vec<(u64, Vec<u8>)> = (0..20u32)
+            .map(|i| (i as u64, i.to_le_bytes().to_vec()))
+            .chain([(20, b"after".to_vec())])
+            .collect();
+        if got.len() < want.len() {
+            // The other survivor applies the last entry moments after the leader.
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            let got = r.q.read(INGEST_TOPIC, 0, 0, 100).await.unwrap();
+            assert_eq!(got, want);
+        } else {
+            assert_eq!(got, want);
+        }
+    }
+    // Stop one more: the last replica has no majority, so an append fails and is not acked.
+    let gone = rs.remove(0);
+    gone.server.abort();
+    gone.q.shutdown().await;
+    drop(gone);
+    let err = rs[0]
+        .q
+        .append(INGEST_TOPIC, 0, vec![b"lost".to_vec()])
+        .await
+        .expect_err("no majority: the append must fail");
+    assert!(
+        err.to_string().contains("unavailable"),
+        "a majority-less append is unavailable: {err}"
+    );
 }

@@ -6,6 +6,7 @@
 pub mod graphql;
 pub mod ingest;
 pub mod internal;
+pub mod internal_raft;
 pub mod query;
 
 use std::sync::Arc;
@@ -507,6 +508,7 @@ pub fn router(node: Arc<NodeCtx>) -> Router {
         .layer(axum::Extension(graphql::schema()))
         .merge(auth::login::routes())
         .merge(internal::routes())
+        .merge(internal_raft::routes())
         .route("/api/{*rest}", axum::routing::any(api_not_found))
         .route("/internal/{*rest}", axum::routing::any(api_not_found))
         .merge(ui)

@@ -1,11 +1,13 @@
 //! The ingest queue seam: ordered, durable, partitioned logs ("topics" of partitions with dense
 //! offsets). Two implementations: [`embedded`] (files in the data dir, the single-node
-//! default) and [`kafka`] (rdkafka). Both pass the same conformance suite
+//! default), [`kafka`] (rdkafka) and [`raft`] (replicated between Strata nodes with openraft,
+//! a cluster without Kafka). All pass the same conformance suite
 //! (`server/tests/queue_conformance.rs`). `humio-ingest` carries ingested events,
 //! `global-events` carries Global's log.
 
 pub mod embedded;
 pub mod kafka;
+pub mod raft;
 
 use std::sync::Arc;
 
@@ -85,6 +87,11 @@ pub trait Queue: Send + Sync + 'static {
         partition: u32,
         below: u64,
     ) -> BoxFuture<'_, QueueResult<Truncation>>;
+
+    /// The raft queue behind this handle, for the internal API's raft routes.
+    fn raft(&self) -> Option<&raft::RaftQueue> {
+        None
+    }
 }
 
 /// A `GlobalLog` over partition 0 of `global-events`.
