@@ -185,7 +185,8 @@ impl Cluster {
             s3: extra.contains(&"--s3").then(start_s3),
             _dir: dir,
         };
-        c.extra.retain(|a| a != "--no-bucket" && a != "--s3" && a != "--raft");
+        c.extra
+            .retain(|a| a != "--no-bucket" && a != "--s3" && a != "--raft");
         if raft {
             // A raft node finishes starting only once a majority runs: start all, then wait.
             for _ in 0..n {
@@ -226,7 +227,9 @@ impl Cluster {
                     .map(|(j, p)| format!("{}=http://127.0.0.1:{p}", j + 1))
                     .collect();
                 args.extend(["--raft-peers".into(), peers.join(",")]);
-                *ports.get(i).expect("a raft cluster has a fixed set of voters")
+                *ports
+                    .get(i)
+                    .expect("a raft cluster has a fixed set of voters")
             }
             (None, None) => unreachable!("a cluster has a broker or raft ports"),
         };

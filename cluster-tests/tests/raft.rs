@@ -95,13 +95,23 @@ fn assert_acked_once(c: &Cluster, i: usize, batch: &str, acked: &BTreeSet<u64>) 
         let counts: BTreeMap<u64, u64> = rows
             .iter()
             .map(|r| {
-                let seq = r["seq"].as_str().and_then(|s| s.parse().ok()).unwrap_or(u64::MAX);
-                let n = r["_count"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0);
+                let seq = r["seq"]
+                    .as_str()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(u64::MAX);
+                let n = r["_count"]
+                    .as_str()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0);
                 (seq, n)
             })
             .collect();
         let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
-        assert!(twice.is_empty(), "node {} has events twice: {twice:?}", i + 1);
+        assert!(
+            twice.is_empty(),
+            "node {} has events twice: {twice:?}",
+            i + 1
+        );
         let missing = acked.iter().filter(|s| !counts.contains_key(s)).count();
         if missing == 0 && warnings.is_empty() {
             return;

@@ -299,7 +299,11 @@ impl Config {
                 "cluster_secret is empty: give every node the same non-empty secret, or leave it unset for a single node"
             );
         }
-        let raft_peers = match args.raft_peers.or(file.raft_peers).filter(|s| !s.is_empty()) {
+        let raft_peers = match args
+            .raft_peers
+            .or(file.raft_peers)
+            .filter(|s| !s.is_empty())
+        {
             None => None,
             Some(s) => Some(crate::queue::raft::parse_peers(&s).map_err(anyhow::Error::msg)?),
         };

@@ -312,7 +312,11 @@ async fn raft_queue_conforms() {
     }
     let logs = std::sync::Mutex::new(logs);
     strata_global::log::conformance::run(|| QueueGlobalLog {
-        queue: logs.lock().unwrap().pop().expect("a fresh cluster per check"),
+        queue: logs
+            .lock()
+            .unwrap()
+            .pop()
+            .expect("a fresh cluster per check"),
     })
     .await;
 }

@@ -60,7 +60,10 @@ async fn log_reopens_with_entries_and_vote_and_cuts_a_torn_tail() {
     let mut log = LogStore::open(&path).unwrap();
     assert_eq!(log.read_vote().await.unwrap(), Some(Vote::new(3, 2)));
     let st = log.get_log_state().await.unwrap();
-    assert_eq!(st.last_log_id.map(|l| (l.leader_id.term, l.index)), Some((2, 3)));
+    assert_eq!(
+        st.last_log_id.map(|l| (l.leader_id.term, l.index)),
+        Some((2, 3))
+    );
     let got = log.try_get_log_entries(0..10).await.unwrap();
     assert_eq!(got.len(), 4);
     assert_eq!(got[3], entry(2, 3, b"x"));
@@ -73,15 +76,23 @@ async fn log_reopens_with_entries_and_vote_and_cuts_a_torn_tail() {
     let st = log.get_log_state().await.unwrap();
     assert_eq!(st.last_purged_log_id.map(|l| l.index), Some(1));
     let got = log.try_get_log_entries(0..10).await.unwrap();
-    assert_eq!(got.iter().map(|e| e.log_id.index).collect::<Vec<_>>(), vec![2, 3]);
+    assert_eq!(
+        got.iter().map(|e| e.log_id.index).collect::<Vec<_>>(),
+        vec![2, 3]
+    );
     // Damage before the tail of a full file is refused, naming the file.
     drop(log);
     let mut bytes = std::fs::read(&file).unwrap();
     bytes[10] ^= 0xff;
     std::fs::write(&file, &bytes).unwrap();
     std::fs::write(path.join(format!("{:020}.log", 4)), b"").unwrap();
-    let err = LogStore::open(&path).err().expect("corruption must be reported");
-    assert!(err.to_string().contains("00000000000000000000.log"), "{err}");
+    let err = LogStore::open(&path)
+        .err()
+        .expect("corruption must be reported");
+    assert!(
+        err.to_string().contains("00000000000000000000.log"),
+        "{err}"
+    );
 }
 
 #[tokio::test]

@@ -21,8 +21,8 @@ use std::sync::{Arc, Mutex};
 
 use openraft::storage::{LogFlushed, RaftLogStorage};
 use openraft::{
-    AnyError, Entry, ErrorSubject, ErrorVerb, LogId, LogState, RaftLogReader,
-    StorageError, StorageIOError, Vote,
+    AnyError, Entry, ErrorSubject, ErrorVerb, LogId, LogState, RaftLogReader, StorageError,
+    StorageIOError, Vote,
 };
 use serde::{Deserialize, Serialize};
 
@@ -367,7 +367,11 @@ impl Inner {
     }
 
     fn purge(&mut self, log_id: LogId<u64>) -> Result<(), SErr> {
-        if self.meta.last_purged.is_some_and(|p| p.index >= log_id.index) {
+        if self
+            .meta
+            .last_purged
+            .is_some_and(|p| p.index >= log_id.index)
+        {
             return Ok(());
         }
         self.meta.last_purged = Some(log_id);

@@ -135,7 +135,9 @@ pub fn parse_peers(s: &str) -> Result<BTreeMap<u64, String>, String> {
             .map_err(|_| format!("raft peer id {id:?} is not a number"))?;
         let url = url.trim().trim_end_matches('/');
         if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(format!("raft peer {id}'s URL {url:?} must start with http://"));
+            return Err(format!(
+                "raft peer {id}'s URL {url:?} must start with http://"
+            ));
         }
         if out.insert(id, url.to_string()).is_some() {
             return Err(format!("raft peer id {id} is listed twice"));
@@ -325,7 +327,8 @@ impl RaftQueue {
             };
             let Retry::After(why) = outcome;
             tracing::debug!(%why, "raft write waits for a leader");
-            let pause = Duration::from_millis(50).min(deadline.saturating_duration_since(Instant::now()));
+            let pause =
+                Duration::from_millis(50).min(deadline.saturating_duration_since(Instant::now()));
             if pause.is_zero() {
                 return Err(unavailable(why));
             }
@@ -340,7 +343,12 @@ impl RaftQueue {
     async fn await_applied(&self, index: u64, deadline: Instant) {
         loop {
             let changed = self.sm.changed.notified();
-            if self.sm.read().last_applied.is_some_and(|l| l.index >= index) {
+            if self
+                .sm
+                .read()
+                .last_applied
+                .is_some_and(|l| l.index >= index)
+            {
                 return;
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -421,10 +429,13 @@ impl Queue for RaftQueue {
                 let changed = self.sm.changed.notified();
                 {
                     let d = self.sm.read();
-                    let part = d.parts.get(&key).ok_or_else(|| QueueError::UnknownPartition {
-                        topic: key.0.clone(),
-                        partition,
-                    })?;
+                    let part = d
+                        .parts
+                        .get(&key)
+                        .ok_or_else(|| QueueError::UnknownPartition {
+                            topic: key.0.clone(),
+                            partition,
+                        })?;
                     if from < part.start {
                         return Err(QueueError::Truncated {
                             topic: key.0.clone(),
@@ -458,7 +469,10 @@ impl Queue for RaftQueue {
         Box::pin(async move {
             self.check(&topic, partition)?;
             let d = self.sm.read();
-            Ok(d.parts.get(&(topic, partition)).map(|p| p.end()).unwrap_or(0))
+            Ok(d.parts
+                .get(&(topic, partition))
+                .map(|p| p.end())
+                .unwrap_or(0))
         })
     }
 
@@ -467,7 +481,10 @@ impl Queue for RaftQueue {
         Box::pin(async move {
             self.check(&topic, partition)?;
             let d = self.sm.read();
-            Ok(d.parts.get(&(topic, partition)).map(|p| p.start).unwrap_or(0))
+            Ok(d.parts
+                .get(&(topic, partition))
+                .map(|p| p.start)
+                .unwrap_or(0))
         })
     }
 
@@ -482,7 +499,10 @@ impl Queue for RaftQueue {
             self.check(&topic, partition)?;
             let start = {
                 let d = self.sm.read();
-                d.parts.get(&(topic.clone(), partition)).map(|p| p.start).unwrap_or(0)
+                d.parts
+                    .get(&(topic.clone(), partition))
+                    .map(|p| p.start)
+                    .unwrap_or(0)
             };
             if below <= start {
                 return Ok(Truncation::Done { start });
@@ -503,4 +523,3 @@ impl Queue for RaftQueue {
         Some(self)
     }
 }
-

@@ -17,8 +17,8 @@ use openraft::error::{
 };
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest,
-    InstallSnapshotResponse, VoteRequest, VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
 };
 use openraft::{AnyError, BasicNode};
 use serde::de::DeserializeOwned;
@@ -157,14 +157,16 @@ impl Conn {
         Resp: DeserializeOwned,
         E: std::error::Error + DeserializeOwned,
     {
-        let body = encode(req)
-            .map_err(|e| RPCError::Network(NetworkError::new(&AnyError::error(e))))?;
+        let body =
+            encode(req).map_err(|e| RPCError::Network(NetworkError::new(&AnyError::error(e))))?;
         let bytes = match self.client.post(&self.base, path, body, ttl).await {
             Ok(b) => b,
             Err(e) if e.is_connect() => return Err(RPCError::Unreachable(Unreachable::new(&e))),
             Err(e) if e.status() == Some(reqwest::StatusCode::PAYLOAD_TOO_LARGE) && entries > 1 => {
                 let hint = (entries / 2).max(1);
-                return Err(RPCError::PayloadTooLarge(PayloadTooLarge::new_entries_hint(hint)));
+                return Err(RPCError::PayloadTooLarge(
+                    PayloadTooLarge::new_entries_hint(hint),
+                ));
             }
             Err(e) => return Err(RPCError::Network(NetworkError::new(&e))),
         };

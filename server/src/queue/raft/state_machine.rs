@@ -170,10 +170,12 @@ fn decode_snapshot(bytes: &[u8]) -> Result<(Data, String), SErr> {
         Ok(s)
     };
     let hl = u32::from_le_bytes(take(&mut pos, 4)?.try_into().map_err(|_| bad("length"))?);
-    let header: SnapHeader =
-        bincode::serde::decode_from_slice(take(&mut pos, hl as usize)?, bincode::config::standard())
-            .map(|(h, _)| h)
-            .map_err(|e| bad(&e.to_string()))?;
+    let header: SnapHeader = bincode::serde::decode_from_slice(
+        take(&mut pos, hl as usize)?,
+        bincode::config::standard(),
+    )
+    .map(|(h, _)| h)
+    .map_err(|e| bad(&e.to_string()))?;
     let mut parts = BTreeMap::new();
     for (topic, p, start, count) in header.parts {
         let mut records = VecDeque::new();
@@ -300,7 +302,11 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
         })
         .await
         .map_err(|e| sm_err(ErrorVerb::Write, e))??;
-        *self.shared.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(meta.clone());
+        *self
+            .shared
+            .current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(meta.clone());
         Ok(Snapshot {
             meta,
             snapshot: Box::new(Cursor::new(bytes)),
@@ -365,7 +371,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         .await
         .map_err(|e| sm_err(ErrorVerb::Write, e))??;
         *self.shared.write() = data;
-        *self.shared.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(meta.clone());
+        *self
+            .shared
+            .current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(meta.clone());
         self.shared.changed.notify_waiters();
         Ok(())
     }
