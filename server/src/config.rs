@@ -64,6 +64,28 @@ pub struct ServeArgs {
     /// events in the ingest queue this long [default: 300].
     #[arg(long, env = "STRATA_MAX_PINNED_QUEUE_SECS")]
     pub max_pinned_queue_secs: Option<u64>,
+    /// Events accepted in one ingest request; more is a 413 [default: 1000000].
+    #[arg(long, env = "STRATA_MAX_EVENTS_PER_REQUEST")]
+    pub max_events_per_request: Option<usize>,
+    /// Datasources (distinct tag combinations) of one repository; a request adding more is a
+    /// 400 [default: 10000, LogScale's limit].
+    #[arg(long, env = "STRATA_MAX_DATASOURCES_PER_REPO")]
+    pub max_datasources_per_repo: Option<usize>,
+    /// Bytes of one event (raw string and fields); larger events are truncated and flagged
+    /// in `@error`, as LogScale's MAX_EVENT_SIZE [default: 1000000].
+    #[arg(long, env = "STRATA_MAX_EVENT_BYTES")]
+    pub max_event_bytes: Option<usize>,
+    /// Fields of one event; the rest are dropped and the event flagged [default: 1000].
+    #[arg(long, env = "STRATA_MAX_EVENT_FIELDS")]
+    pub max_event_fields: Option<usize>,
+    /// Ingest request bytes handled at once; past it requests are answered 429
+    /// [default: 256 MiB, at least --max-body-bytes].
+    #[arg(long, env = "STRATA_MAX_INGEST_BYTES_IN_FLIGHT")]
+    pub max_ingest_bytes_in_flight: Option<usize>,
+    /// Bucket garbage collection never deletes an object younger than this: its segment's
+    /// announcement may still be on its way [default: 3600].
+    #[arg(long, env = "STRATA_BUCKET_GC_GRACE_SECS")]
+    pub bucket_gc_grace_secs: Option<u64>,
     /// Create missing Kafka topics at start [default: true].
     #[arg(long, env = "STRATA_CREATE_TOPICS")]
     pub create_topics: Option<bool>,
@@ -153,6 +175,12 @@ struct FileConfig {
     max_body_bytes: Option<usize>,
     max_pinned_queue_bytes: Option<u64>,
     max_pinned_queue_secs: Option<u64>,
+    max_events_per_request: Option<usize>,
+    max_datasources_per_repo: Option<usize>,
+    max_event_bytes: Option<usize>,
+    max_event_fields: Option<usize>,
+    max_ingest_bytes_in_flight: Option<usize>,
+    bucket_gc_grace_secs: Option<u64>,
     create_topics: Option<bool>,
     snapshot_interval_secs: Option<u64>,
     query_cache_mb: Option<usize>,
@@ -229,6 +257,18 @@ pub struct Limits {
     pub max_pinned_queue_bytes: u64,
     /// See `--max-pinned-queue-secs`.
     pub max_pinned_queue_secs: u64,
+    /// See `--max-events-per-request`.
+    pub max_events_per_request: usize,
+    /// See `--max-datasources-per-repo`.
+    pub max_datasources_per_repo: usize,
+    /// See `--max-event-bytes`.
+    pub max_event_bytes: usize,
+    /// See `--max-event-fields`.
+    pub max_event_fields: usize,
+    /// See `--max-ingest-bytes-in-flight`.
+    pub max_ingest_bytes_in_flight: usize,
+    /// See `--bucket-gc-grace-secs`.
+    pub bucket_gc_grace_secs: u64,
 }
 
 impl Default for Limits {
@@ -236,6 +276,12 @@ impl Default for Limits {
         Limits {
             max_pinned_queue_bytes: 256 << 20,
             max_pinned_queue_secs: 300,
+            max_events_per_request: 1_000_000,
+            max_datasources_per_repo: 10_000,
+            max_event_bytes: 1_000_000,
+            max_event_fields: 1_000,
+            max_ingest_bytes_in_flight: 256 << 20,
+            bucket_gc_grace_secs: 3600,
         }
     }
 }
@@ -289,6 +335,36 @@ impl Config {
                 .or(file.max_pinned_queue_secs)
                 .unwrap_or(d.max_pinned_queue_secs)
                 .max(1),
+            max_events_per_request: args
+                .max_events_per_request
+                .or(file.max_events_per_request)
+                .unwrap_or(d.max_events_per_request)
+                .max(1),
+            max_datasources_per_repo: args
+                .max_datasources_per_repo
+                .or(file.max_datasources_per_repo)
+                .unwrap_or(d.max_datasources_per_repo)
+                .max(1),
+            // Room for the truncation marker and a few fields.
+            max_event_bytes: args
+                .max_event_bytes
+                .or(file.max_event_bytes)
+                .unwrap_or(d.max_event_bytes)
+                .max(1024),
+            max_event_fields: args
+                .max_event_fields
+                .or(file.max_event_fields)
+                .unwrap_or(d.max_event_fields)
+                .max(1),
+            max_ingest_bytes_in_flight: args
+                .max_ingest_bytes_in_flight
+                .or(file.max_ingest_bytes_in_flight)
+                .unwrap_or(d.max_ingest_bytes_in_flight)
+                .max(1),
+            bucket_gc_grace_secs: args
+                .bucket_gc_grace_secs
+                .or(file.bucket_gc_grace_secs)
+                .unwrap_or(d.bucket_gc_grace_secs),
         };
         let cluster_secret = args.cluster_secret.or(file.cluster_secret);
         if cluster_secret

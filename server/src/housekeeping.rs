@@ -38,7 +38,13 @@ pub async fn run(ctx: Arc<NodeCtx>, bucket: Option<Bucket>, mut shutdown: watch:
             let uploaded = write_snapshot(&ctx.global, &cfg.data_dir, bucket.as_ref()).await;
             if let (Some(bytes), Some(b)) = (uploaded, &bucket) {
                 if crate::retention::is_enforcer(&ctx.global, cfg.node_id) {
-                    crate::bucket::sync::collect_garbage(b, &ctx.global, bytes).await;
+                    crate::bucket::sync::collect_garbage(
+                        b,
+                        &ctx.global,
+                        bytes,
+                        Duration::from_secs(cfg.limits.bucket_gc_grace_secs),
+                    )
+                    .await;
                 }
             }
         }

@@ -52,6 +52,10 @@ pub static DIGEST_BAD_RECORDS: Counter = Counter::new(
     "strata_digest_bad_records_total",
     "Undecodable ingest queue records skipped",
 );
+pub static DIGEST_DROPPED_EVENTS: Counter = Counter::new(
+    "strata_digest_dropped_events_total",
+    "Work-in-progress events dropped because their repository was deleted",
+);
 pub static DIGEST_PIN_RELEASES: Counter = Counter::new(
     "strata_digest_pin_releases_total",
     "Work-in-progress buffers closed early because they held the ingest queue back",
@@ -170,6 +174,7 @@ const ALL: &[&Counter] = &[
     &DIGEST_SEGMENTS,
     &DIGEST_BAD_RECORDS,
     &DIGEST_PIN_RELEASES,
+    &DIGEST_DROPPED_EVENTS,
     &MERGE_SEGMENTS,
     &MERGE_UPLOAD_FAILURES,
     &SEARCH_QUERIES,

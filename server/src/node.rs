@@ -205,9 +205,11 @@ pub async fn run(cfg: Config) -> Result<()> {
     .context("building the internal HTTP client")?;
     let ctx = Arc::new(NodeCtx {
         root_token_hash: cfg.root_token.as_deref().map(strata_global::hash_token),
-        ingester: Ingester {
-            queue: queue.clone(),
-        },
+        ingester: Ingester::new(
+            queue.clone(),
+            crate::ingest::limits::IngestLimits::from_config(&cfg),
+            Some(global.clone()),
+        ),
         searcher: Arc::new(Searcher::new(
             global.clone(),
             wip.clone(),

@@ -86,7 +86,15 @@ fn expired_segments_leave_the_bucket_after_the_next_snapshot() {
     let node = Node::start(
         &dir.path().join("n"),
         &[
-            &["--bucket", &bucket_url, "--snapshot-interval-secs", "1"],
+            // No object-age grace, so the expired object goes at the next snapshot.
+            &[
+                "--bucket",
+                &bucket_url,
+                "--snapshot-interval-secs",
+                "1",
+                "--bucket-gc-grace-secs",
+                "0",
+            ],
             FAST_RETENTION,
         ]
         .concat(),

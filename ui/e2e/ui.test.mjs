@@ -183,6 +183,10 @@ describe("web UI", () => {
     assert.equal(await page.locator("[data-testid=nodes] tbody tr").count(), 1);
     assert.equal(await page.locator("[data-testid=partitions] tbody tr").count(), 4);
     assert.match(await page.locator("[data-testid=nodes]").textContent(), /this node/);
+    // One node is every partition's primary, so each shows its pinned queue bytes.
+    for (const cell of await page.locator("[data-testid=pinned]").allTextContents()) {
+      assert.match(cell, /\d/, `pinned queue cell ${JSON.stringify(cell)}`);
+    }
     await shot("cluster");
   });
 

@@ -7,6 +7,7 @@ pub mod graphql;
 pub mod ingest;
 pub mod internal;
 pub mod internal_raft;
+pub mod limits;
 pub mod query;
 
 use std::sync::Arc;
@@ -502,7 +503,12 @@ pub fn router(node: Arc<NodeCtx>) -> Router {
     Router::new()
         .route("/api/v1/status", get(status))
         .route("/metrics", get(metrics))
-        .merge(ingest::routes())
+        .merge(
+            ingest::routes().route_layer(axum::middleware::from_fn_with_state(
+                node.clone(),
+                limits::ingest_gate,
+            )),
+        )
         .merge(query::routes())
         .route("/graphql", post(graphql::handler).get(graphql::playground))
         .layer(axum::Extension(graphql::schema()))

@@ -249,6 +249,19 @@ impl Bucket {
 
     /// Keys under `dir/` (relative to the bucket prefix), sorted.
     pub async fn list(&self, dir: &str) -> BucketResult<Vec<(String, u64)>> {
+        Ok(self
+            .list_aged(dir)
+            .await?
+            .into_iter()
+            .map(|(k, size, _)| (k, size))
+            .collect())
+    }
+
+    /// [`Bucket::list`] with each object's last-modified time.
+    pub async fn list_aged(
+        &self,
+        dir: &str,
+    ) -> BucketResult<Vec<(String, u64, chrono::DateTime<chrono::Utc>)>> {
         let p = self.path(dir);
         let metas: Vec<object_store::ObjectMeta> = self
             .store
@@ -261,12 +274,12 @@ impl Bucket {
                 source,
             })?;
         let base = self.prefix.as_ref().len();
-        let mut out: Vec<(String, u64)> = metas
+        let mut out: Vec<(String, u64, chrono::DateTime<chrono::Utc>)> = metas
             .into_iter()
             .map(|m| {
                 let full = m.location.as_ref();
                 let rel = full[base..].trim_start_matches('/').to_string();
-                (rel, m.size)
+                (rel, m.size, m.last_modified)
             })
             .collect();
         out.sort();

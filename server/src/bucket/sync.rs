@@ -179,7 +179,30 @@ pub async fn truncate_queue(
 /// snapshot check matters because a node restored from the bucket starts from that snapshot:
 /// every object it lists must still be there. Objects of segments Global lists are kept even
 /// before `SetSegmentInBucket` (an upload in flight). Returns the number deleted.
-pub async fn collect_garbage(bucket: &Bucket, global: &Global, snapshot: Vec<u8>) -> usize {
+///
+/// Objects younger than `grace` (`--bucket-gc-grace-secs`) are never garbage: their
+/// segment's `AddSegment` or `SetSegmentInBucket` may not have reached this node's Global yet
+/// (an upload is verified before it is announced; a merge's object is uploaded before its
+/// `ReplaceSegments`). It runs only on a Global caught up with the log's end, so a lagging
+/// node never takes a new segment's object for garbage.
+pub async fn collect_garbage(
+    bucket: &Bucket,
+    global: &Global,
+    snapshot: Vec<u8>,
+    grace: Duration,
+) -> usize {
+    const GC_CATCH_UP: Duration = Duration::from_secs(10);
+    match tokio::time::timeout(GC_CATCH_UP, global.catch_up()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "Global could not catch up; skipping bucket garbage collection");
+            return 0;
+        }
+        Err(_) => {
+            tracing::warn!("Global is behind the log; skipping bucket garbage collection");
+            return 0;
+        }
+    }
     let in_snapshot = tokio::task::spawn_blocking(move || {
         strata_global::snapshot::decode("bucket snapshot", &snapshot).map(|s| {
             s.state
@@ -194,8 +217,13 @@ pub async fn collect_garbage(bucket: &Bucket, global: &Global, snapshot: Vec<u8>
         Ok(Ok(ids)) => ids,
         _ => return 0, // cannot tell what the snapshot needs: delete nothing
     };
-    let objects = match bucket.list("segments").await {
-        Ok(o) => o,
+    let cutoff = chrono::Utc::now() - chrono::Duration::from_std(grace).unwrap_or_default();
+    let objects: Vec<String> = match bucket.list_aged("segments").await {
+        Ok(o) => o
+            .into_iter()
+            .filter(|(_, _, modified)| *modified < cutoff)
+            .map(|(key, _, _)| key)
+            .collect(),
         Err(e) => {
             tracing::warn!(error = %e, "listing bucket segments for garbage collection failed");
             return 0;
@@ -204,7 +232,7 @@ pub async fn collect_garbage(bucket: &Bucket, global: &Global, snapshot: Vec<u8>
     let garbage: Vec<String> = global.read(|s| {
         objects
             .into_iter()
-            .filter_map(|(key, _)| {
+            .filter_map(|key| {
                 let id = key.strip_prefix("segments/")?.to_string();
                 (!in_snapshot.contains(&id) && !s.segments.contains_key(&id)).then_some(key)
             })

@@ -502,12 +502,31 @@ impl PartitionDigest {
                         .and_then(|p| p.nodes.first())
                         .is_some_and(|n| *n != self.cfg.node_id)
                 });
+                // Global answered after applying everything up to our event, so a missing
+                // repository is final: its events were deleted with it. Keeping the buffer
+                // would retry forever, freeze the safe offset, and hand the events to a
+                // repository of the same name created later.
+                let deleted = !self.global.read(|s| s.repositories.contains_key(&ds.repo));
                 if moved {
                     tracing::warn!(
                         partition = self.partition,
                         "partition moved to another node; stopping this digest"
                     );
                     self.fenced = true;
+                } else if deleted {
+                    let dropped = wip
+                        .buffers
+                        .remove(key)
+                        .map(|b| b.chunks.iter().map(|c| c.len()).sum::<usize>())
+                        .unwrap_or(0);
+                    self.high_water.insert(key.to_string(), last_offset);
+                    crate::metrics::DIGEST_DROPPED_EVENTS.inc_by(dropped as u64);
+                    tracing::warn!(
+                        partition = self.partition,
+                        repo = %ds.repo,
+                        events = dropped,
+                        "dropping a work-in-progress buffer: its repository was deleted"
+                    );
                 } else {
                     tracing::error!(partition = self.partition, outcome = ?o, "global rejected the new segment");
                 }

@@ -10,7 +10,10 @@
 //! parser script ([`script`], which runs the query compiler); the text helpers they share with
 //! the query language are in [`crate::text`]. OpenTelemetry log records become events in
 //! [`otlp`]; an event's `timezone` is read by [`timezone`]. `api::ingest` only decodes requests.
+//! What a request may ask (events, tags, datasources, event size, bytes in flight) is checked
+//! in [`limits`] before anything is published.
 
+pub mod limits;
 pub mod lines;
 pub mod otlp;
 pub mod parsers;
@@ -22,7 +25,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::queue::{Queue, QueueError, INGEST_TOPIC};
+use crate::queue::{Queue, INGEST_TOPIC};
 
 /// One event as it travels through the queue.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -87,16 +90,31 @@ pub fn partition_for(repo: &str, tags: &BTreeMap<String, String>, partitions: u3
 #[derive(Clone)]
 pub struct Ingester {
     pub queue: Arc<dyn Queue>,
+    /// The request limits, shared by every clone.
+    pub admission: Arc<limits::Admission>,
 }
 
 impl Ingester {
-    /// Publishes all batches for `repo`; Ok(count) once every event is durable.
+    pub fn new(
+        queue: Arc<dyn Queue>,
+        limits: limits::IngestLimits,
+        global: Option<strata_global::Global>,
+    ) -> Ingester {
+        Ingester {
+            queue,
+            admission: Arc::new(limits::Admission::new(limits, global)),
+        }
+    }
+
+    /// Publishes all batches for `repo`; Ok(count) once every event is durable. A request
+    /// over a limit is refused whole before anything is published.
     pub async fn publish(
         &self,
         repo: &str,
-        batches: Vec<Batch>,
+        mut batches: Vec<Batch>,
         now: i64,
-    ) -> Result<usize, QueueError> {
+    ) -> Result<usize, limits::IngestError> {
+        self.admission.admit(repo, &mut batches)?;
         let partitions = self.queue.partitions(INGEST_TOPIC);
         let mut per_partition: BTreeMap<u32, Vec<Vec<u8>>> = BTreeMap::new();
         let mut count = 0;

@@ -7,7 +7,9 @@
 //! at 64 MiB. Group commit: one writer thread per topic drains every pending append, writes
 //! them all, and fsyncs each touched file once, so concurrent appends share fsyncs. On open, a
 //! torn record at the tail of a partition's last file (a write that was never acknowledged)
-//! is cut off; damage anywhere else is an error naming the file. Truncation deletes whole
+//! is cut off; damage anywhere else is an error naming the file. What is cut is kept beside
+//! the file (`<file>.log.cut-<byte>`), and damage followed by intact records (not a torn
+//! write) is logged as an error with their count, never cut silently. Truncation deletes whole
 //! files that lie entirely below the requested offset. The log is a plain ordered record
 //! store so it can later be replicated between nodes (openraft) for a Kafka-free cluster.
 
@@ -176,7 +178,20 @@ fn scan_file(path: &Path, base: u64, last: bool) -> QueueResult<SegFile> {
                 base + positions.len() as u64
             )));
         }
-        tracing::warn!(file = %path.display(), byte = pos, what, "cutting torn tail of the embedded queue (never acknowledged)");
+        let cut = &data[pos..];
+        let intact = intact_records_after_damage(cut);
+        // Keep what is cut beside the log, so nothing is destroyed on a guess.
+        let kept = path.with_extension(format!("log.cut-{pos}"));
+        let saved = fs::write(&kept, cut)
+            .and_then(|_| File::open(&kept)?.sync_all())
+            .map_err(|e| e.to_string());
+        if intact == 0 {
+            tracing::warn!(file = %path.display(), byte = pos, bytes = cut.len(), what, kept = %kept.display(), saved = ?saved, "cutting torn tail of the embedded queue (never acknowledged)");
+        } else {
+            // A torn write leaves no intact record after it: this is damage in the middle
+            // of the file, and the records after it may have been acknowledged.
+            tracing::error!(file = %path.display(), byte = pos, bytes = cut.len(), what, intact_records_after = intact, kept = %kept.display(), saved = ?saved, "the last embedded queue file is damaged in the middle, not torn at its tail: cutting from the damage on so the node can start; the cut bytes are kept for inspection");
+        }
         file.set_len(pos as u64)?;
         file.sync_all()?;
     }
@@ -187,6 +202,45 @@ fn scan_file(path: &Path, base: u64, last: bool) -> QueueResult<SegFile> {
         positions,
         len: pos as u64,
     })
+}
+
+/// Intact records (non-empty, checksum valid, chained to the end or to another intact one)
+/// found after damage at the start of `cut`. Bounded: at most 64 MiB are hashed looking for
+/// the first one, so a file of garbage costs little.
+fn intact_records_after_damage(cut: &[u8]) -> usize {
+    let frame_at = |p: usize| -> Option<usize> {
+        let rest = cut.get(p..)?;
+        let len = u32::from_le_bytes(rest.get(0..4)?.try_into().ok()?) as usize;
+        let crc = u32::from_le_bytes(rest.get(4..8)?.try_into().ok()?);
+        if len == 0 || len > MAX_RECORD_BYTES {
+            return None;
+        }
+        let payload = rest.get(8..8 + len)?;
+        (crc32fast::hash(payload) == crc).then_some(8 + len)
+    };
+    let mut budget: usize = 64 << 20;
+    let mut p = 1;
+    while p + HEADER as usize <= cut.len() && budget > 0 {
+        let len = cut
+            .get(p..p + 4)
+            .and_then(|b| b.try_into().ok())
+            .map(u32::from_le_bytes)
+            .unwrap_or(0) as usize;
+        if len > 0 && len <= cut.len() - p - 8 {
+            budget = budget.saturating_sub(len);
+            if let Some(size) = frame_at(p) {
+                let mut n = 1;
+                let mut q = p + size;
+                while let Some(size) = frame_at(q) {
+                    n += 1;
+                    q += size;
+                }
+                return n;
+            }
+        }
+        p += 1;
+    }
+    0
 }
 
 struct Partition {
@@ -552,4 +606,47 @@ fn read_blocking(
         out.push((base + i as u64, payload.to_vec()));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(payload: &[u8]) -> Vec<u8> {
+        let mut out = (payload.len() as u32).to_le_bytes().to_vec();
+        out.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+        out.extend_from_slice(payload);
+        out
+    }
+
+    #[test]
+    fn damage_in_the_middle_of_the_last_file_is_kept_and_counted_not_cut_silently() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(format!("{:020}.log", 0));
+        let mut data = frame(b"first");
+        let damaged_at = data.len();
+        let mut second = frame(b"second");
+        second[9] ^= 0xff; // a flipped payload byte: checksum mismatch
+        data.extend_from_slice(&second);
+        data.extend_from_slice(&frame(b"third"));
+        data.extend_from_slice(&frame(b"fourth"));
+        fs::write(&path, &data).unwrap();
+        assert_eq!(intact_records_after_damage(&data[damaged_at..]), 2);
+        // The node still starts: the file is cut at the damage...
+        let f = scan_file(&path, 0, true).unwrap();
+        assert_eq!(f.positions.len(), 1);
+        assert_eq!(fs::metadata(&path).unwrap().len(), damaged_at as u64);
+        // ...and what was cut is kept, byte for byte.
+        let kept = dir.path().join(format!("{:020}.log.cut-{damaged_at}", 0));
+        assert_eq!(fs::read(&kept).unwrap(), &data[damaged_at..]);
+    }
+
+    #[test]
+    fn a_torn_tail_has_no_intact_records_after_it() {
+        let mut tail = frame(b"torn record");
+        tail.truncate(tail.len() - 3);
+        assert_eq!(intact_records_after_damage(&tail), 0);
+        // Zeros (a filesystem's unwritten blocks) are not records.
+        assert_eq!(intact_records_after_damage(&[0u8; 4096]), 0);
+    }
 }

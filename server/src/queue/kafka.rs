@@ -3,14 +3,15 @@
 //! crash and, with broker replication, a broker restart. Reading uses one manually assigned
 //! consumer per topic-partition (no group rebalancing: digest ownership comes from Global).
 //! Topics come from `kafka-topics.yaml`; missing ones are created when allowed, otherwise a
-//! clear error names them. Brokers without DeleteRecords (e.g. Tansu) are detected on the
-//! first truncation, logged once, and truncation is then skipped.
+//! clear error names them. A failed DeleteRecords (a broker without it, e.g. Tansu, or a
+//! passing fault) is logged once and retried with exponential backoff up to 10 minutes, so
+//! one error never disables truncation for good.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -50,7 +51,31 @@ fn one() -> i32 {
 impl TopicsFile {
     pub fn load(path: &Path) -> anyhow::Result<TopicsFile> {
         let text = std::fs::read_to_string(path)?;
-        Ok(serde_yaml::from_str(&text)?)
+        let file: TopicsFile = serde_yaml::from_str(&text)?;
+        file.check()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        Ok(file)
+    }
+
+    /// A `min.insync.replicas` above the replication factor makes every acks=all write fail.
+    fn check(&self) -> Result<(), String> {
+        for t in &self.topics {
+            if let Some(v) = t.config.get("min.insync.replicas") {
+                let n: i32 = v.parse().map_err(|_| {
+                    format!(
+                        "topic {}: min.insync.replicas {v:?} is not a number",
+                        t.name
+                    )
+                })?;
+                if n < 1 || n > t.replication_factor {
+                    return Err(format!(
+                        "topic {}: min.insync.replicas {n} must be between 1 and its replication_factor {}",
+                        t.name, t.replication_factor
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The built-in defaults, identical to the repository's `kafka-topics.yaml`.
@@ -78,7 +103,7 @@ pub struct KafkaQueue {
     partitions: HashMap<String, u32>,
     readers: Mutex<ReaderMap>,
     admin: AdminClient<DefaultClientContext>,
-    delete_unsupported: AtomicBool,
+    delete_backoff: Mutex<Backoff>,
     watermark_lag_logged: AtomicBool,
 }
 
@@ -179,7 +204,7 @@ impl KafkaQueue {
             partitions,
             readers: Mutex::new(HashMap::new()),
             admin,
-            delete_unsupported: AtomicBool::new(false),
+            delete_backoff: Mutex::new(Backoff::default()),
             watermark_lag_logged: AtomicBool::new(false),
         })
     }
@@ -368,7 +393,12 @@ impl Queue for KafkaQueue {
         let topic = topic.to_string();
         Box::pin(async move {
             self.check(&topic, partition)?;
-            if self.delete_unsupported.load(Ordering::Relaxed) {
+            let waiting = self
+                .delete_backoff
+                .lock()
+                .map(|b| b.waiting(Instant::now()))
+                .unwrap_or(false);
+            if waiting {
                 return Ok(Truncation::Unsupported);
             }
             let mut tpl = TopicPartitionList::new();
@@ -383,15 +413,106 @@ impl Queue for KafkaQueue {
                 },
                 Err(e) => Some(e.to_string()),
             };
+            let mut backoff = self
+                .delete_backoff
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
             match err {
-                None => Ok(Truncation::Done { start: below }),
+                None => {
+                    if backoff.succeeded() {
+                        tracing::info!("kafka DeleteRecords works again; queue truncation resumed");
+                    }
+                    Ok(Truncation::Done { start: below })
+                }
                 Some(e) => {
-                    if !self.delete_unsupported.swap(true, Ordering::Relaxed) {
-                        tracing::warn!(error = %e, "kafka broker does not support DeleteRecords; queue truncation disabled (records expire by retention instead)");
+                    let (first, delay) = backoff.failed(Instant::now());
+                    if first {
+                        tracing::warn!(error = %e, retry_in_secs = delay.as_secs(), "kafka DeleteRecords failed (a broker without it, or a passing fault); records expire by retention meanwhile, retrying with backoff");
+                    } else {
+                        tracing::debug!(error = %e, retry_in_secs = delay.as_secs(), "kafka DeleteRecords failed again");
                     }
                     Ok(Truncation::Unsupported)
                 }
             }
         })
+    }
+}
+
+/// When to try DeleteRecords again after failures: 2 s, doubling up to 10 minutes.
+#[derive(Debug, Default)]
+struct Backoff {
+    failures: u32,
+    retry_at: Option<Instant>,
+}
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_secs(2);
+    const MAX: Duration = Duration::from_secs(600);
+
+    fn waiting(&self, now: Instant) -> bool {
+        self.retry_at.is_some_and(|t| now < t)
+    }
+
+    /// Records a failure; returns whether it is the first of a run (to log once) and the delay.
+    fn failed(&mut self, now: Instant) -> (bool, Duration) {
+        let delay = Self::FIRST
+            .saturating_mul(1u32 << self.failures.min(16))
+            .min(Self::MAX);
+        self.failures = self.failures.saturating_add(1);
+        self.retry_at = Some(now + delay);
+        (self.failures == 1, delay)
+    }
+
+    /// Records a success; returns whether failures preceded it.
+    fn succeeded(&mut self) -> bool {
+        let was = self.failures > 0;
+        *self = Backoff::default();
+        was
+    }
+}
+
+#[cfg(test)]
+mod backoff_tests {
+    use super::*;
+
+    #[test]
+    fn the_topics_file_sets_min_insync_replicas_within_the_replication_factor() {
+        let f = TopicsFile::builtin();
+        for name in ["global-events", "humio-ingest"] {
+            let t = f.topic(name).unwrap();
+            assert!(
+                t.config.contains_key("min.insync.replicas"),
+                "{name} has no min.insync.replicas"
+            );
+        }
+        assert!(f.check().is_ok());
+        let bad: TopicsFile = serde_yaml::from_str(
+            "topics: [{name: x, partitions: 1, replication_factor: 1, config: {min.insync.replicas: \"2\"}}]",
+        )
+        .unwrap();
+        assert!(bad.check().unwrap_err().contains("min.insync.replicas 2"));
+    }
+
+    #[test]
+    fn a_failure_is_retried_after_a_growing_delay_never_given_up() {
+        let mut b = Backoff::default();
+        let t0 = Instant::now();
+        assert!(!b.waiting(t0));
+        let (first, d1) = b.failed(t0);
+        assert!(first);
+        assert_eq!(d1, Duration::from_secs(2));
+        assert!(b.waiting(t0));
+        assert!(!b.waiting(t0 + d1), "tried again once the delay passed");
+        let (again, d2) = b.failed(t0 + d1);
+        assert!(!again, "logged once per run of failures");
+        assert_eq!(d2, Duration::from_secs(4));
+        for _ in 0..40 {
+            b.failed(t0);
+        }
+        let (_, capped) = b.failed(t0);
+        assert_eq!(capped, Backoff::MAX);
+        assert!(b.succeeded());
+        assert!(!b.waiting(t0), "a success clears the backoff");
+        assert!(!b.succeeded());
     }
 }

@@ -1,12 +1,13 @@
-// The cluster: nodes and their state, digest partitions with primaries and ingest lag,
-// segment counts and sizes, bucket upload backlog. Refreshes every 5 s.
+// The cluster: nodes and their state, digest partitions with primaries, ingest lag and the
+// queue bytes their open buffers pin, segment counts and sizes, bucket upload backlog.
+// Refreshes every 5 s.
 import { useEffect, useState } from "preact/hooks";
 import { gql } from "../api";
 import { formatBytes, formatCount } from "../lib/format";
 
 interface ClusterInfo {
   nodes: { id: number; uri: string; zone: string | null; state: string; isAvailable: boolean; isThisNode: boolean; segmentCount: number; segmentBytes: number; primaryPartitions: number[] }[];
-  ingestPartitions: { id: number; nodeIds: number[]; safeOffset: number; endOffset: number | null; lag: number | null }[];
+  ingestPartitions: { id: number; nodeIds: number[]; safeOffset: number; endOffset: number | null; lag: number | null; pinnedQueueBytes: number | null }[];
   segmentCount: number;
   segmentBytes: number;
   bucket: string | null;
@@ -15,7 +16,7 @@ interface ClusterInfo {
 }
 
 const Q = `{ cluster { nodes { id uri zone state isAvailable isThisNode segmentCount segmentBytes primaryPartitions }
-  ingestPartitions { id nodeIds safeOffset endOffset lag } segmentCount segmentBytes bucket
+  ingestPartitions { id nodeIds safeOffset endOffset lag pinnedQueueBytes } segmentCount segmentBytes bucket
   bucketUploadBacklog { segments bytes } replicationFactor } }`;
 
 export default function ClusterPage() {
@@ -95,6 +96,9 @@ export default function ClusterPage() {
             <th class="num">Safe offset</th>
             <th class="num">End offset</th>
             <th class="num">Ingest lag (events)</th>
+            <th class="num" title="Ingest queue bytes the open work-in-progress buffers keep from being truncated; known to the partition's primary only">
+              Pinned queue
+            </th>
           </tr>
         </thead>
         <tbody>
@@ -105,6 +109,9 @@ export default function ClusterPage() {
               <td class="num">{formatCount(p.safeOffset)}</td>
               <td class="num">{p.endOffset === null ? "–" : formatCount(p.endOffset)}</td>
               <td class="num">{p.lag === null ? "–" : formatCount(p.lag)}</td>
+              <td class="num" data-testid="pinned">
+                {p.pinnedQueueBytes === null ? "–" : formatBytes(p.pinnedQueueBytes)}
+              </td>
             </tr>
           ))}
         </tbody>

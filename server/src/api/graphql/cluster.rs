@@ -1,6 +1,6 @@
 //! The cluster over GraphQL (LogScale: `cluster { nodes … ingestPartitions … }`): nodes and
 //! their state, digest partitions with their node lists and ingest lag, segment counts and
-//! sizes, and the bucket upload backlog.
+//! sizes, the bucket upload backlog, and the queue bytes each partition's open buffers pin.
 
 use async_graphql::{Context, Error, Object, SimpleObject};
 use strata_global::NodeState;
@@ -38,6 +38,10 @@ pub struct IngestPartition {
     /// Events acknowledged but not yet in a segment (end − safe).
     lag: Option<u64>,
     truncated_offset: u64,
+    /// Ingest queue bytes the partition's open work-in-progress buffers hold back from
+    /// truncation (`strata_digest_pinned_queue_bytes`); known only to the partition's digest
+    /// primary, so null when another node is.
+    pinned_queue_bytes: Option<u64>,
 }
 
 #[derive(SimpleObject)]
@@ -103,11 +107,13 @@ impl Cluster {
             let end_offset = n.queue.end_offset(INGEST_TOPIC, id).await.ok();
             out.push(IngestPartition {
                 id,
-                node_ids,
                 safe_offset,
                 end_offset,
                 lag: end_offset.map(|e| e.saturating_sub(safe_offset)),
                 truncated_offset,
+                pinned_queue_bytes: (node_ids.first() == Some(&n.cfg.node_id))
+                    .then(|| crate::metrics::PINNED_QUEUE_BYTES.get(id)),
+                node_ids,
             });
         }
         Ok(out)

@@ -182,6 +182,8 @@ fn unstructured_batches(
         ApiError::bad_request("body must be a JSON array of {fields, messages} objects")
     })?;
     let mut out = Vec::new();
+    let mut specs: std::collections::HashMap<String, crate::ingest::script::ParserSpec> =
+        Default::default();
     for (i, item) in arr.iter().enumerate() {
         let at = format!("element {i}");
         let obj = item
@@ -210,7 +212,11 @@ fn unstructured_batches(
                 )))
             }
         };
-        let spec = resolve_parser(node, repo, parser)?;
+        // Compiled once per parser per request, not once per element under the Global lock.
+        if !specs.contains_key(parser) {
+            specs.insert(parser.to_string(), resolve_parser(node, repo, parser)?);
+        }
+        let spec = &specs[parser];
         let mut tags = tags_of(obj.get("tags"), &at)?;
         // LogScale tags each event with the parser that parsed it.
         tags.entry("type".to_string())
@@ -224,7 +230,7 @@ fn unstructured_batches(
             }
             flatten_json("", f, &mut fields);
         }
-        out.extend(parse_lines(lines.into_iter(), &spec, &tags, &fields)?);
+        out.extend(parse_lines(lines.into_iter(), spec, &tags, &fields)?);
     }
     Ok(out)
 }
