@@ -6,6 +6,8 @@
 # - The real ingest clients of server/tests/clients.rs: the official Elasticsearch Python client
 #   (v8), the OpenTelemetry Python SDK with its OTLP/HTTP protobuf exporter, splunk_handler
 #   (a Splunk HEC logging handler) and humiolib (LogScale's Python SDK).
+# - chdb (ClickHouse in-process) and DuckDB, the peers of the query benchmarks
+#   (scripts/bench-query.py, scripts/bench-http.py).
 # - Debian's Chromium, for the web UI's end-to-end tests (driven by playwright-core).
 # - The UI's npm packages (ui/package-lock.json), which include playwright-core, Vite, Vitest.
 set -euo pipefail
@@ -47,6 +49,14 @@ for c in "${clients[@]}"; do
     python3 -m pip install --quiet --disable-pip-version-check "$spec"
   fi
   python3 -c "import $module" && echo "$module: ok"
+done
+
+for m in chdb duckdb; do
+  if ! python3 -c "import $m" >/dev/null 2>&1; then
+    echo "installing $m (query benchmark peer)"
+    python3 -m pip install --quiet --disable-pip-version-check "$m"
+  fi
+  python3 -c "import $m" && echo "$m: ok"
 done
 
 if [ ! -x /usr/bin/chromium ]; then

@@ -114,11 +114,109 @@ impl Candidates {
         }
     }
 
+    /// Candidates held (at most about twice the limit).
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// The timestamp the `limit`-th best candidate held has (see [`ListBound`]), once `limit`
+    /// candidates are held.
+    pub fn kth_time(&self) -> Option<i64> {
+        kth_time(self.newest, self.limit, self.list.iter().map(|c| c.key.0))
+    }
+
     /// The best candidates, best first, and whether any were dropped past the limit.
     pub fn into_best(mut self) -> (Vec<Candidate>, bool) {
         self.compact();
         let cut = self.threshold.is_some();
         (self.list, cut)
+    }
+}
+
+/// The timestamp of the `limit`-th best of `times` (largest for newest-first lists), or `None`
+/// when fewer are given.
+pub fn kth_time(newest: bool, limit: usize, times: impl Iterator<Item = i64>) -> Option<i64> {
+    let mut ts: Vec<i64> = times.collect();
+    if limit == 0 || ts.len() < limit {
+        return None;
+    }
+    let k = limit - 1;
+    if newest {
+        ts.select_nth_unstable_by(k, |a, b| b.cmp(a));
+    } else {
+        ts.select_nth_unstable(k);
+    }
+    Some(ts[k])
+}
+
+/// Early termination for a plain event list: the time every worker's (and every source's)
+/// events must reach to still make the list. Once some worker holds `limit` events at or
+/// beyond time `T`, no event strictly behind `T` can be among the list's best `limit` (keys
+/// order by time first), so a block whose whole time range lies behind `T` is skipped unread.
+/// Blocks are scanned best first (newest first for `tail` and the default list, oldest first
+/// for `head`), so once the bound is set the rest of the scan is mostly skipped.
+#[derive(Debug)]
+pub struct ListBound {
+    pub newest: bool,
+    pub limit: usize,
+    ts: std::sync::atomic::AtomicI64,
+}
+
+impl ListBound {
+    /// The bound of a plan [`keyed_list`] accepts, none for any other plan.
+    pub fn for_plan(plan: &Plan) -> Option<Self> {
+        keyed_list(plan).map(|(newest, limit)| ListBound {
+            newest,
+            limit,
+            ts: std::sync::atomic::AtomicI64::new(if newest { i64::MIN } else { i64::MAX }),
+        })
+    }
+
+    /// True when no event of a block spanning `[min_ts, max_ts]` can make the list.
+    pub fn rules_out(&self, min_ts: i64, max_ts: i64) -> bool {
+        let t = self.ts.load(std::sync::atomic::Ordering::Relaxed);
+        if self.newest {
+            max_ts < t
+        } else {
+            min_ts > t
+        }
+    }
+
+    /// Some source holds `limit` events at or beyond `t`.
+    pub fn raise(&self, t: i64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.newest {
+            self.ts.fetch_max(t, Relaxed);
+        } else {
+            self.ts.fetch_min(t, Relaxed);
+        }
+    }
+
+    /// Raises the bound from a worker's list state (rows it holds, or the threshold its list
+    /// was cut at: every row it dropped was behind it, and `limit` rows are at or beyond it).
+    pub fn observe(&self, st: &crate::query::State) {
+        if let crate::query::State::Rows { rows, threshold } = st {
+            if let Some(t) = threshold {
+                self.raise(t.0);
+            }
+            if let Some(t) = kth_time(self.newest, self.limit, rows.iter().map(|r| r.key.0)) {
+                self.raise(t);
+            }
+        }
+    }
+
+    /// Raises the bound from a worker's candidates (query-then-fetch).
+    pub fn observe_keys(&self, c: &Candidates) {
+        if let Some(t) = c.threshold {
+            self.raise(t.0);
+        }
+        if let Some(t) = c.kth_time() {
+            self.raise(t);
+        }
     }
 }
 

@@ -65,14 +65,20 @@ pub fn scan(
 /// no more.
 type Feeder<'a> = dyn FnMut() -> Option<Result<Vec<SegmentSource>, SearchError>> + Send + 'a;
 
-/// Splits segments into work items: candidate blocks, `BLOCKS_PER_ITEM` at a time.
+/// Splits segments into work items: candidate blocks, `BLOCKS_PER_ITEM` at a time. For a plain
+/// event list (`order` set: newest first or not) the blocks of all segments are ordered by
+/// time, best first, so the list fills with its winners early and the rest is skipped
+/// (`keys::ListBound`); items then hold consecutive blocks of one segment.
 fn work_items(
     segments: &[SegmentSource],
     range: SearchRange,
     fq: &strata_segment::FilterQuery,
+    order: Option<bool>,
 ) -> Vec<WorkItem> {
     let mut items = Vec::new();
-    for (reader, tags) in segments {
+    let mut listed: Vec<(i64, usize, usize)> = Vec::new();
+    let mut ids = Vec::with_capacity(segments.len());
+    for (s, (reader, tags)) in segments.iter().enumerate() {
         let id = reader
             .path()
             .file_stem()
@@ -81,14 +87,42 @@ fn work_items(
         let total = reader.blocks().len();
         let blocks = reader.candidate_blocks(range.start, range.end, fq);
         crate::metrics::SEARCH_BLOCKS_SKIPPED.inc_by((total - blocks.len()) as u64);
-        crate::metrics::SEARCH_BLOCKS_READ.inc_by(blocks.len() as u64);
-        for chunk in blocks.chunks(BLOCKS_PER_ITEM) {
-            items.push(WorkItem {
-                id: id.clone(),
-                reader: reader.clone(),
-                tags: tags.clone(),
-                blocks: chunk.to_vec(),
-            });
+        match order {
+            Some(newest) => {
+                let metas = reader.blocks();
+                listed.extend(blocks.iter().map(|&b| {
+                    let t = if newest {
+                        -metas[b].max_ts
+                    } else {
+                        metas[b].min_ts
+                    };
+                    (t, s, b)
+                }));
+            }
+            None => {
+                for chunk in blocks.chunks(BLOCKS_PER_ITEM) {
+                    items.push(WorkItem {
+                        id: id.clone(),
+                        reader: reader.clone(),
+                        tags: tags.clone(),
+                        blocks: chunk.to_vec(),
+                    });
+                }
+            }
+        }
+        ids.push(id);
+    }
+    // Best first; ties by segment and block keep the order stable.
+    listed.sort_unstable();
+    for (_, s, b) in listed {
+        match items.last_mut() {
+            Some(it) if it.id == ids[s] && it.blocks.len() < BLOCKS_PER_ITEM => it.blocks.push(b),
+            _ => items.push(WorkItem {
+                id: ids[s].clone(),
+                reader: segments[s].0.clone(),
+                tags: segments[s].1.clone(),
+                blocks: vec![b],
+            }),
         }
     }
     items
@@ -109,7 +143,9 @@ pub(super) fn scan_fed(
 ) -> Result<(), SearchError> {
     // Plan the work: candidate blocks per segment, split into items.
     let fq = filter_query_for(&plan.leading);
-    let items = work_items(segments, range, &fq);
+    let bound = keys::ListBound::for_plan(plan);
+    let order = bound.as_ref().map(|b| b.newest);
+    let items = work_items(segments, range, &fq, order);
     progress
         .work_total
         .fetch_add(items.len() as u64, Ordering::Relaxed);
@@ -132,6 +168,9 @@ pub(super) fn scan_fed(
             let row = Row::from_event(e, repo, tags);
             plan.feed_event_row(&mut st, row);
         }
+    }
+    if let Some(b) = &bound {
+        b.observe(&st);
     }
     progress.merge(plan, st);
     if !wip.is_empty() || progress.work_done.load(Ordering::Relaxed) == 0 {
@@ -175,7 +214,7 @@ pub(super) fn scan_fed(
                     return None;
                 }
                 Some(Ok(segs)) => {
-                    let new = work_items(&segs, range, &fq);
+                    let new = work_items(&segs, range, &fq, order);
                     progress
                         .work_total
                         .fetch_add(new.len() as u64, Ordering::Relaxed);
@@ -206,6 +245,7 @@ pub(super) fn scan_fed(
                 keys.as_mut(),
                 progress,
                 cache,
+                bound.as_ref(),
             )
             .and_then(|_| plan.agg.check(&st).map_err(SearchError::Limit));
             if let Err(e) = res {
@@ -253,6 +293,7 @@ fn scan_item(
     mut keys: Option<&mut keys::Candidates>,
     progress: &Progress,
     cache: Option<&ColumnCache>,
+    bound: Option<&keys::ListBound>,
 ) -> Result<(), SearchError> {
     let r = &*item.reader;
     let seg_err = |e: strata_segment::SegmentError| SearchError::Segment {
@@ -263,8 +304,30 @@ fn scan_item(
     let mut agg_fields = Vec::new();
     plan.agg.fields(&mut agg_fields);
     let agg_needs_time = plan.agg.needs_time();
+    let mut observed = usize::MAX;
     for &b in &item.blocks {
         let meta = &r.blocks()[b];
+        if let Some(lb) = bound {
+            // Raised by what this worker (or another) already holds: skip unread. The
+            // worker's own list is looked at only when it changed.
+            let held = match (keys.as_deref(), &*st) {
+                (Some(k), _) => k.len(),
+                (None, State::Rows { rows, .. }) => rows.len(),
+                _ => 0,
+            };
+            if held != observed {
+                observed = held;
+                match keys.as_deref() {
+                    Some(k) => lb.observe_keys(k),
+                    None => lb.observe(st),
+                }
+            }
+            if lb.rules_out(meta.min_ts, meta.max_ts) {
+                crate::metrics::SEARCH_BLOCKS_SKIPPED.inc();
+                continue;
+            }
+        }
+        crate::metrics::SEARCH_BLOCKS_READ.inc();
         progress
             .processed_events
             .fetch_add(u64::from(meta.count), Ordering::Relaxed);

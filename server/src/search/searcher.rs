@@ -236,8 +236,13 @@ impl Searcher {
         }
         register();
         drop(guards);
-        // Newest first: event lists fill with the events they keep, and cut the rest early.
-        segments.sort_by_key(|s| std::cmp::Reverse(s.max_ts));
+        // Newest first (oldest first for `head`): event lists fill with the events they keep
+        // and skip the rest (`keys::ListBound`); downloads arrive in this order too.
+        if keys::keyed_list(&plan).is_some_and(|(newest, _)| !newest) {
+            segments.sort_by_key(|s| s.min_ts);
+        } else {
+            segments.sort_by_key(|s| std::cmp::Reverse(s.max_ts));
+        }
         let this = self.clone();
         let repo = repo.to_string();
         tokio::task::spawn_blocking(move || {

@@ -5,7 +5,7 @@
 use rustc_hash::FxHashMap as HashMap;
 
 use super::add::newer;
-use super::order::compact;
+use super::order::{beats, compact};
 use super::sketch::{Hll, Sketch};
 use super::{session, Agg, Group, State, TopWeight, EXACT_DISTINCT, EXACT_PERCENTILE};
 
@@ -147,8 +147,18 @@ impl Agg {
             (
                 Agg::Rows { order, limit, .. },
                 State::Rows { rows, threshold },
-                State::Rows { rows: r2, .. },
+                State::Rows {
+                    rows: r2,
+                    threshold: t2,
+                },
             ) => {
+                // The other list was cut too: the merged one is, and must keep the stricter
+                // bar (a list held at exactly its limit would otherwise lose its "cut" mark).
+                if let Some(t2) = t2 {
+                    if threshold.is_none_or(|t| beats(order, &t2, &t)) {
+                        *threshold = Some(t2);
+                    }
+                }
                 rows.extend(r2);
                 if rows.len() > *limit {
                     compact(order, *limit, rows, threshold);
