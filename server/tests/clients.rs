@@ -4,12 +4,17 @@
 //! with the right fields and timestamps. The clients are installed by
 //! `scripts/install-test-deps.sh`; a missing one skips its test, unless
 //! `STRATA_REQUIRE_CLIENTS=1`, which makes it fail. The wire-level tests (Beats', Fluent Bit's
-//! exact requests, OTLP JSON, HEC details, bad inputs) are in `clients/wire.rs`.
+//! exact requests, OTLP JSON, HEC details, bad inputs) are in `clients/wire.rs`; the requests
+//! of Grafana's Falcon LogScale data source and Vector's `humio_logs` sink, the auth schemes
+//! shippers use, and the token's parser over OTLP are in `clients/integrations.rs`.
 
 mod common;
 
 #[path = "clients/wire.rs"]
 mod wire;
+
+#[path = "clients/integrations.rs"]
+mod integrations;
 
 use std::process::Command;
 
@@ -177,6 +182,30 @@ fn elasticsearch_python_client_bulk_helpers_and_index_path() {
     let e = one(&node, "es", "esmark n=261");
     assert_eq!(e["message"], "esmark path doc 261");
     assert_eq!(ts(&e), iso_ms("2026-11-30T11:00:21Z"));
+}
+
+/// The client pointed at the node's root URL, as an Elasticsearch user would point it at a
+/// cluster: `info()` is `GET /` (answered with version info, not the web UI, because the
+/// client's headers say it is no browser), and it authenticates with `api_key`.
+#[test]
+fn elasticsearch_python_client_at_the_root_url_with_an_api_key() {
+    if !client_available("elasticsearch") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(&dir.path().join("n"), &[]);
+    let tok = node.repo_with_token("esroot", "kv");
+    let out = run_client(
+        "es_bulk.py",
+        &[&node.url(""), &tok, "120", "esrootmark", "api_key"],
+    );
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["version"], "8.17.0", "{v}");
+    assert_eq!(v["helpers_ok"], 60, "{v}");
+    assert_eq!(v["index_errors"], false, "{v}");
+    wait_for_all(&node, "esroot", "esrootmark", "n", 120);
+    let e = one(&node, "esroot", "esrootmark n=100");
+    assert_eq!(e["message"], "esrootmark path doc 100");
 }
 
 #[test]

@@ -702,6 +702,7 @@ fn route_table() -> BTreeMap<&'static str, Route> {
         ("/internal/v1/search", Internal),
         ("/internal/v1/rows", Internal),
         ("/internal/v1/live/{id}", Internal),
+        ("/internal/v1/live-stream/{id}", Internal),
         ("/internal/v1/segments/{id}", Internal),
         ("/internal/v1/ping", Internal),
         ("/internal/v1/raft/append", Internal),

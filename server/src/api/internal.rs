@@ -26,6 +26,7 @@ pub fn routes() -> Router<Arc<NodeCtx>> {
         .route("/internal/v1/search", post(sub_search))
         .route("/internal/v1/rows", post(fetch_rows))
         .route("/internal/v1/live/{id}", get(live_state))
+        .route("/internal/v1/live-stream/{id}", get(live_rows))
         .route("/internal/v1/segments/{id}", get(segment_file))
         .route("/internal/v1/ping", get(ping))
 }
@@ -142,6 +143,16 @@ async fn live_state(
 ) -> Result<Response, InternalError> {
     check_secret(&node, &headers)?;
     bincode_response(&leaf::live_state(&node.searcher, &id)?)
+}
+
+/// The rows of the live stream this node holds for another node's streaming query.
+async fn live_rows(
+    AxState(node): AxState<Arc<NodeCtx>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, InternalError> {
+    check_secret(&node, &headers)?;
+    bincode_response(&leaf::live_rows(&node.searcher, &id)?)
 }
 
 /// Materialises events of this node's segments for a query-then-fetch.

@@ -152,22 +152,32 @@ pub enum Caller {
     },
 }
 
-/// Extracts a token from `Authorization: Bearer|Splunk <t>` or basic auth (the password).
+/// Extracts a token from `Authorization: Bearer|Splunk <t>`, basic auth (the password, as
+/// Beats' and Fluent Bit's `http_passwd` send it) or `ApiKey <k>` (Elasticsearch clients'
+/// `api_key`: `base64(id:key)` with the token as the key, or the token itself).
 pub fn token_from_headers(h: &HeaderMap) -> Option<String> {
+    use base64::Engine;
     let v = h.get("authorization")?.to_str().ok()?.trim();
     let (scheme, rest) = v.split_once(' ')?;
     let rest = rest.trim();
+    let decoded = || {
+        let dec = base64::engine::general_purpose::STANDARD
+            .decode(rest)
+            .ok()?;
+        String::from_utf8(dec).ok()
+    };
     match scheme.to_ascii_lowercase().as_str() {
         "bearer" | "splunk" => Some(rest.to_string()),
         "basic" => {
-            use base64::Engine;
-            let dec = base64::engine::general_purpose::STANDARD
-                .decode(rest)
-                .ok()?;
-            let s = String::from_utf8(dec).ok()?;
+            let s = decoded()?;
             let (_, pass) = s.split_once(':')?;
             Some(pass.to_string())
         }
+        "apikey" => Some(
+            decoded()
+                .and_then(|s| s.split_once(':').map(|(_, key)| key.to_string()))
+                .unwrap_or_else(|| rest.to_string()),
+        ),
         _ => None,
     }
 }
@@ -523,6 +533,10 @@ pub fn router(node: Arc<NodeCtx>) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             node.clone(),
             audit_searches,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            node.clone(),
+            ingest::es_root,
         ))
         .layer(DefaultBodyLimit::max(limit))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))

@@ -198,6 +198,17 @@ impl Peers for HttpPeers {
         })
     }
 
+    fn live_rows<'a>(
+        &'a self,
+        node: u32,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<crate::search::live::LiveRows, PeerError>> {
+        Box::pin(async move {
+            let path = format!("live-stream/{id}");
+            self.while_live(node, self.get_decoded(node, &path)).await
+        })
+    }
+
     fn ping(&self, node: u32) -> BoxFuture<'_, Result<(), PeerError>> {
         Box::pin(async move { self.get(node, "ping").await.map(|_| ()) })
     }

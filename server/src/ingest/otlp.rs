@@ -7,7 +7,8 @@
 //!
 //! A record that breaks the OTLP data model (a trace id that is not 16 bytes, a span id that is
 //! not 8) is rejected on its own and counted, so the rest of the request is still stored and
-//! the answer is a partial success naming the first problem.
+//! the answer is a partial success naming the first problem. The ingest token's parser then
+//! runs over each record's JSON ([`apply_parser`]).
 
 use std::collections::BTreeMap;
 
@@ -16,8 +17,11 @@ use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, Instrumentatio
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use serde_json::{Map, Number, Value};
 
-use super::QueuedEvent;
+use super::script::ParserSpec;
+use super::{Batch, QueuedEvent};
 use crate::text::flatten_json;
+
+mod fast;
 
 /// The events of one export request and the records that were refused.
 #[derive(Debug, Default)]
@@ -37,10 +41,32 @@ pub fn map_request(req: ExportLogsServiceRequest, now: i64) -> Mapped {
             .resource
             .map(|r| attributes_object(&r.attributes))
             .filter(|a| !a.is_empty());
+        let res_shared = Shared::of(
+            "resource",
+            resource
+                .as_ref()
+                .map(|r| {
+                    Value::Object(Map::from_iter([(
+                        "attributes".into(),
+                        Value::Object(r.clone()),
+                    )]))
+                })
+                .as_ref(),
+        );
         for (si, sl) in rl.scope_logs.into_iter().enumerate() {
             let scope = sl.scope.as_ref().and_then(scope_object);
+            let scope_shared = Shared::of("scope", scope.as_ref());
+            out.events.reserve(sl.log_records.len());
             for (li, rec) in sl.log_records.into_iter().enumerate() {
-                match map_record(&rec, resource.as_ref(), scope.as_ref(), now) {
+                let fast = match (&res_shared, &scope_shared) {
+                    (Some(r), Some(s)) => fast::map_record(&rec, r, s, now),
+                    _ => None,
+                };
+                let mapped = match fast {
+                    Some(m) => m,
+                    None => map_record(&rec, resource.as_ref(), scope.as_ref(), now),
+                };
+                match mapped {
                     Ok(e) => out.events.push(e),
                     Err(why) => {
                         out.rejected += 1;
@@ -57,12 +83,54 @@ pub fn map_request(req: ExportLogsServiceRequest, now: i64) -> Mapped {
     out
 }
 
-fn map_record(
-    rec: &LogRecord,
-    resource: Option<&Map<String, Value>>,
-    scope: Option<&Value>,
-    now: i64,
-) -> Result<QueuedEvent, String> {
+/// A resource's or scope's part of every record under it, made once for all of them: its
+/// JSON member (`"resource":{...}`, empty without one) and its flattened fields. `None` when
+/// flattening it alone had to cut (the per-record path then flattens each record whole, with
+/// the per-event budget).
+pub(crate) struct Shared {
+    json: String,
+    fields: Vec<(String, String)>,
+}
+
+impl Shared {
+    fn of(name: &str, v: Option<&Value>) -> Option<Shared> {
+        let Some(v) = v else {
+            return Some(Shared {
+                json: String::new(),
+                fields: Vec::new(),
+            });
+        };
+        let mut fields = BTreeMap::new();
+        flatten_json(name, v, &mut fields);
+        if fields.contains_key("@error") || fields.len() > 100 {
+            return None;
+        }
+        Some(Shared {
+            json: format!("\"{name}\":{v}"),
+            fields: fields.into_iter().collect(),
+        })
+    }
+}
+
+/// The time of a record: `timeUnixNano`, else `observedTimeUnixNano`, else `now`.
+fn record_time(rec: &LogRecord, now: i64) -> (i64, u32) {
+    let nanos_since_epoch = if rec.time_unix_nano != 0 {
+        rec.time_unix_nano
+    } else {
+        rec.observed_time_unix_nano
+    };
+    if nanos_since_epoch == 0 {
+        (now, 0)
+    } else {
+        (
+            (nanos_since_epoch / 1_000_000) as i64,
+            (nanos_since_epoch % 1_000_000) as u32,
+        )
+    }
+}
+
+/// What the OTLP data model refuses in a record.
+fn check_ids(rec: &LogRecord) -> Result<(), String> {
     if !rec.trace_id.is_empty() && rec.trace_id.len() != 16 {
         return Err(format!(
             "traceId must be 16 bytes, got {}",
@@ -72,19 +140,17 @@ fn map_record(
     if !rec.span_id.is_empty() && rec.span_id.len() != 8 {
         return Err(format!("spanId must be 8 bytes, got {}", rec.span_id.len()));
     }
-    let nanos_since_epoch = if rec.time_unix_nano != 0 {
-        rec.time_unix_nano
-    } else {
-        rec.observed_time_unix_nano
-    };
-    let (timestamp, nanos) = if nanos_since_epoch == 0 {
-        (now, 0)
-    } else {
-        (
-            (nanos_since_epoch / 1_000_000) as i64,
-            (nanos_since_epoch % 1_000_000) as u32,
-        )
-    };
+    Ok(())
+}
+
+fn map_record(
+    rec: &LogRecord,
+    resource: Option<&Map<String, Value>>,
+    scope: Option<&Value>,
+    now: i64,
+) -> Result<QueuedEvent, String> {
+    check_ids(rec)?;
+    let (timestamp, nanos) = record_time(rec, now);
     let mut m = Map::new();
     if rec.time_unix_nano != 0 {
         m.insert("timeUnixNano".into(), rec.time_unix_nano.to_string().into());
@@ -139,6 +205,47 @@ fn map_record(
         raw: v.to_string(),
         fields: fields.into_iter().collect(),
     })
+}
+
+/// The ingest token's parser over mapped records, as LogScale applies it to OTLP ("translated
+/// into a JSON structure and then a parser can be applied"): the parser reads the record's JSON
+/// `@rawstring`; its fields are added over the mapped ones, its tags join `#type` (the parser's
+/// name), its timestamp (when it finds one) replaces the record's, a record it filters out is
+/// dropped, and one it cannot parse is kept as mapped with `@error`/`@error_msg`, as for
+/// other protocols. The built-in `json` parser would re-derive exactly the mapped fields (the
+/// mapping is its flattening, and no top-level OTLP name is a timestamp field or a tag), so
+/// records are not parsed twice for it.
+pub fn apply_parser(events: Vec<QueuedEvent>, name: &str, parser: &ParserSpec) -> Vec<Batch> {
+    let base = BTreeMap::from([("type".to_string(), name.to_string())]);
+    if matches!(parser, ParserSpec::Builtin(n) if n == "json" || n == "none") {
+        return vec![Batch { tags: base, events }];
+    }
+    let mut by_tags: BTreeMap<BTreeMap<String, String>, Vec<QueuedEvent>> = BTreeMap::new();
+    for mut e in events {
+        let mut tags = base.clone();
+        match parser.parse(&e.raw) {
+            Ok(Some(p)) => {
+                let mut fields: BTreeMap<String, String> =
+                    std::mem::take(&mut e.fields).into_iter().collect();
+                fields.extend(p.fields);
+                e.fields = fields.into_iter().collect();
+                tags.extend(p.tags);
+                if let Some((ts, nanos)) = p.timestamp {
+                    (e.timestamp, e.nanos) = (ts, nanos);
+                }
+            }
+            Ok(None) => continue,
+            Err(err) => {
+                e.fields.push(("@error".into(), "true".into()));
+                e.fields.push(("@error_msg".into(), err.to_string()));
+            }
+        }
+        by_tags.entry(tags).or_default().push(e);
+    }
+    by_tags
+        .into_iter()
+        .map(|(tags, events)| Batch { tags, events })
+        .collect()
 }
 
 fn scope_object(s: &InstrumentationScope) -> Option<Value> {

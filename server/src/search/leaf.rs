@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::keys::{self, FetchRows, KeyedRows};
-use super::live::LiveSub;
+use super::live::{LiveRows, LiveSub};
 use super::peers::{SubQuery, SubResult};
 use super::{Progress, Scope, SearchError, SearchRange, Searcher};
 use crate::query::{self, Row};
@@ -25,8 +25,14 @@ pub async fn sub_search(searcher: &Arc<Searcher>, q: SubQuery) -> Result<SubResu
     let plan = Arc::new(plan);
     // A live query's own sub here registers at the instant this search snapshots WIP, so each
     // event this node digests reaches the query once: in this answer or in the sub.
-    let register: Box<dyn FnOnce() + Send> = match q.live.clone() {
-        Some(spec) => {
+    let register: Box<dyn FnOnce() + Send> = match (q.live.clone(), q.live_stream.clone()) {
+        // A live stream's slice: this node's own stream of it covers the slice at the same
+        // instant (see `live.rs`).
+        (None, Some(spec)) => {
+            let (s, repo, plan, from) = (searcher.clone(), q.repo.clone(), plan.clone(), q.start);
+            Box::new(move || s.live().cover_held_stream(&spec, &repo, &plan, from))
+        }
+        (Some(spec), _) => {
             let sub = Arc::new(LiveSub::new(
                 &q.repo,
                 plan.clone(),
@@ -39,7 +45,7 @@ pub async fn sub_search(searcher: &Arc<Searcher>, q: SubQuery) -> Result<SubResu
                 s.live().hold(&spec.id, sub);
             })
         }
-        None => Box::new(|| {}),
+        (None, None) => Box::new(|| {}),
     };
     crate::metrics::CLUSTER_SUBSEARCHES.inc();
     let progress = Arc::new(Progress::default());
@@ -84,6 +90,14 @@ pub fn live_state(searcher: &Searcher, id: &str) -> Result<crate::query::State, 
         .live()
         .held_state(id)
         .ok_or_else(|| SearchError::NotFound(format!("no live query {id:?} on this node")))
+}
+
+/// The rows this node's digest added to the live stream `id` it holds for another node.
+pub fn live_rows(searcher: &Searcher, id: &str) -> Result<LiveRows, SearchError> {
+    searcher
+        .live()
+        .held_stream_rows(id)
+        .ok_or_else(|| SearchError::NotFound(format!("no live stream {id:?} on this node")))
 }
 
 /// The bytes of a local segment file (for nodes replicating or searching it).

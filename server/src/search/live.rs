@@ -14,7 +14,10 @@
 //! Its historical search runs in time slices, newest first; each slice's WIP snapshot moves
 //! [`LiveStream::cover`] down to the slice's start, and an event offered while its timestamp is
 //! below that line is left to the slice that will search it — so each event reaches the
-//! stream exactly once, from a slice or from digest.
+//! stream exactly once, from a slice or from digest. Across a cluster each slice's
+//! sub-search carries a [`LiveStreamSpec`]: every node holds a stream of its own under the
+//! stream's id, covered at its own snapshot of each slice, and the root takes the rows each
+//! node's digest added at every poll ([`LiveHub::held_stream_rows`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -73,6 +76,31 @@ pub struct LiveHub {
     held: Mutex<HashMap<String, (Arc<LiveSub>, Instant)>>,
     /// Live streams of this node.
     streams: RwLock<Vec<Weak<LiveStream>>>,
+    /// Streams this node feeds for other nodes' live streams, by stream id.
+    held_streams: Mutex<HashMap<String, HeldStream>>,
+}
+
+/// A live stream held for another node: the root takes its rows at each poll.
+struct HeldStream {
+    stream: Arc<LiveStream>,
+    rx: tokio::sync::mpsc::Receiver<Vec<Row>>,
+    polled: Instant,
+}
+
+/// What a held live stream gathered since the last poll.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct LiveRows {
+    pub rows: Vec<Row>,
+    /// The root polled too slowly and rows were dropped: the stream is incomplete.
+    pub overflowed: bool,
+}
+
+/// What a node needs to feed its part of a live stream: the stream's id (its name on every
+/// node) and the query's start (older events are not the stream's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveStreamSpec {
+    pub id: String,
+    pub start: i64,
 }
 
 impl LiveHub {
@@ -94,11 +122,52 @@ impl LiveHub {
         Some(sub.state())
     }
 
-    /// Drops held subs not polled within `idle`.
+    /// Drops held subs and streams not polled within `idle`.
     pub fn expire_held(&self, idle: std::time::Duration) {
         if let Ok(mut h) = self.held.lock() {
             h.retain(|_, (_, polled)| polled.elapsed() < idle);
         }
+        if let Ok(mut h) = self.held_streams.lock() {
+            h.retain(|_, s| s.polled.elapsed() < idle);
+        }
+    }
+
+    /// Called under the WIP read locks when another node's live-stream slice snapshots this
+    /// node's WIP: the stream held for `spec` (created and registered on its first slice)
+    /// takes digest's events at or after `slice_start` from now on, as the root's own does.
+    pub fn cover_held_stream(
+        &self,
+        spec: &LiveStreamSpec,
+        repo: &str,
+        plan: &Arc<Plan>,
+        slice_start: i64,
+    ) {
+        let Ok(mut h) = self.held_streams.lock() else {
+            return;
+        };
+        let held = h.entry(spec.id.clone()).or_insert_with(|| {
+            let (stream, rx) = LiveStream::new(repo, plan.clone(), spec.start);
+            self.register_stream(&stream);
+            HeldStream {
+                stream,
+                rx,
+                polled: Instant::now(),
+            }
+        });
+        held.stream.cover(slice_start);
+    }
+
+    /// The rows a held stream gathered since the last poll (`None`: not held here, or expired).
+    pub fn held_stream_rows(&self, id: &str) -> Option<LiveRows> {
+        let mut h = self.held_streams.lock().ok()?;
+        let held = h.get_mut(id)?;
+        held.polled = Instant::now();
+        let mut out = LiveRows::default();
+        while let Ok(batch) = held.rx.try_recv() {
+            out.rows.extend(batch);
+        }
+        out.overflowed = held.stream.overflowed();
+        Some(out)
     }
 
     pub fn register(&self, sub: &Arc<LiveSub>) {

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use strata_global::SegmentInfo;
 
 use super::keys::{FetchRows, KeyedRows};
-use super::live::LiveSpec;
+use super::live::{LiveRows, LiveSpec, LiveStreamSpec};
 use super::{leaf, SearchError, Searcher};
 use crate::error::ErrorKind;
 use crate::query::{PlanOptions, Row, State};
@@ -52,6 +52,9 @@ pub struct SubQuery {
     /// A live query: the receiver registers a sub of its own, fed by its digest, held under
     /// the job's id for [`Peers::live_state`].
     pub live: Option<LiveSpec>,
+    /// A slice of a live stream: the receiver's own stream of that id takes its digest's
+    /// events from this slice's start on (see `live.rs`), for [`Peers::live_rows`].
+    pub live_stream: Option<LiveStreamSpec>,
 }
 
 impl SubQuery {
@@ -132,6 +135,19 @@ pub trait Peers: Send + Sync {
     ) -> BoxFuture<'a, Result<bytes::Bytes, PeerError>>;
     /// The window state of the live sub `node` holds for job `id`.
     fn live_state<'a>(&'a self, node: u32, id: &'a str) -> BoxFuture<'a, Result<State, PeerError>>;
+    /// The rows `node`'s digest added to the live stream `id` since the last call.
+    fn live_rows<'a>(
+        &'a self,
+        node: u32,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<LiveRows, PeerError>> {
+        let _ = id;
+        Box::pin(async move {
+            Err(PeerError::unavailable(format!(
+                "node {node} cannot be asked for live stream rows here"
+            )))
+        })
+    }
     /// Answers when `node` serves its internal API.
     fn ping(&self, node: u32) -> BoxFuture<'_, Result<(), PeerError>>;
 }
@@ -262,6 +278,14 @@ impl Peers for InProcess {
 
     fn live_state<'a>(&'a self, node: u32, id: &'a str) -> BoxFuture<'a, Result<State, PeerError>> {
         Box::pin(async move { Ok(leaf::live_state(self.searcher(node)?, id)?) })
+    }
+
+    fn live_rows<'a>(
+        &'a self,
+        node: u32,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<LiveRows, PeerError>> {
+        Box::pin(async move { Ok(leaf::live_rows(self.searcher(node)?, id)?) })
     }
 
     fn ping(&self, node: u32) -> BoxFuture<'_, Result<(), PeerError>> {

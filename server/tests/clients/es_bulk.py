@@ -2,7 +2,9 @@
 URL, then `helpers.bulk` (which PUTs `/_bulk` with the compatible-with=8 ndjson type) and one
 `bulk(index=...)` call (`/{index}/_bulk`).
 
-Usage: es_bulk.py BASE_URL TOKEN N MARKER
+Usage: es_bulk.py BASE_URL TOKEN N MARKER [AUTH]
+AUTH is `bearer` (default) or `api_key`: the client's `api_key=(id, key)`, which it sends as
+`Authorization: ApiKey base64(id:key)`, with the ingest token as the key.
 Prints one JSON line: {"version": info's version.number, "helpers_ok": documents helpers.bulk
 reported stored, "index_items": items of the index-path call, "index_errors": its errors flag}.
 """
@@ -12,7 +14,11 @@ import sys
 from elasticsearch import Elasticsearch, helpers
 
 base, token, n, marker = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-es = Elasticsearch(base, bearer_auth=token, request_timeout=60)
+auth = sys.argv[5] if len(sys.argv) > 5 else "bearer"
+if auth == "api_key":
+    es = Elasticsearch(base, api_key=("strata-client", token), request_timeout=60)
+else:
+    es = Elasticsearch(base, bearer_auth=token, request_timeout=60)
 info = es.info()
 half = n // 2
 

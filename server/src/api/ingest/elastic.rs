@@ -10,18 +10,18 @@
 //! Events are immutable, as in LogScale: `index` and `create` store the document; `delete`
 //! answers `not_found` and `update` a `document_missing_exception`, item by item.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::{body_bytes, publish, target, utf8};
+use super::{body_bytes, filter_path, publish, target, utf8};
 use crate::api::ApiError;
 use crate::ctx::NodeCtx;
 use crate::ingest::parsers::find_timestamp;
@@ -49,6 +49,47 @@ pub(super) fn routes() -> Router<Arc<NodeCtx>> {
         ))
 }
 
+/// Whether a request for `/` comes from an Elasticsearch client rather than a browser: the
+/// clients' own headers (`x-elastic-client-meta`, sent by the official clients; the
+/// `vnd.elasticsearch` media types of 8.x clients), or an `Accept` without `text/html` (Beats,
+/// Logstash and Fluent Bit send `application/json` or nothing; every browser asks for HTML).
+fn is_es_client(headers: &HeaderMap) -> bool {
+    if headers.contains_key("x-elastic-client-meta") {
+        return true;
+    }
+    let accept = headers
+        .get_all(axum::http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",")
+        .to_ascii_lowercase();
+    accept.contains("vnd.elasticsearch") || !accept.contains("text/html")
+}
+
+/// A layer on the whole router: `GET`/`HEAD /` answers Elasticsearch's version info (with
+/// `X-Elastic-Product`) to Elasticsearch clients, which ping the root URL on connect, and
+/// leaves `/` to the web UI for browsers.
+pub async fn es_root(
+    State(node): State<Arc<NodeCtx>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let m = req.method();
+    if req.uri().path() == "/"
+        && (m == axum::http::Method::GET || m == axum::http::Method::HEAD)
+        && is_es_client(req.headers())
+    {
+        let mut resp = info(State(node)).await;
+        resp.headers_mut().insert(
+            HeaderName::from_static("x-elastic-product"),
+            HeaderValue::from_static("Elasticsearch"),
+        );
+        return resp;
+    }
+    next.run(req).await
+}
+
 /// `GET /` of an Elasticsearch node (`HEAD` is the same without the body).
 async fn info(State(node): State<Arc<NodeCtx>>) -> Response {
     let name = format!("strata-{}", node.cfg.node_id);
@@ -74,23 +115,37 @@ async fn info(State(node): State<Arc<NodeCtx>>) -> Response {
 
 async fn bulk_default(
     State(node): State<Arc<NodeCtx>>,
+    Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    bulk(&node, &headers, None, body)
-        .await
-        .unwrap_or_else(es_error)
+    answer(bulk(&node, &headers, None, body).await, &q)
 }
 
 async fn bulk_in_index(
     State(node): State<Arc<NodeCtx>>,
     Path(index): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    bulk(&node, &headers, Some(index), body)
-        .await
-        .unwrap_or_else(es_error)
+    answer(bulk(&node, &headers, Some(index), body).await, &q)
+}
+
+/// The bulk answer, cut down to `?filter_path=` as Elasticsearch does (Beats ask for
+/// `errors,items.*.error,items.*.status`), or the error in Elasticsearch's shape.
+fn answer(r: Result<Value, ApiError>, q: &HashMap<String, String>) -> Response {
+    match r {
+        Ok(v) => match q
+            .get("filter_path")
+            .map(|f| f.trim())
+            .filter(|f| !f.is_empty())
+        {
+            None => Json(v).into_response(),
+            Some(f) => Json(filter_path::apply(v, f).unwrap_or_else(|| json!({}))).into_response(),
+        },
+        Err(e) => es_error(e),
+    }
 }
 
 /// An error in Elasticsearch's shape, which its clients parse for `error.type`.
@@ -132,7 +187,7 @@ async fn bulk(
     headers: &HeaderMap,
     path_index: Option<String>,
     body: Bytes,
-) -> Result<Response, ApiError> {
+) -> Result<Value, ApiError> {
     let started = std::time::Instant::now();
     let t = target(node, headers, None)?;
     let text = utf8(body_bytes(node, headers, body)?)?;
@@ -243,12 +298,11 @@ async fn bulk(
         )
         .await?;
     }
-    Ok(Json(json!({
+    Ok(json!({
         "took": started.elapsed().as_millis() as u64,
         "errors": errors,
         "items": items,
     }))
-    .into_response())
 }
 
 fn doc_error(kind: &str, index: &str, id: &str, reason: String) -> Value {

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -97,15 +97,33 @@ impl IntoResponse for Hec {
     }
 }
 
-/// Authenticates like Splunk answers: no token is code 2, a wrong one code 4.
-fn hec_target(node: &NodeCtx, headers: &HeaderMap) -> Result<Target, Hec> {
-    if token_from_headers(headers).is_none() {
-        return Err(Hec {
-            status: StatusCode::UNAUTHORIZED,
-            text: "Token is required".into(),
-            code: 2,
-        });
-    }
+/// Authenticates like Splunk answers: no token is code 2, a wrong one code 4. The token is
+/// the `Authorization` header's (`Splunk <t>`, `Bearer <t>`, or basic auth's password) or,
+/// as Splunk's query-string authentication sends it, `?token=`.
+fn hec_target(
+    node: &NodeCtx,
+    headers: &HeaderMap,
+    q: &HashMap<String, String>,
+) -> Result<Target, Hec> {
+    let from_query;
+    let headers = match (token_from_headers(headers), q.get("token")) {
+        (Some(_), _) => headers,
+        (None, Some(t)) => {
+            let mut h = headers.clone();
+            let v = HeaderValue::from_str(&format!("Bearer {t}"))
+                .map_err(|_| Hec::bad(6, "Invalid data format: ?token= is not a valid token"))?;
+            h.insert(axum::http::header::AUTHORIZATION, v);
+            from_query = h;
+            &from_query
+        }
+        (None, None) => {
+            return Err(Hec {
+                status: StatusCode::UNAUTHORIZED,
+                text: "Token is required".into(),
+                code: 2,
+            })
+        }
+    };
     target(node, headers, None).map_err(|e| {
         let mut h = Hec::from(e);
         if h.status == StatusCode::UNAUTHORIZED {
@@ -164,7 +182,7 @@ async fn ack(
     Query(q): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Result<Response, Hec> {
-    hec_target(&node, &headers)?;
+    hec_target(&node, &headers, &q)?;
     if channel(&headers, &q)?.is_none() {
         return Err(Hec::bad(10, "Data channel is missing"));
     }
@@ -267,7 +285,7 @@ async fn event(
     Query(q): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Result<Response, Hec> {
-    let t = hec_target(&node, &headers)?;
+    let t = hec_target(&node, &headers, &q)?;
     let ch = channel(&headers, &q)?;
     let bytes = body_bytes(&node, &headers, body)?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -372,10 +390,24 @@ async fn event(
             }
         }
         fields.insert("@timezone".into(), zone);
-        if let Some(st) = sourcetype {
-            tags.insert("type".into(), st);
+        // `#type` names the parser: `sourcetype`'s, else the token's, else `none` (LogScale's
+        // default, which Vector's humio_logs sink expects).
+        let ty = sourcetype
+            .or_else(|| t.parser.clone())
+            .unwrap_or_else(|| "none".into());
+        tags.insert("type".into(), ty);
+        let (ts, mut nanos) = time.or(parsed_ts).unwrap_or((now, 0));
+        // Vector's humio_logs sink sends `time` in milliseconds and the rest of the nanoseconds
+        // as an `@timestamp.nanos` field of the event: it is the timestamp's, not a field.
+        if let Some(n) = fields
+            .get("@timestamp.nanos")
+            .and_then(|v| v.parse::<u32>().ok())
+        {
+            if nanos == 0 && n < 1_000_000 {
+                nanos = n;
+                fields.remove("@timestamp.nanos");
+            }
         }
-        let (ts, nanos) = time.or(parsed_ts).unwrap_or((now, 0));
         by_tags.entry(tags).or_default().push(QueuedEvent {
             timestamp: ts,
             nanos,
@@ -399,7 +431,7 @@ async fn raw(
     Query(q): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Result<Response, Hec> {
-    let t = hec_target(&node, &headers)?;
+    let t = hec_target(&node, &headers, &q)?;
     let ch = channel(&headers, &q)?;
     if let Some(idx) = q.get("index") {
         if *idx != t.repo {
@@ -420,10 +452,10 @@ async fn raw(
     let none = ParserSpec::Builtin("none".into());
     let sourcetype = q.get("sourcetype").cloned();
     let parser = parsers.get(sourcetype.as_deref()).unwrap_or(&none);
-    let mut base_tags = BTreeMap::new();
-    if let Some(st) = sourcetype.clone() {
-        base_tags.insert("type".to_string(), st);
-    }
+    let ty = sourcetype
+        .or_else(|| t.parser.clone())
+        .unwrap_or_else(|| "none".into());
+    let base_tags = BTreeMap::from([("type".to_string(), ty)]);
     let mut base_fields = BTreeMap::from([("@timezone".to_string(), "Z".to_string())]);
     for (k, name) in [("host", "@host"), ("source", "@source")] {
         if let Some(v) = q.get(k) {

@@ -10,6 +10,7 @@
 //! [`crate::ingest::lines`]; this file has the steps every adapter shares.
 
 mod elastic;
+mod filter_path;
 mod hec;
 mod logscale;
 mod otlp;
@@ -29,6 +30,8 @@ use crate::ctx::NodeCtx;
 use crate::ingest::script::ParserSpec;
 use crate::ingest::{lines, Batch};
 use crate::text::{now_ms, time};
+
+pub use elastic::es_root;
 
 pub fn routes() -> Router<Arc<NodeCtx>> {
     Router::new()

@@ -6,7 +6,8 @@
 //! in that encoding, as the OTLP specification asks, so exporters log the reason.
 //!
 //! Decoding is the generated `opentelemetry-proto` code (prost for protobuf, its serde mapping
-//! for JSON); the record → event mapping is [`crate::ingest::otlp`].
+//! for JSON); the record → event mapping, and the token's parser over it, are
+//! [`crate::ingest::otlp`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::{
 };
 use prost::Message;
 
-use super::{body_bytes, publish, target};
+use super::{body_bytes, publish, resolve_parser, target};
 use crate::api::ApiError;
 use crate::ctx::NodeCtx;
 use crate::ingest::{otlp, Batch};
@@ -113,17 +114,20 @@ async fn export(
             serde_json::from_value(v).map_err(bad)?
         }
     };
+    let parser = match &t.parser {
+        Some(name) => Some((name, resolve_parser(node, &t.repo, name)?)),
+        None => None,
+    };
     let mapped = otlp::map_request(req, now_ms());
     if !mapped.events.is_empty() {
-        publish(
-            node,
-            &t.repo,
-            vec![Batch {
+        let batches = match &parser {
+            Some((name, spec)) => otlp::apply_parser(mapped.events, name, spec),
+            None => vec![Batch {
                 tags: BTreeMap::new(),
                 events: mapped.events,
             }],
-        )
-        .await?;
+        };
+        publish(node, &t.repo, batches).await?;
     }
     Ok(ExportLogsServiceResponse {
         partial_success: (mapped.rejected > 0).then(|| ExportLogsPartialSuccess {

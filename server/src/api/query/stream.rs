@@ -6,7 +6,9 @@
 //! computed whole and then written (LogScale too answers aggregates at the end).
 //!
 //! `isLive` streams a filter query's history, then every matching event digest adds, until
-//! the client goes away (aggregates live are for query jobs, as in LogScale).
+//! the client goes away (aggregates live are for query jobs, as in LogScale). In a cluster
+//! every node's digest feeds the stream: each slice's sub-searches make each node hold a
+//! stream of its own, covered at its own WIP snapshot, and the root polls their rows.
 //!
 //! What the answer lacks is said in `X-Strata-Warnings`, sent with the first slice. A new kind
 //! of gap met later (a node failing mid-stream, a reader too slow for a live stream) cannot go
@@ -27,7 +29,7 @@ use crate::api::ApiError;
 use crate::ctx::NodeCtx;
 use crate::query::agg::Agg;
 use crate::query::{Plan, PlanOptions, Row};
-use crate::search::live::LiveStream;
+use crate::search::live::{LiveStream, LiveStreamSpec};
 use crate::search::root::RootQuery;
 use crate::search::stream::{sliceable, Slice, Slicer, SLICE_ROW_CAP};
 use crate::search::{finish, Progress, SearchResult};
@@ -55,13 +57,6 @@ pub(super) async fn query(
                 "a live streaming query takes a filter query only (no aggregate, head() or tail()); run aggregates live as a query job (isLive on /queryjobs)",
             ));
         }
-        let me = node.cfg.node_id;
-        if node.peers.live().iter().any(|n| *n != me) {
-            return Err(ApiError::new(
-                StatusCode::NOT_IMPLEMENTED,
-                "live streaming is only available on a single node so far (other nodes digest events this stream would miss); use a live query job",
-            ));
-        }
     }
     let Some(newest_first) = sliceable(&plan) else {
         return whole(&node, plan, q, format).await;
@@ -78,6 +73,12 @@ pub(super) async fn query(
     } else {
         (None, None)
     };
+    // Every other node digests too: each slice's sub-searches make each node hold a stream of
+    // its own under this id, whose rows `follow` takes.
+    let stream_spec = live.as_ref().map(|_| LiveStreamSpec {
+        id: format!("stream-{:032x}", rand::random::<u128>()),
+        start: q.options.start,
+    });
     let (tx, rx) = mpsc::channel::<Chunk>(CHUNKS_IN_FLIGHT);
     let (head_tx, head_rx) = oneshot::channel();
     let mut enc = Encoder::new(format);
@@ -93,6 +94,8 @@ pub(super) async fn query(
         tx,
         head: Some(head_tx),
         live,
+        stream_spec,
+        stream_peers: Vec::new(),
     };
     tokio::spawn(producer.run(live_rx));
     let warnings = head_rx.await.map_err(|_| {
@@ -176,8 +179,9 @@ fn shape(w: &str) -> String {
     w.chars().filter(|c| !c.is_ascii_digit()).collect()
 }
 
-/// A searched slice: the slice, its result, and what it lacks.
-type SliceResult = Result<(Slice, SearchResult, Vec<String>), ApiError>;
+/// A searched slice: the slice, its result, what it lacks, and the other nodes that
+/// answered it.
+type SliceResult = Result<(Slice, SearchResult, Vec<String>, Vec<u32>), ApiError>;
 
 /// The next slice's search, stopped if the stream ends before it is used.
 struct Pending(Option<tokio::task::JoinHandle<SliceResult>>);
@@ -217,7 +221,14 @@ struct Producer {
     /// The response head waits for the first slice (its warnings go into a header).
     head: Option<oneshot::Sender<Result<String, ApiError>>>,
     live: Option<Arc<LiveStream>>,
+    /// A live stream's id and start on the other nodes.
+    stream_spec: Option<LiveStreamSpec>,
+    /// The other nodes holding a stream of it: those that answered the first slice.
+    stream_peers: Vec<u32>,
 }
+
+/// How often a live stream takes the rows other nodes' digests added.
+const PEER_POLL: std::time::Duration = std::time::Duration::from_millis(200);
 
 impl Producer {
     async fn run(mut self, live_rx: Option<mpsc::Receiver<Vec<Row>>>) {
@@ -260,7 +271,7 @@ impl Producer {
         let mut stated: Vec<String> = Vec::new();
         let mut next = Pending(slicer.next_slice().map(|s| self.search(s)));
         while let Some(task) = next.0.take() {
-            let (s, r, warnings) = task.await.map_err(|e| {
+            let (s, r, warnings, answered) = task.await.map_err(|e| {
                 ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     format!("search task failed: {e}"),
@@ -287,6 +298,7 @@ impl Producer {
             }
             match self.head.take() {
                 Some(h) => {
+                    self.stream_peers = answered;
                     stated = warnings.iter().map(|w| shape(w)).collect();
                     let _ = h.send(Ok(header_value(warnings.iter())));
                 }
@@ -337,23 +349,35 @@ impl Producer {
             None => Box::new(|| {}),
         };
         let node = self.node.clone();
+        let spec = self.stream_spec.clone();
         tokio::spawn(async move {
             let plan = Arc::new(sq.compile()?);
             let g = node
                 .root()
-                .search(plan.clone(), &sq, Arc::new(Progress::default()), register)
+                .search_slice(
+                    plan.clone(),
+                    &sq,
+                    Arc::new(Progress::default()),
+                    register,
+                    spec.as_ref(),
+                )
                 .await?;
             let r = finish(&plan, g.state);
             let warnings = g.warnings.into_iter().chain(r.warnings.clone()).collect();
-            Ok((s, r, warnings))
+            Ok((s, r, warnings, g.answered))
         })
     }
 
-    /// A live stream after its history: digest's rows as they come, until the client leaves.
+    /// A live stream after its history: digest's rows as they come, and every
+    /// [`PEER_POLL`] what the other nodes' digests added, until the client leaves. A node
+    /// that cannot answer ends the stream (said to be incomplete), since its events would be
+    /// missing silently otherwise.
     async fn follow(&mut self, mut rx: mpsc::Receiver<Vec<Row>>) -> Result<(), Stop> {
         let Some(live) = self.live.clone() else {
             return Ok(());
         };
+        let mut tick = tokio::time::interval(PEER_POLL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let rows = tokio::select! {
                 _ = self.tx.closed() => return Err(Stop::Gone),
@@ -361,7 +385,11 @@ impl Producer {
                     Some(rows) => rows,
                     None => return Ok(()),
                 },
+                _ = tick.tick(), if !self.stream_peers.is_empty() => self.peer_rows().await?,
             };
+            if rows.is_empty() {
+                continue;
+            }
             let chunks = self.encode(rows).await?;
             self.send(chunks).await?;
             if live.overflowed() {
@@ -371,6 +399,40 @@ impl Producer {
                 )));
             }
         }
+    }
+
+    /// The rows the other nodes' streams gathered since the last poll.
+    async fn peer_rows(&self) -> Result<Vec<Row>, Stop> {
+        let Some(spec) = &self.stream_spec else {
+            return Ok(Vec::new());
+        };
+        let peers = self.node.peers.clone();
+        let answers = futures::future::join_all(
+            self.stream_peers
+                .iter()
+                .map(|n| peers.live_rows(*n, &spec.id)),
+        )
+        .await;
+        let mut rows = Vec::new();
+        for (n, a) in self.stream_peers.iter().zip(answers) {
+            let gap = |why: String| {
+                Stop::Failed(ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("live stream aborted: node {n} {why}, so its events would be missing"),
+                ))
+            };
+            match a {
+                Ok(r) if r.overflowed => {
+                    return Err(gap(format!(
+                        "dropped events (more than {} batches waited between polls)",
+                        crate::search::live::LIVE_STREAM_BATCHES
+                    )))
+                }
+                Ok(r) => rows.extend(r.rows),
+                Err(e) => return Err(gap(format!("could not be asked for its rows ({e})"))),
+            }
+        }
+        Ok(rows)
     }
 
     /// Writes rows into chunks (off the async threads: a slice is thousands of rows).

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use strata_global::SegmentInfo;
 
 use super::keys::{self, FetchRows, KeyedRows};
-use super::live::LiveSpec;
+use super::live::{LiveSpec, LiveStreamSpec};
 use super::peers::{PeerError, Peers, SubQuery};
 use super::{Progress, Scope, SearchError, SearchRange, Searcher};
 use crate::query::{self, Plan, PlanOptions, State};
@@ -141,6 +141,19 @@ impl Root<'_> {
         progress: Arc<Progress>,
         register: Box<dyn FnOnce() + Send>,
     ) -> Result<Gathered, SearchError> {
+        self.search_slice(plan, q, progress, register, None).await
+    }
+
+    /// [`search`](Self::search) of one slice of a live stream: every node that searches its
+    /// work in progress covers the slice in its own stream `stream` (see `live.rs`).
+    pub async fn search_slice(
+        &self,
+        plan: Arc<Plan>,
+        q: &RootQuery,
+        progress: Arc<Progress>,
+        register: Box<dyn FnOnce() + Send>,
+        stream: Option<&LiveStreamSpec>,
+    ) -> Result<Gathered, SearchError> {
         let me = self.me;
         let live = self.peers.live();
         let range = q.range();
@@ -188,6 +201,7 @@ impl Root<'_> {
             wip,
             keys_only: keyed.is_some(),
             live: q.live.clone().filter(|_| wip),
+            live_stream: stream.cloned().filter(|_| wip),
         };
         let mine = placement.share.remove(&me).unwrap_or_default();
         if !placement.share.is_empty() {
