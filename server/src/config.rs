@@ -124,6 +124,10 @@ pub struct ServeArgs {
     /// searchable before evaluating past it, ms [default: 5000].
     #[arg(long, env = "STRATA_ALERT_INGEST_DELAY_MS")]
     pub alert_ingest_delay_ms: Option<u64>,
+    /// Where PagerDuty actions send their events (PagerDuty's Events API v2)
+    /// [default: https://events.pagerduty.com/v2/enqueue].
+    #[arg(long, env = "STRATA_PAGERDUTY_EVENTS_URL")]
+    pub pagerduty_events_url: Option<String>,
 }
 
 /// The config file: same keys as the flags, nothing else.
@@ -164,6 +168,7 @@ struct FileConfig {
     smtp_use_starttls: Option<bool>,
     alert_poll_interval_ms: Option<u64>,
     alert_ingest_delay_ms: Option<u64>,
+    pagerduty_events_url: Option<String>,
 }
 
 /// Fully resolved settings of a node.
@@ -201,6 +206,7 @@ pub struct Config {
     pub smtp_use_starttls: bool,
     pub alert_poll_interval_ms: u64,
     pub alert_ingest_delay_ms: u64,
+    pub pagerduty_events_url: String,
     /// `STRATA_ROOT_TOKEN`: an API token with every permission.
     pub root_token: Option<String>,
     pub limits: Limits,
@@ -374,6 +380,11 @@ impl Config {
                 .alert_ingest_delay_ms
                 .or(file.alert_ingest_delay_ms)
                 .unwrap_or(5_000),
+            pagerduty_events_url: args
+                .pagerduty_events_url
+                .or(file.pagerduty_events_url)
+                .filter(|u| !u.is_empty())
+                .unwrap_or_else(|| crate::alerts::actions::PAGERDUTY_URL.to_string()),
             root_token: std::env::var("STRATA_ROOT_TOKEN")
                 .ok()
                 .filter(|t| !t.is_empty()),
