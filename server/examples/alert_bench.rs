@@ -138,7 +138,10 @@ async fn latency(api: &Api, n: usize) {
     let seen = seen.lock().expect("lock").clone();
     let mut ms: Vec<f64> = acked
         .iter()
-        .filter_map(|(id, t)| seen.get(id).map(|r| r.duration_since(*t).as_secs_f64() * 1e3))
+        .filter_map(|(id, t)| {
+            seen.get(id)
+                .map(|r| r.duration_since(*t).as_secs_f64() * 1e3)
+        })
         .collect();
     ms.sort_by(f64::total_cmp);
     let missing = n - ms.len();

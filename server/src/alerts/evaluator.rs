@@ -462,9 +462,7 @@ async fn aggregate(
         let since = *r.incomplete_since.get_or_insert(now);
         match on_incomplete(mode, !found.rows.is_empty(), now - since) {
             OnIncomplete::Evaluate => {}
-            OnIncomplete::Wait => {
-                return Err(AlertError::Incomplete(found.warnings.join("; ")))
-            }
+            OnIncomplete::Wait => return Err(AlertError::Incomplete(found.warnings.join("; "))),
             OnIncomplete::EvaluateAsIs => {
                 note = Some(format!(
                     "evaluated an incomplete result after waiting {} minutes: {}",

@@ -216,10 +216,7 @@ impl Cron {
         let start = zone.naive_local(after) - lookback;
         let mut best: Option<DateTime<Utc>> = None;
         // Local wall-clock times in order: the cron crate walks them as if they were UTC.
-        for (i, local) in schedule
-            .after(&Utc.from_utc_datetime(&start))
-            .enumerate()
-        {
+        for (i, local) in schedule.after(&Utc.from_utc_datetime(&start)).enumerate() {
             let n = local.naive_utc();
             if let Some(b) = best {
                 if n > zone.naive_local(b) + lookback {

@@ -71,7 +71,11 @@ fn legacy_alert_triggers_on_its_window_and_throttles() {
     let st = legacy(&node, "web", &id);
     let last = st["timeOfLastTrigger"].as_i64().expect("timeOfLastTrigger");
     assert_eq!(st["lastTriggered"].as_i64(), Some(last));
-    assert_eq!(st["throttledUntil"].as_i64(), Some(last + 3_600_000), "{st}");
+    assert_eq!(
+        st["throttledUntil"].as_i64(),
+        Some(last + 3_600_000),
+        "{st}"
+    );
     assert_eq!(st["lastError"], Value::Null);
 
     // Listed with the other triggers' kinds kept apart; disabled through updateAlert.
@@ -111,7 +115,10 @@ fn pagerduty_action_posts_to_the_configured_events_url() {
     let d = node.graphql(
         r#"mutation { createPagerDutyAction(input: {viewName: "web", name: "pd", severity: "critical", routingKey: "R0UT1NG"}) { id } }"#,
     );
-    let id = d["createPagerDutyAction"]["id"].as_str().unwrap().to_string();
+    let id = d["createPagerDutyAction"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let d = node.graphql(&format!(
         r#"mutation {{ testAction(input: {{viewName: "web", id: "{id}", triggerName: "Disk full"}}) {{ success message }} }}"#
     ));

@@ -107,7 +107,8 @@ impl CreateAlert {
                 self.throttle_time_millis
             )));
         }
-        let window = crate::alerts::relative_ms(&self.query_start, "queryStart").map_err(invalid)?;
+        let window =
+            crate::alerts::relative_ms(&self.query_start, "queryStart").map_err(invalid)?;
         if window == 0 {
             return Err(Error::new(
                 "queryStart must be a relative time before now, like 1h",
