@@ -153,6 +153,10 @@ pub struct ServeArgs {
     /// This node's id in --raft-peers [default: --node-id].
     #[arg(long, env = "STRATA_RAFT_ID")]
     pub raft_id: Option<u64>,
+    /// Where PagerDuty actions send their events (PagerDuty's Events API v2)
+    /// [default: https://events.pagerduty.com/v2/enqueue].
+    #[arg(long, env = "STRATA_PAGERDUTY_EVENTS_URL")]
+    pub pagerduty_events_url: Option<String>,
 }
 
 /// The config file: same keys as the flags, nothing else.
@@ -201,6 +205,7 @@ struct FileConfig {
     alert_ingest_delay_ms: Option<u64>,
     raft_peers: Option<String>,
     raft_id: Option<u64>,
+    pagerduty_events_url: Option<String>,
 }
 
 /// Fully resolved settings of a node.
@@ -242,6 +247,7 @@ pub struct Config {
     pub raft_peers: Option<std::collections::BTreeMap<u64, String>>,
     /// This node's raft id.
     pub raft_id: u64,
+    pub pagerduty_events_url: String,
     /// `STRATA_ROOT_TOKEN`: an API token with every permission.
     pub root_token: Option<String>,
     pub limits: Limits,
@@ -488,6 +494,11 @@ impl Config {
                 .unwrap_or(5_000),
             raft_peers,
             raft_id,
+            pagerduty_events_url: args
+                .pagerduty_events_url
+                .or(file.pagerduty_events_url)
+                .filter(|u| !u.is_empty())
+                .unwrap_or_else(|| crate::alerts::actions::PAGERDUTY_URL.to_string()),
             root_token: std::env::var("STRATA_ROOT_TOKEN")
                 .ok()
                 .filter(|t| !t.is_empty()),

@@ -159,6 +159,8 @@ fn graphql_table() -> BTreeMap<&'static str, Need> {
         "filterAlert",
         "scheduledSearches",
         "scheduledSearch",
+        "alerts",
+        "alert",
     ] {
         t.insert(leak(format!("SearchDomain.{f}")), View("ReadAccess"));
     }
@@ -206,6 +208,16 @@ fn graphql_table() -> BTreeMap<&'static str, Need> {
                 View("ChangeTriggers"),
             );
         }
+    }
+    // Legacy alerts (enabled and disabled through updateAlert, as in LogScale).
+    for f in [
+        "createAlert",
+        "updateAlert",
+        "deleteAlert",
+        "deleteLegacyAlert",
+        "clearErrorOnAlert",
+    ] {
+        t.insert(leak(format!("Mutation.{f}")), View("ChangeTriggers"));
     }
     t
 }

@@ -15,6 +15,7 @@ const RepositoryPage = lazy(() => import("./pages/Repository"));
 const DashboardsPage = lazy(() => import("./pages/Dashboards"));
 const ClusterPage = lazy(() => import("./pages/Cluster"));
 const AdminPage = lazy(() => import("./pages/Admin"));
+const AlertsPage = lazy(() => import("./pages/Alerts"));
 
 function Nav({ viewer, path, onSignOut }: { viewer: Viewer; path: string; onSignOut: () => void }) {
   const item = (href: string, label: string) => (
@@ -28,6 +29,7 @@ function Nav({ viewer, path, onSignOut }: { viewer: Viewer; path: string; onSign
       {item("/search", "Search")}
       {item("/repositories", "Repositories")}
       {item("/dashboards", "Dashboards")}
+      {item("/alerts", "Alerts")}
       {canViewCluster(viewer) && item("/cluster", "Cluster")}
       {canManageUsers(viewer) ? item("/admin", "Administration") : item("/admin/tokens", "API tokens")}
       <span class="spacer" />
@@ -86,6 +88,7 @@ function App() {
   else if (path.startsWith("/repositories")) page = <RepositoriesPage />;
   else if (path.startsWith("/dashboards")) page = <DashboardsPage path={path} search={search} />;
   else if (path.startsWith("/cluster")) page = <ClusterPage />;
+  else if (path === "/alerts" || path.startsWith("/alerts/")) page = <AlertsPage path={path} search={search} />;
   else if (isAdminPath(path)) page = <AdminPage path={path} viewer={viewer} />;
   else page = <div class="page">Not found: {path}</div>;
 

@@ -22,7 +22,8 @@ const FIRST_PAUSE: Duration = Duration::from_millis(200);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// Shown of a failing receiver's answer.
 const ERROR_BODY_CHARS: usize = 300;
-const PAGERDUTY_URL: &str = "https://events.pagerduty.com/v2/enqueue";
+/// PagerDuty's Events API v2 (the default of `--pagerduty-events-url`).
+pub const PAGERDUTY_URL: &str = "https://events.pagerduty.com/v2/enqueue";
 
 /// Why an action failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -183,11 +184,9 @@ impl Sender {
                 use_proxy,
             } => {
                 let body = pagerduty_payload(severity, routing_key, t);
-                let req = self
-                    .client(false, *use_proxy)?
-                    .post(PAGERDUTY_URL)
-                    .json(&body);
-                http(req, PAGERDUTY_URL).await
+                let url = &ctx.cfg.pagerduty_events_url;
+                let req = self.client(false, *use_proxy)?.post(url).json(&body);
+                http(req, url).await
             }
             ActionSpec::OpsGenie {
                 api_url,

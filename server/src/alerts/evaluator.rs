@@ -14,7 +14,9 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::actions::{Sender, Smtp};
-use super::model::{self, AlertKind, AlertSpec, AlertState, StoredAction, StoredAlert};
+use super::model::{
+    self, AlertKind, AlertSpec, AlertState, StoredAction, StoredAlert, TriggerMode,
+};
 use super::templates::Trigger;
 use super::{activity, filter, owner, schedule, search, AlertError};
 use crate::ctx::NodeCtx;
@@ -183,7 +185,9 @@ async fn evaluate(
         _ => alert.state.clone(),
     };
     let res = match &alert.spec.kind {
-        AlertKind::Aggregate { .. } => aggregate(env, &alert, &mut st, now).await,
+        AlertKind::Aggregate { .. } | AlertKind::Legacy { .. } => {
+            aggregate(env, &alert, &mut st, &mut r, now).await
+        }
         AlertKind::Filter => {
             filter::evaluate(env, &alert, &mut st, &mut r, hold.as_deref(), now).await
         }
@@ -390,20 +394,58 @@ pub(super) fn triggered(
     }
 }
 
+/// What an aggregate alert does with a result that reported missing data (LogScale's
+/// `TriggerMode`): `CompleteMode` waits up to [`WAIT_FOR_COMPLETE_MS`] for a complete result;
+/// `ImmediateMode` triggers at once on rows it has and waits only when it has none. After the
+/// wait either mode takes the result as it is (with a note in the alert's last error).
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum OnIncomplete {
+    /// Evaluate the rows (a trigger if there are any).
+    Evaluate,
+    /// Retry later; the error says the result is incomplete.
+    Wait,
+    /// Waited long enough: evaluate the rows as they are, noting it.
+    EvaluateAsIs,
+}
+
+/// How long an aggregate alert waits for a complete result (LogScale: twenty minutes).
+pub(super) const WAIT_FOR_COMPLETE_MS: i64 = 20 * 60_000;
+
+pub(super) fn on_incomplete(mode: TriggerMode, has_rows: bool, waited_ms: i64) -> OnIncomplete {
+    match mode {
+        TriggerMode::ImmediateMode if has_rows => OnIncomplete::Evaluate,
+        _ if waited_ms >= WAIT_FOR_COMPLETE_MS => OnIncomplete::EvaluateAsIs,
+        _ => OnIncomplete::Wait,
+    }
+}
+
+/// Aggregate alerts and legacy alerts: the query over the window ending now; rows trigger.
 async fn aggregate(
     env: &Env,
     alert: &StoredAlert,
     st: &mut AlertState,
+    r: &mut Runner,
     now: i64,
 ) -> Result<Step, AlertError> {
-    let AlertKind::Aggregate {
-        search_interval_seconds,
-        ..
-    } = &alert.spec.kind
-    else {
-        return Err(AlertError::Invalid("not an aggregate alert".into()));
+    let (window_ms, configured_start, mode) = match &alert.spec.kind {
+        AlertKind::Aggregate {
+            search_interval_seconds,
+            trigger_mode,
+            ..
+        } => (
+            (*search_interval_seconds as i64).saturating_mul(1000),
+            format!("{search_interval_seconds}s"),
+            *trigger_mode,
+        ),
+        // A legacy alert is a live query: it triggers on what it has.
+        AlertKind::Legacy { query_start, .. } => (
+            super::relative_ms(query_start, "queryStart")?,
+            query_start.clone(),
+            TriggerMode::ImmediateMode,
+        ),
+        _ => return Err(AlertError::Invalid("not an aggregate alert".into())),
     };
-    let start = now - (*search_interval_seconds as i64).saturating_mul(1000);
+    let start = now - window_ms;
     let found = search(
         &env.ctx,
         &alert.repo,
@@ -413,26 +455,42 @@ async fn aggregate(
         RESULT_LIMIT,
     )
     .await?;
-    if !found.warnings.is_empty() {
-        return Err(AlertError::Incomplete(found.warnings.join("; ")));
+    let mut note = None;
+    if found.warnings.is_empty() {
+        r.incomplete_since = None;
+    } else {
+        let since = *r.incomplete_since.get_or_insert(now);
+        match on_incomplete(mode, !found.rows.is_empty(), now - since) {
+            OnIncomplete::Evaluate => {}
+            OnIncomplete::Wait => return Err(AlertError::Incomplete(found.warnings.join("; "))),
+            OnIncomplete::EvaluateAsIs => {
+                note = Some(format!(
+                    "evaluated an incomplete result after waiting {} minutes: {}",
+                    WAIT_FOR_COMPLETE_MS / 60_000,
+                    found.warnings.join("; ")
+                ));
+            }
+        }
     }
     let next = now + env.poll_ms;
+    let idle = |note| Step {
+        next_due: next,
+        partial: note,
+        keep_error: false,
+    };
     if found.rows.is_empty() {
-        return Ok(Step::at(next));
+        return Ok(idle(note));
     }
     let rows = unthrottled(&alert.spec, st, found.rows, now);
     if rows.is_empty() {
-        return Ok(Step::at(next));
+        return Ok(idle(note));
     }
-    let configured = (format!("{search_interval_seconds}s"), "now".to_string());
+    let configured = (configured_start, "now".to_string());
     let t = trigger(env, alert, (start, now), configured, rows.clone(), now);
     let partial = fire(env, alert, &t).await?;
     triggered(&alert.spec, st, &rows, now);
-    Ok(Step {
-        next_due: next,
-        partial,
-        keep_error: false,
-    })
+    let notes: Vec<String> = note.into_iter().chain(partial).collect();
+    Ok(idle((!notes.is_empty()).then(|| notes.join("; "))))
 }
 
 async fn scheduled(
@@ -509,4 +567,33 @@ async fn scheduled(
         partial: (!notes.is_empty()).then(|| notes.join("; ")),
         keep_error: false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trigger_mode_decides_what_an_incomplete_result_does() {
+        use OnIncomplete::*;
+        use TriggerMode::*;
+        // Complete mode waits for a complete result, rows or not, up to the limit.
+        assert_eq!(on_incomplete(CompleteMode, true, 0), Wait);
+        assert_eq!(on_incomplete(CompleteMode, false, 0), Wait);
+        assert_eq!(
+            on_incomplete(CompleteMode, true, WAIT_FOR_COMPLETE_MS - 1),
+            Wait
+        );
+        assert_eq!(
+            on_incomplete(CompleteMode, true, WAIT_FOR_COMPLETE_MS),
+            EvaluateAsIs
+        );
+        // Immediate mode triggers on the rows it has, and waits only when it has none.
+        assert_eq!(on_incomplete(ImmediateMode, true, 0), Evaluate);
+        assert_eq!(on_incomplete(ImmediateMode, false, 0), Wait);
+        assert_eq!(
+            on_incomplete(ImmediateMode, false, WAIT_FOR_COMPLETE_MS),
+            EvaluateAsIs
+        );
+    }
 }

@@ -91,8 +91,8 @@ pub enum TimestampType {
     IngestTimestamp,
 }
 
-/// LogScale's `TriggerMode`. Both behave the same here: each evaluation runs a static query
-/// over the whole window and triggers on its complete result.
+/// LogScale's `TriggerMode`: what an aggregate alert does with a result that reports missing
+/// data (`evaluator::on_incomplete`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum TriggerMode {
     #[default]
@@ -100,7 +100,7 @@ pub enum TriggerMode {
     ImmediateMode,
 }
 
-/// The three kinds of trigger.
+/// The kinds of trigger.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum AlertKind {
@@ -123,6 +123,15 @@ pub enum AlertKind {
         time_zone: String,
         backfill_limit: u32,
     },
+    /// LogScale's legacy (standard) alert: the query over the last `query_start` (a relative
+    /// time), evaluated every poll interval like a live query's window; a non-empty result
+    /// (events or aggregate rows) triggers. `throttle_time_millis` is LogScale's field; the
+    /// spec's `throttle_time_seconds` holds it rounded up for the shared throttle logic.
+    #[serde(rename_all = "camelCase")]
+    Legacy {
+        query_start: String,
+        throttle_time_millis: u64,
+    },
 }
 
 impl AlertKind {
@@ -131,6 +140,7 @@ impl AlertKind {
             AlertKind::Aggregate { .. } => "AggregateAlert",
             AlertKind::Filter => "FilterAlert",
             AlertKind::Scheduled { .. } => "ScheduledSearch",
+            AlertKind::Legacy { .. } => "Alert",
         }
     }
 }

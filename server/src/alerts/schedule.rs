@@ -4,7 +4,8 @@
 //!
 //! - Expressions are LogScale's five fields (`minute hour day-of-month month day-of-week`,
 //!   day-of-week 0–7 with 0 and 7 Sunday, names allowed); six fields (a leading seconds
-//!   field) are accepted too. Parsed by the `cron` crate.
+//!   field) are accepted too. Parsed by the `cron` crate. When day-of-month and day-of-week
+//!   are both restricted a day matching either runs (cron's OR), not only days matching both.
 //! - Time zones are LogScale's UTC offsets (`UTC`, `UTC+01`, `UTC-03:30`) or IANA names
 //!   (`Europe/Copenhagen`, from `chrono-tz`).
 //! - Daylight saving: a local time that does not exist (the spring change) runs at the
@@ -31,7 +32,10 @@ pub enum Zone {
 /// A parsed schedule.
 #[derive(Clone, Debug)]
 pub struct Cron {
-    schedule: cron::Schedule,
+    /// One schedule, or two when day-of-month and day-of-week are both restricted: cron runs
+    /// on a day either field matches (OR), while the `cron` crate requires both (AND), so each
+    /// field gets its own schedule and the earlier run wins.
+    schedules: Vec<cron::Schedule>,
     /// The hour field is `*`: ambiguous local times run at both instants.
     every_hour: bool,
 }
@@ -39,39 +43,32 @@ pub struct Cron {
 /// Parses a cron expression (5 fields, or 6 with seconds first).
 pub fn parse_cron(expr: &str) -> Result<Cron, AlertError> {
     let fields: Vec<&str> = expr.split_whitespace().collect();
-    let full = match fields.len() {
-        5 => format!(
-            "0 {} {} {} {} {}",
-            fields[0],
-            fields[1],
-            fields[2],
-            fields[3],
-            day_of_week(fields[4])?
-        ),
-        6 => format!(
-            "{} {} {} {} {} {}",
-            fields[0],
-            fields[1],
-            fields[2],
-            fields[3],
-            fields[4],
-            day_of_week(fields[5])?
-        ),
+    let (sec, rest) = match fields.len() {
+        5 => ("0", &fields[..]),
+        6 => (fields[0], &fields[1..]),
         n => {
             return Err(AlertError::Invalid(format!(
                 "schedule {expr:?} must have 5 fields (minute hour day-of-month month day-of-week), not {n}"
             )))
         }
     };
-    let schedule = cron::Schedule::from_str(&full)
-        .map_err(|e| AlertError::Invalid(format!("schedule {expr:?} is not valid cron: {e}")))?;
-    let hour = if fields.len() == 5 {
-        fields[1]
+    let (min, hour, dom, month, dow) = (rest[0], rest[1], rest[2], rest[3], day_of_week(rest[4])?);
+    // Vixie cron's rule: a field starting with `*` (or `?`) does not restrict the day.
+    let restricted = |f: &str| !f.starts_with('*') && !f.starts_with('?');
+    let days: Vec<(&str, &str)> = if restricted(dom) && restricted(&dow) {
+        vec![(dom, "*"), ("*", &dow)]
     } else {
-        fields[2]
+        vec![(dom, &dow)]
     };
+    let mut schedules = Vec::new();
+    for (d, w) in days {
+        let full = format!("{sec} {min} {hour} {d} {month} {w}");
+        schedules.push(cron::Schedule::from_str(&full).map_err(|e| {
+            AlertError::Invalid(format!("schedule {expr:?} is not valid cron: {e}"))
+        })?);
+    }
     Ok(Cron {
-        schedule,
+        schedules,
         every_hour: hour == "*",
     })
 }
@@ -199,6 +196,13 @@ impl Cron {
 
     /// The first run strictly after `after_ms` (epoch ms), if the schedule has one.
     pub fn next_after(&self, zone: &Zone, after_ms: i64) -> Option<i64> {
+        self.schedules
+            .iter()
+            .filter_map(|s| self.next_of(s, zone, after_ms))
+            .min()
+    }
+
+    fn next_of(&self, schedule: &cron::Schedule, zone: &Zone, after_ms: i64) -> Option<i64> {
         let after = utc(after_ms);
         // Around a daylight-saving change the order of local times and instants can differ by
         // the size of the change: look back that far in local time.
@@ -212,11 +216,7 @@ impl Cron {
         let start = zone.naive_local(after) - lookback;
         let mut best: Option<DateTime<Utc>> = None;
         // Local wall-clock times in order: the cron crate walks them as if they were UTC.
-        for (i, local) in self
-            .schedule
-            .after(&Utc.from_utc_datetime(&start))
-            .enumerate()
-        {
+        for (i, local) in schedule.after(&Utc.from_utc_datetime(&start)).enumerate() {
             let n = local.naive_utc();
             if let Some(b) = best {
                 if n > zone.naive_local(b) + lookback {
@@ -405,6 +405,30 @@ mod tests {
             due,
             [ms("2024-03-08T11:00:00Z")],
             "a run at exactly now is due"
+        );
+    }
+
+    #[test]
+    fn day_of_month_and_day_of_week_combine_with_or_as_cron_does() {
+        // 09:00 on the 1st and 15th, and on every Friday (cron's OR): from Wed 2025-01-01.
+        assert_eq!(
+            runs("0 9 1,15 * 5", "UTC", "2024-12-31T12:00:00Z", 5),
+            [
+                "2025-01-01T09:00:00Z",
+                "2025-01-03T09:00:00Z",
+                "2025-01-10T09:00:00Z",
+                "2025-01-15T09:00:00Z",
+                "2025-01-17T09:00:00Z",
+            ]
+        );
+        // A field starting with `*` (a step of it too): both must match (AND), as in cron.
+        assert_eq!(
+            runs("0 9 * * 5", "UTC", "2024-12-31T12:00:00Z", 2),
+            ["2025-01-03T09:00:00Z", "2025-01-10T09:00:00Z"]
+        );
+        assert_eq!(
+            runs("0 9 */10 * MON", "UTC", "2024-12-31T12:00:00Z", 2),
+            ["2025-03-31T09:00:00Z", "2025-04-21T09:00:00Z"]
         );
     }
 }

@@ -6,6 +6,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod helpers;
+mod legacy;
 
 use common::{free_port, Broker, Node, ROOT};
 use helpers::*;

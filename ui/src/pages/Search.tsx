@@ -28,7 +28,7 @@ import { clearHistory, HistoryEntry, loadHistory, loadZone, recordQuery, saveZon
 import { histogramSpan, resolve } from "../lib/timerange";
 import { resolveZone } from "../lib/timezone";
 import { DEFAULT_CONTEXT, decodeSearch, encodeSearch, SearchState } from "../lib/urlstate";
-import { navigate } from "../router";
+import { link, navigate } from "../router";
 
 type View = "table" | "line" | "bar";
 
@@ -263,6 +263,11 @@ export function SearchPage({ search, user, isRoot }: { search: string; user: str
           }}
         />
         {result && !state.ctx && <ExportButton repo={state.repo} query={state.query} start={state.start} end={state.end} zone={zone} aggregate={aggregate} ready={!isAgg || !!result.done || state.live} eventCols={cols.map((c) => c.field)} />}
+        {state.repo && (
+          <a class="button-link" data-testid="create-alert" href={`/alerts?repo=${encodeURIComponent(state.repo)}&new=${isAgg ? "aggregate" : "filter"}&query=${encodeURIComponent(state.query)}`} onClick={link}>
+            Create alert
+          </a>
+        )}
         <SavedSearches repo={state.repo} query={state.query} start={state.start} end={state.end} onPick={(q) => go({ query: q.queryString, start: q.start, end: q.end, ctx: undefined })} />
         <button type="button" class="icon" aria-label="Keyboard shortcuts" title="Keyboard shortcuts (?)" data-testid="shortcuts-button" onClick={() => setHelp(true)}>
           ?

@@ -1,6 +1,7 @@
 //! Trigger mutations with LogScale's names: `createAggregateAlert`, `createFilterAlert`,
 //! `createScheduledSearch`, `update…`, `delete…`, `enable…`/`disable…`, `clearErrorOn…`.
-//! Every change needs a root user; the configuration is checked before it is published.
+//! Every change needs `ChangeTriggers` on the repository; the configuration is checked
+//! before it is published.
 
 use async_graphql::{Context, Error, Object};
 use strata_global::{GlobalEvent, ItemKind};
@@ -44,7 +45,7 @@ fn resolve_actions(ctx: &Context<'_>, repo: &str, given: &[String]) -> Result<Ve
 
 /// Checks and stores a trigger: a new one when `id` is None, else a replacement of `id`
 /// (which must be of the same type; its creation time is kept).
-async fn put(
+pub(super) async fn put(
     ctx: &Context<'_>,
     id: Option<String>,
     c: Common,
@@ -55,7 +56,7 @@ async fn put(
     let want_aggregate = match kind {
         AlertKind::Aggregate { .. } => Some(true),
         AlertKind::Filter => Some(false),
-        AlertKind::Scheduled { .. } => None,
+        AlertKind::Scheduled { .. } | AlertKind::Legacy { .. } => None,
     };
     crate::alerts::check_query(&c.query_string, want_aggregate).map_err(invalid)?;
     if let Some(f) = &c.throttle_field {
@@ -124,7 +125,7 @@ async fn put(
     find(ctx, &c.repo, &id)
 }
 
-fn find(ctx: &Context<'_>, repo: &str, id: &str) -> Result<StoredAlert, Error> {
+pub(super) fn find(ctx: &Context<'_>, repo: &str, id: &str) -> Result<StoredAlert, Error> {
     stored(ctx, repo)?
         .into_iter()
         .find(|a| a.id == id)
@@ -140,7 +141,7 @@ fn current(ctx: &Context<'_>, repo: &str, id: &str, type_name: &str) -> Result<S
         .ok_or_else(|| Error::new(format!("{type_name} {id:?} does not exist in {repo:?}")))
 }
 
-async fn set_enabled(
+pub(super) async fn set_enabled(
     ctx: &Context<'_>,
     repo: &str,
     id: &str,
@@ -166,7 +167,7 @@ async fn set_enabled(
     find(ctx, repo, id)
 }
 
-async fn clear_error(
+pub(super) async fn clear_error(
     ctx: &Context<'_>,
     repo: &str,
     id: &str,
@@ -194,7 +195,7 @@ async fn clear_error(
     find(ctx, repo, id)
 }
 
-async fn delete(
+pub(super) async fn delete(
     ctx: &Context<'_>,
     repo: String,
     id: String,
@@ -240,10 +241,10 @@ fn sch(ctx: &Context<'_>, a: StoredAlert) -> Result<ScheduledSearch, Error> {
 }
 
 #[derive(Default)]
-pub struct AlertMutation;
+pub struct TriggerMutation;
 
 #[Object]
-impl AlertMutation {
+impl TriggerMutation {
     async fn create_aggregate_alert(
         &self,
         ctx: &Context<'_>,

@@ -115,7 +115,7 @@ pub struct ScheduledSearch {
     state: TriggerState,
 }
 
-fn state_of(ctx: &Context<'_>, a: &StoredAlert) -> TriggerState {
+pub(super) fn state_of(ctx: &Context<'_>, a: &StoredAlert) -> TriggerState {
     let now = crate::text::now_ms();
     let st: &AlertState = &a.state;
     let ms = model::throttle_ms(&a.spec);
@@ -144,7 +144,7 @@ fn state_of(ctx: &Context<'_>, a: &StoredAlert) -> TriggerState {
     }
 }
 
-fn actions_of(ctx: &Context<'_>, a: &StoredAlert) -> Vec<Action> {
+pub(super) fn actions_of(ctx: &Context<'_>, a: &StoredAlert) -> Vec<Action> {
     let all = node(ctx).global.read(|s| model::actions(s, &a.repo));
     a.spec
         .action_ids
@@ -331,6 +331,22 @@ impl SearchDomain {
             .filter(|a| a.id == id)
             .find_map(|a| filter_of(ctx, a))
             .ok_or_else(|| Error::new(format!("filter alert {id:?} does not exist")))
+    }
+    /// Legacy (standard) alerts.
+    async fn alerts(&self, ctx: &Context<'_>) -> Result<Vec<super::legacy::Alert>, Error> {
+        require_view(ctx, &self.name, ViewPermission::ReadAccess)?;
+        Ok(stored(ctx, &self.name)?
+            .into_iter()
+            .filter_map(|a| super::legacy::alert_of(ctx, a))
+            .collect())
+    }
+    async fn alert(&self, ctx: &Context<'_>, id: String) -> Result<super::legacy::Alert, Error> {
+        require_view(ctx, &self.name, ViewPermission::ReadAccess)?;
+        stored(ctx, &self.name)?
+            .into_iter()
+            .filter(|a| a.id == id)
+            .find_map(|a| super::legacy::alert_of(ctx, a))
+            .ok_or_else(|| Error::new(format!("alert {id:?} does not exist")))
     }
     async fn scheduled_searches(&self, ctx: &Context<'_>) -> Result<Vec<ScheduledSearch>, Error> {
         require_view(ctx, &self.name, ViewPermission::ReadAccess)?;

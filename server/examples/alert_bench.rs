@@ -1,0 +1,228 @@
+//! Filter-alert benchmarks against a running node, through its public HTTP ingest API and a
+//! real webhook receiver served by this program on 127.0.0.1:
+//!
+//! - `latency`: one filter alert (`probe=*`) with a webhook action; probes are ingested one
+//!   at a time, each timed from its ingest request's 200 (acknowledged, durable) to the
+//!   receiver getting its webhook. Prints p50/p99/max in ms.
+//! - `cost`: ingest throughput (humio-structured batches, several requests in flight) with 0
+//!   enabled filter alerts, then with N (default 1,000) enabled filter alerts, in the same run
+//!   against the same node. Prints both rates and their ratio.
+//!
+//! `cargo run --release -p strata --example alert_bench -- latency|cost URL ROOT_TOKEN [n]`
+//! with a node started as e.g. `STRATA_ROOT_TOKEN=root strata serve --data-dir /tmp/b
+//! --alert-poll-interval-ms 500 --alert-ingest-delay-ms 1000` (latency is bounded below by
+//! those two settings; report them with the figure).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::{extract::State, routing::post, Router};
+use serde_json::{json, Value};
+
+type Seen = Arc<Mutex<HashMap<String, Instant>>>;
+
+/// Serves `POST /hook`: records when each body (the probe id) first arrived.
+async fn receiver() -> (String, Seen) {
+    let seen: Seen = Default::default();
+    async fn hook(State(seen): State<Seen>, body: String) -> &'static str {
+        seen.lock()
+            .expect("lock")
+            .entry(body.trim().to_string())
+            .or_insert_with(Instant::now);
+        "ok"
+    }
+    let app = Router::new()
+        .route("/hook", post(hook))
+        .with_state(seen.clone());
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/hook", l.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(l, app).await });
+    (url, seen)
+}
+
+struct Api {
+    client: reqwest::Client,
+    url: String,
+    root: String,
+}
+
+impl Api {
+    async fn gql(&self, q: String) -> Value {
+        let v: Value = self
+            .client
+            .post(format!("{}/graphql", self.url))
+            .bearer_auth(&self.root)
+            .json(&json!({ "query": q }))
+            .send()
+            .await
+            .expect("graphql request")
+            .json()
+            .await
+            .expect("graphql answer");
+        assert!(v["errors"].is_null(), "{v}");
+        v["data"].clone()
+    }
+
+    /// A new repository with a webhook action `hook` to `hook_url`; its ingest token.
+    async fn setup(&self, repo: &str, hook_url: &str) -> String {
+        self.gql(format!(
+            r#"mutation {{ createRepository(name: "{repo}") {{ repository {{ name }} }} }}"#
+        ))
+        .await;
+        self.gql(format!(
+            r#"mutation {{ createWebhookAction(input: {{viewName: "{repo}", name: "hook", url: "{hook_url}", bodyTemplate: "{{field:probe}}"}}) {{ id }} }}"#
+        ))
+        .await;
+        let v = self
+            .gql(format!(
+                r#"mutation {{ addIngestTokenV3(input: {{repositoryName: "{repo}", name: "bench", parser: "json"}}) {{ token }} }}"#
+            ))
+            .await;
+        v["addIngestTokenV3"]["token"]
+            .as_str()
+            .expect("token")
+            .to_string()
+    }
+
+    async fn filter_alert(&self, repo: &str, name: &str, query: &str) {
+        self.gql(format!(
+            r#"mutation {{ createFilterAlert(input: {{viewName: "{repo}", name: "{name}", queryString: "{query}", actionIdsOrNames: ["hook"]}}) {{ id }} }}"#
+        ))
+        .await;
+    }
+
+    async fn ingest(&self, token: &str, body: Vec<u8>) {
+        let r = self
+            .client
+            .post(format!("{}/api/v1/ingest/humio-structured", self.url))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("ingest request");
+        assert!(r.status().is_success(), "ingest answered {}", r.status());
+    }
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+async fn latency(api: &Api, n: usize) {
+    let (hook, seen) = receiver().await;
+    let repo = format!("alertlat{}", std::process::id());
+    let token = api.setup(&repo, &hook).await;
+    api.filter_alert(&repo, "probes", "probe=*").await;
+    // Let the evaluator pick the alert up before the first probe.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut acked = Vec::new();
+    for i in 0..n {
+        let id = format!("p{i}");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_millis() as i64;
+        let body = json!([{"tags": {}, "events": [{"timestamp": now, "attributes": {"probe": id}, "rawstring": format!("probe={id}")}]}]);
+        api.ingest(&token, body.to_string().into_bytes()).await;
+        acked.push((id, Instant::now()));
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while seen.lock().expect("lock").len() < n && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let seen = seen.lock().expect("lock").clone();
+    let mut ms: Vec<f64> = acked
+        .iter()
+        .filter_map(|(id, t)| {
+            seen.get(id)
+                .map(|r| r.duration_since(*t).as_secs_f64() * 1e3)
+        })
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    let missing = n - ms.len();
+    println!(
+        "{}",
+        json!({"bench": "filter_alert_latency", "probes": n, "received": ms.len(), "missing": missing,
+               "p50_ms": pct(&ms, 0.5).round(), "p99_ms": pct(&ms, 0.99).round(), "max_ms": ms.last().map(|v| v.round())})
+    );
+}
+
+/// Ingests `batches` batches of `batch` events with `in_flight` requests at a time; events/s.
+async fn rate(api: &Arc<Api>, token: &str, batches: usize, batch: usize, in_flight: usize) -> f64 {
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let t = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..in_flight {
+        let (api, token, next) = (api.clone(), token.to_string(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let b = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if b >= batches {
+                    return;
+                }
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .expect("clock")
+                    .as_millis() as i64;
+                let events: Vec<Value> = (0..batch)
+                    .map(|i| json!({"timestamp": now, "attributes": {"user": format!("u{}", i % 100), "status": 200}, "rawstring": format!("GET /api/items/{b}/{i} 200 user=u{}", i % 100)}))
+                    .collect();
+                let body = json!([{"tags": {}, "events": events}]).to_string();
+                api.ingest(&token, body.into_bytes()).await;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("sender");
+    }
+    (batches * batch) as f64 / t.elapsed().as_secs_f64()
+}
+
+async fn cost(api: Arc<Api>, alerts: usize) {
+    let (hook, _seen) = receiver().await;
+    let repo = format!("alertcost{}", std::process::id());
+    let token = api.setup(&repo, &hook).await;
+    let (batches, batch, in_flight) = (300, 1_000, 4);
+    // Warm up, then the baseline with no alerts.
+    rate(&api, &token, 30, batch, in_flight).await;
+    let base = rate(&api, &token, batches, batch, in_flight).await;
+    for i in 0..alerts {
+        // Queries that match nothing ingested: the cost measured is evaluating, not sending.
+        api.filter_alert(&repo, &format!("a{i}"), &format!("user=nobody{i}"))
+            .await;
+    }
+    // Let every alert be picked up and catch up before measuring.
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    let with = rate(&api, &token, batches, batch, in_flight).await;
+    println!(
+        "{}",
+        json!({"bench": "filter_alert_cost", "alerts": alerts, "events": batches * batch,
+               "rate_no_alerts": base.round(), "rate_with_alerts": with.round(),
+               "ratio_with_over_without": (with / base * 1000.0).round() / 1000.0})
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let mode = args.get(1).cloned().unwrap_or_else(|| "latency".into());
+    let api = Arc::new(Api {
+        client: reqwest::Client::new(),
+        url: args
+            .get(2)
+            .cloned()
+            .unwrap_or_else(|| "http://127.0.0.1:8080".into()),
+        root: args.get(3).cloned().unwrap_or_else(|| "root".into()),
+    });
+    let n: Option<usize> = args.get(4).map(|s| s.parse().expect("a count"));
+    match mode.as_str() {
+        "latency" => latency(&api, n.unwrap_or(200)).await,
+        "cost" => cost(api, n.unwrap_or(1_000)).await,
+        m => panic!("mode {m:?}: use latency or cost"),
+    }
+}
