@@ -111,7 +111,10 @@ fn main() {
         }
         let t0 = Instant::now();
         while total() < events as u64 {
-            assert!(t0.elapsed() < Duration::from_secs(600), "events not searchable");
+            assert!(
+                t0.elapsed() < Duration::from_secs(600),
+                "events not searchable"
+            );
             std::thread::sleep(Duration::from_millis(500));
         }
     }

@@ -37,7 +37,12 @@ fn upload(node: &Node, repo: &str, name: &str, content: &[u8]) -> (u16, String) 
 }
 
 fn get(node: &Node, path: &str) -> (u16, String) {
-    let r = node.client.get(node.url(path)).bearer_auth(ROOT).send().unwrap();
+    let r = node
+        .client
+        .get(node.url(path))
+        .bearer_auth(ROOT)
+        .send()
+        .unwrap();
     (r.status().as_u16(), r.text().unwrap_or_default())
 }
 
@@ -76,7 +81,9 @@ fn files_api_and_match_in_searches() {
         .collect();
     let (s, t) = node.post("/api/v1/ingest/json", &tok, Value::Array(lines).to_string());
     assert_eq!(s, 200, "{t}");
-    node.wait_until(20, "30 events searchable", || node.count("app", "lk-") == 30);
+    node.wait_until(20, "30 events searchable", || {
+        node.count("app", "lk-") == 30
+    });
 
     // Upload, list, download.
     let csv = b"host,rack\nweb-0,r1\nweb-1,r2\n";
@@ -95,7 +102,10 @@ fn files_api_and_match_in_searches() {
     assert_eq!((s, b.as_bytes()), (200, &csv[..]));
 
     // match() enriches and (strict) filters; readFile() lists the rows.
-    let rows = node.query("app", "match(file=\"hosts.csv\", field=host) | groupBy([host, rack])");
+    let rows = node.query(
+        "app",
+        "match(file=\"hosts.csv\", field=host) | groupBy([host, rack])",
+    );
     assert_eq!(
         rows,
         vec![
@@ -109,11 +119,18 @@ fn files_api_and_match_in_searches() {
     // Replacing the file (the same name) is seen by the next search.
     let (s, b) = upload(&node, "app", "hosts.csv", b"host,rack\nweb-2,r9\n");
     assert_eq!(s, 200, "{b}");
-    let rows = node.query("app", "match(file=\"hosts.csv\", field=host) | groupBy([rack])");
+    let rows = node.query(
+        "app",
+        "match(file=\"hosts.csv\", field=host) | groupBy([rack])",
+    );
     assert_eq!(rows, vec![json!({"rack": "r9", "_count": "10"})]);
     let (_, b) = get(&node, "/api/v1/repositories/app/files");
     let list: Value = serde_json::from_str(&b).unwrap();
-    assert_eq!(list.as_array().unwrap().len(), 1, "a replacement, not a second file");
+    assert_eq!(
+        list.as_array().unwrap().len(),
+        1,
+        "a replacement, not a second file"
+    );
 
     // Files survive a restart (they are Global items).
     node.restart();
@@ -162,7 +179,10 @@ fn files_api_and_match_in_searches() {
     assert!(r.text().unwrap().contains("no part named `file`"));
     let (s, b) = query_status(&node, "app", "match(file=\"hosts.csv\", field=nosuch)");
     assert_eq!(s, 400, "{b}");
-    assert!(b.contains("no column \\\"nosuch\\\"") || b.contains("no column"), "{b}");
+    assert!(
+        b.contains("no column \\\"nosuch\\\"") || b.contains("no column"),
+        "{b}"
+    );
 
     // Delete: gone from the list, the download and searches.
     let r = node

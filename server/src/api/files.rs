@@ -19,10 +19,7 @@ use crate::lookup::{self, LookupError, MAX_FILE_BYTES};
 
 pub fn routes() -> Router<Arc<NodeCtx>> {
     Router::new()
-        .route(
-            "/api/v1/repositories/{repo}/files",
-            get(list).post(upload),
-        )
+        .route("/api/v1/repositories/{repo}/files", get(list).post(upload))
         .route(
             "/api/v1/repositories/{repo}/files/{name}",
             get(download).delete(remove),
@@ -56,7 +53,11 @@ async fn list(
     Path(repo): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    node.authorize(&headers, Scope::Repository(&repo), ViewPermission::ReadAccess)?;
+    node.authorize(
+        &headers,
+        Scope::Repository(&repo),
+        ViewPermission::ReadAccess,
+    )?;
     Ok(Json(lookup::list(&node.global, &repo)?).into_response())
 }
 
@@ -65,7 +66,11 @@ async fn download(
     Path((repo, name)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    node.authorize(&headers, Scope::Repository(&repo), ViewPermission::ReadAccess)?;
+    node.authorize(
+        &headers,
+        Scope::Repository(&repo),
+        ViewPermission::ReadAccess,
+    )?;
     let (f, _) = lookup::get(&node.global, &repo, &name)?;
     let bytes = lookup::content(&name, &f)?;
     let ct = if name.to_ascii_lowercase().ends_with(".json") {
@@ -81,7 +86,11 @@ async fn remove(
     Path((repo, name)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    node.authorize(&headers, Scope::Repository(&repo), ViewPermission::ChangeFiles)?;
+    node.authorize(
+        &headers,
+        Scope::Repository(&repo),
+        ViewPermission::ChangeFiles,
+    )?;
     lookup::delete(&node.global, &repo, &name).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -102,7 +102,9 @@ pub fn check_name(name: &str) -> Result<(), LookupError> {
     if name.is_empty()
         || name.len() > 255
         || !(lower.ends_with(".csv") || lower.ends_with(".json"))
-        || name.chars().any(|c| c.is_control() || c == '/' || c == '\\')
+        || name
+            .chars()
+            .any(|c| c.is_control() || c == '/' || c == '\\')
     {
         return Err(LookupError::BadName(name.to_string()));
     }
@@ -120,9 +122,7 @@ pub fn parse(name: &str, bytes: &[u8]) -> Result<Table, LookupError> {
     if name.to_ascii_lowercase().ends_with(".json") {
         return parse_json(bytes).map_err(bad);
     }
-    let mut r = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(bytes);
+    let mut r = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
     let columns: Vec<String> = r
         .headers()
         .map_err(|e| bad(format!("the header row cannot be read: {e}")))?
@@ -406,7 +406,11 @@ mod tests {
         assert_eq!(t.columns, ["ip", "name"]);
         assert_eq!(t.rows[1], vec![Some("10.0.0.2".to_string())]);
         assert!(parse("a.csv", b"a,b\n1,2,3\n").is_err());
-        let t = parse("a.json", br#"[{"ip":"1.2.3.4","n":5},{"x":true,"ip":null}]"#).unwrap();
+        let t = parse(
+            "a.json",
+            br#"[{"ip":"1.2.3.4","n":5},{"x":true,"ip":null}]"#,
+        )
+        .unwrap();
         assert_eq!(t.columns, ["ip", "n", "x"]);
         assert_eq!(t.rows[1], vec![None, None, Some("true".to_string())]);
         assert!(parse("a.json", br#"{"ip":"1"}"#).is_err());

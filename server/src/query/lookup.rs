@@ -359,6 +359,10 @@ mod tests {
             .map(|r| r.get_str("name").unwrap().to_string())
             .collect();
         assert_eq!(names, ["wide", "again"]);
-        assert_eq!(run(&m, "1.1.1.1").len(), 1, "strict=false lets a miss through");
+        assert_eq!(
+            run(&m, "1.1.1.1").len(),
+            1,
+            "strict=false lets a miss through"
+        );
     }
 }

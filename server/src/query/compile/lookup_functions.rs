@@ -40,7 +40,9 @@ fn file(c: &Call, name: &str) -> Result<Arc<Table>, ParseError> {
     let files = FILES
         .with(|c| c.borrow().clone())
         .unwrap_or_else(|| Arc::new(NoFiles));
-    files.get(name).map_err(|m| err(c.pos, format!("{}(): {m}", c.name)))
+    files
+        .get(name)
+        .map_err(|m| err(c.pos, format!("{}(): {m}", c.name)))
 }
 
 fn columns_of(
