@@ -77,13 +77,17 @@ pub struct SegmentInfo {
     pub version: u64,
 }
 
-/// What kind of object a generic named item is (saved queries, dashboards, alerts, actions).
+/// What kind of object a generic named item is (saved queries, dashboards, alerts, actions,
+/// lookup files).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum ItemKind {
     SavedQuery,
     Dashboard,
     Alert,
     Action,
+    /// A lookup file for `match()`/`readFile()`: id and name are the file name, the body is
+    /// the server's JSON with the compressed content (`server/src/lookup/`).
+    LookupFile,
 }
 
 /// What an API token may do, with LogScale's kinds of token. Permissions are LogScale's names

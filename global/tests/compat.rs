@@ -63,6 +63,7 @@ fn names(e: &GlobalEvent) -> (&'static str, Vec<&'static str>) {
         ItemKind::Dashboard => "Dashboard",
         ItemKind::Alert => "Alert",
         ItemKind::Action => "Action",
+        ItemKind::LookupFile => "LookupFile",
     };
     let state = |s: &NodeState| match s {
         NodeState::Running => "Running",
@@ -444,6 +445,14 @@ fn fixture_events() -> Vec<GlobalEvent> {
             token_hash: "4e07408562bedb8b60ce05c1decfe3ad16b72230967de01f640b7e4729b49fce".into(),
             created_ms: 1_764_547_200_003,
             expires_ms: None,
+        },
+        PutItem {
+            repo: "web-prod".into(),
+            kind: ItemKind::LookupFile,
+            id: "hosts.csv".into(),
+            name: "hosts.csv".into(),
+            body: r#"{"format":"gzip+base64","data":"H4sIAAAAAAAA/w==","sizeBytes":0}"#.into(),
+            expected_version: None,
         },
     ]
 }

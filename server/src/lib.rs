@@ -14,6 +14,7 @@ pub mod error;
 pub mod housekeeping;
 pub mod ingest;
 pub mod loadgen;
+pub mod lookup;
 pub mod merge;
 pub mod metrics;
 pub mod node;

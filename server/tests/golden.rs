@@ -11,7 +11,9 @@
 //! {"service":"api","_count":"3"}
 //! ```
 //!
-//! A case expecting an error has `error: <message> at position <n>` after `---`.
+//! A case expecting an error has `error: <message> at position <n>` after `---`. Lookup files
+//! that `match()` and `readFile()` name are read from `tests/golden/files/`, parsed as an
+//! upload is.
 //! `STRATA_BLESS=1 cargo test --test golden` rewrites the expectations (review the diff!).
 //!
 //! Each query runs twice: over segment files (two thirds of each datasource, small blocks,
@@ -22,7 +24,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use strata::query::{compile, parse_with, PlanOptions};
+use strata::query::lookup::{Files, Table};
+use strata::query::{compile_with, parse_with, PlanOptions};
 use strata::search::{execute, Progress, SearchRange, SearchResult, WipSnapshot};
 use strata_segment::{
     Codec, Datasource, Event, EventId, SegmentReader, SegmentWriter, WriterOptions,
@@ -178,6 +181,20 @@ fn render(r: &SearchResult, fields: &Option<Vec<String>>) -> String {
     out
 }
 
+/// The lookup files of the golden cases: `tests/golden/files/NAME`.
+struct GoldenFiles;
+
+impl Files for GoldenFiles {
+    fn get(&self, name: &str) -> Result<Arc<Table>, String> {
+        strata::lookup::check_name(name).map_err(|e| e.to_string())?;
+        let bytes = std::fs::read(golden_dir().join("files").join(name))
+            .map_err(|_| format!("no lookup file {name:?} in repository {REPO:?}"))?;
+        strata::lookup::parse(name, &bytes)
+            .map(Arc::new)
+            .map_err(|e| e.to_string())
+    }
+}
+
 fn run(data: &Data, case: &Case, in_memory: bool) -> String {
     let q = match parse_with(&case.query, &case.arguments) {
         Ok(q) => q,
@@ -189,7 +206,7 @@ fn run(data: &Data, case: &Case, in_memory: bool) -> String {
         default_limit: 200,
         zone: strata::query::Zone::UTC,
     };
-    let plan = match compile(&q, opts) {
+    let plan = match compile_with(&q, opts, Arc::new(GoldenFiles)) {
         Ok(p) => p,
         Err(e) => return format!("error: {e}\n"),
     };

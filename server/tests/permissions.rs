@@ -27,6 +27,7 @@ const VIEW: &[&str] = &[
     "ChangeViewOrRepositoryDescription",
     "DeleteDataSources",
     "DeleteRepositoryOrView",
+    "ChangeFiles",
 ];
 const ORG: &[&str] = &[
     "CreateRepository",
@@ -666,6 +667,8 @@ enum Route {
     Internal,
     /// Unknown API paths: 404.
     Fallback,
+    /// Lookup files of `{repo}`: reading needs ReadAccess, changing ChangeFiles.
+    Files,
 }
 
 fn route_table() -> BTreeMap<&'static str, Route> {
@@ -722,6 +725,8 @@ fn route_table() -> BTreeMap<&'static str, Route> {
         ("/internal/v1/raft/snapshot", Internal),
         ("/internal/v1/raft/write", Internal),
         ("/internal/v1/raft/status", Internal),
+        ("/api/v1/repositories/{repo}/files", Files),
+        ("/api/v1/repositories/{repo}/files/{name}", Files),
         ("/api/{*rest}", Fallback),
         ("/internal/{*rest}", Fallback),
     ])
@@ -778,6 +783,7 @@ fn every_http_route_checks_its_permission() {
     let reader = user_with(&node, "reader", &["ReadAccess"], A, &[], &[]);
     let dasher = user_with(&node, "dasher", &["ChangeDashboards"], A, &[], &[]);
     let other = user_with(&node, "other", VIEW, B, &[], &[]);
+    let filer = user_with(&node, "filer", &["ChangeFiles"], A, &[], &[]);
     let ingest = gql_ok(
         &node,
         r#"mutation { addIngestTokenV3(input: {repositoryName: "alpha", name: "t"}) { token } }"#,
@@ -1000,6 +1006,51 @@ fn every_http_route_checks_its_permission() {
                     format!("{p} root token"),
                     send(&node, m, &p, Some(ROOT), ""),
                     &[401],
+                );
+            }
+            Route::Files => {
+                let p = on(A).replace("{name}", "x.csv");
+                let change = if path.ends_with("{name}") {
+                    "DELETE"
+                } else {
+                    "POST"
+                };
+                for m in ["GET", change] {
+                    expect(
+                        format!("{m} {p} no token"),
+                        send(&node, m, &p, None, ""),
+                        &[401],
+                    );
+                    expect(
+                        format!("{m} {p} other"),
+                        send(&node, m, &p, Some(&other), ""),
+                        &[404],
+                    );
+                    expect(
+                        format!("{m} {p} dasher"),
+                        send(&node, m, &p, Some(&dasher), ""),
+                        &[403],
+                    );
+                }
+                // Past authorisation: the list, or no such file.
+                let want_get: &[u16] = if change == "POST" { &[200] } else { &[404] };
+                expect(
+                    format!("GET {p} reader"),
+                    send(&node, "GET", &p, Some(&reader), ""),
+                    want_get,
+                );
+                expect(
+                    format!("{change} {p} reader"),
+                    send(&node, change, &p, Some(&reader), ""),
+                    &[403],
+                );
+                // The holder of ChangeFiles passes: a JSON body is not an upload (400), and
+                // there is no such file to delete (404).
+                let want: &[u16] = if change == "POST" { &[400] } else { &[404] };
+                expect(
+                    format!("{change} {p} holder of ChangeFiles"),
+                    send(&node, change, &p, Some(&filer), ""),
+                    want,
                 );
             }
             Route::Fallback => {

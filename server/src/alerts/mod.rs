@@ -115,6 +115,7 @@ pub async fn search(
             zone: crate::query::Zone::UTC,
         },
         live: None,
+        files: crate::query::lookup::FileSource(crate::lookup::files(&ctx.global, repo)),
     };
     let plan = Arc::new(q.compile().map_err(|e| AlertError::Query(e.to_string()))?);
     crate::metrics::ALERTS_EVALUATED.inc();

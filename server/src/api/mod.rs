@@ -3,6 +3,7 @@
 //! ([`NodeCtx::authenticate`], [`NodeCtx::authorize`], on `auth::Access`), searches are
 //! audited here (`audit_searches`), and errors map to status codes in one place ([`ApiError`]).
 
+pub mod files;
 pub mod graphql;
 pub mod ingest;
 pub mod internal;
@@ -520,6 +521,7 @@ pub fn router(node: Arc<NodeCtx>) -> Router {
             )),
         )
         .merge(query::routes())
+        .merge(files::routes())
         .route("/graphql", post(graphql::handler).get(graphql::playground))
         .layer(axum::Extension(graphql::schema()))
         .merge(auth::login::routes())

@@ -23,6 +23,8 @@ pub enum ViewPermission {
     ChangeViewOrRepositoryDescription,
     DeleteDataSources,
     DeleteRepositoryOrView,
+    /// Upload, replace and delete lookup files.
+    ChangeFiles,
 }
 
 /// An organization-wide permission (LogScale's `OrganizationPermission`).

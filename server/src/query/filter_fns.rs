@@ -52,6 +52,11 @@ impl Net {
         Some(Net { addr, bits })
     }
 
+    /// The prefix length.
+    pub fn bits(&self) -> u8 {
+        self.bits
+    }
+
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, ip) {
             (IpAddr::V4(n), IpAddr::V4(x)) => {

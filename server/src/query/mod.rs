@@ -10,6 +10,7 @@ mod compile;
 pub mod expr;
 pub mod filter;
 pub mod filter_fns;
+pub mod lookup;
 pub mod ops;
 mod parser;
 pub mod reltime;
@@ -19,7 +20,7 @@ use std::borrow::Cow;
 
 pub use agg::{Agg, State};
 pub use ast::Query;
-pub use compile::{compile, parse_span, unit_ms, Plan, PlanOptions};
+pub use compile::{compile, compile_with, parse_span, unit_ms, Plan, PlanOptions};
 pub use filter::CFilter;
 pub use ops::Op;
 pub use ops::Zone;

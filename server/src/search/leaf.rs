@@ -17,8 +17,9 @@ use crate::query::{self, Row};
 pub async fn sub_search(searcher: &Arc<Searcher>, q: SubQuery) -> Result<SubResult, SearchError> {
     let parsed = query::parse_with(&q.query_string, &q.arguments)
         .map_err(|e| SearchError::Query(e.to_string()))?;
-    let mut plan =
-        query::compile(&parsed, q.plan_options()).map_err(|e| SearchError::Query(e.to_string()))?;
+    let files = crate::lookup::files(searcher.global(), &q.repo);
+    let mut plan = query::compile_with(&parsed, q.plan_options(), files)
+        .map_err(|e| SearchError::Query(e.to_string()))?;
     if let Some(spec) = &q.live {
         spec.slice(&mut plan);
     }

@@ -95,6 +95,8 @@ export const FUNCTIONS: QueryFunction[] = [
   f("test", "filter", ["expression"], "Keeps events for which an expression is true"),
   f("wildcard", "filter", ["pattern", "field", "ignoreCase", "includeEverythingOnAsterisk"], "Keeps events matching a * pattern"),
   f("cidr", "filter", ["field", "subnet", "negate"], "Keeps events whose IP is in the subnets"),
+  f("match", "filter", ["file", "field", "column", "include", "strict", "mode", "ignoreCase", "nrows", "glob", "table"], "Joins events with a lookup file's rows (keeps only matches unless strict=false)"),
+  f("readFile", "aggregate", ["file", "include", "limit", "table"], "Outputs the rows of lookup files as events"),
   f("array:contains", "filter", ["array", "value"], "Keeps events whose array holds a value"),
   f("text:contains", "filter", ["string", "substring"], "Keeps events whose string contains a substring"),
 ];

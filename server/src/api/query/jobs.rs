@@ -35,7 +35,7 @@ pub(super) async fn create(
     let req = parse_request(&body)?;
     let id = format!("P{}-{:032x}", node.cfg.node_id, rand::random::<u128>());
     let live = req.is_live.then_some(id.as_str());
-    let (plan, q) = plan(&repo, &req, JOB_EVENT_LIMIT, live)?;
+    let (plan, q) = plan(&node, &repo, &req, JOB_EVENT_LIMIT, live)?;
     let plan = Arc::new(plan);
     let live_sub = q.live.as_ref().map(|spec| {
         Arc::new(LiveSub::new(

@@ -203,6 +203,7 @@ pub fn parse_time(v: Option<&Value>, default: &str, now: i64) -> Result<i64, Api
 /// The query as the root runs it, and its compiled plan.
 /// `live`: the job id of a live query.
 fn plan(
+    node: &NodeCtx,
     repo: &str,
     req: &Request,
     default_limit: usize,
@@ -228,6 +229,7 @@ fn plan(
             zone: req.time_zone,
         },
         live: live.map(|id| LiveSpec::new(id, end - start)),
+        files: crate::query::lookup::FileSource(crate::lookup::files(&node.global, repo)),
     };
     Ok((q.compile()?, q))
 }

@@ -50,7 +50,7 @@ pub(super) async fn query(
     node.authorize_read(&headers, &repo)?;
     let format = Format::from_headers(&headers)?;
     let req = parse_request(&body)?;
-    let (plan, q) = plan(&repo, &req, SLICE_ROW_CAP, None)?;
+    let (plan, q) = plan(&node, &repo, &req, SLICE_ROW_CAP, None)?;
     if req.is_live {
         if !plan.implicit_list {
             return Err(ApiError::bad_request(

@@ -13,6 +13,7 @@ mod aggregates;
 mod args;
 mod array_functions;
 mod filters;
+mod lookup_functions;
 mod math_functions;
 mod row_functions;
 mod text_functions;
@@ -54,6 +55,9 @@ pub struct Plan {
     /// The query has no aggregate: `agg` is the implicit list of `PlanOptions::default_limit`
     /// events (an answer without `hasMoreEvents` must say when that cut it).
     pub implicit_list: bool,
+    /// `readFile()`: the result starts from these rows instead of the aggregate's (the events
+    /// before it are discarded, as LogScale does); `suffix` runs over them.
+    pub table: Option<Vec<Row>>,
 }
 
 impl Plan {
@@ -110,7 +114,10 @@ impl Plan {
                 ..
             }
         );
-        let mut rows = self.agg.finish(st);
+        let mut rows = match &self.table {
+            Some(t) => t.clone(),
+            None => self.agg.finish(st),
+        };
         for op in &self.suffix {
             match op {
                 // After an aggregate, head/tail take rows in the order they come.
@@ -186,8 +193,50 @@ enum Compiled {
     Agg(Agg),
 }
 
-/// Compiles `q`.
+/// Compiles `q` with `files` as the source of the lookup files `match()` and `readFile()`
+/// name (the query's repository's files).
+pub fn compile_with(
+    q: &Query,
+    opts: PlanOptions,
+    files: std::sync::Arc<dyn super::lookup::Files>,
+) -> Result<Plan, ParseError> {
+    lookup_functions::with_files(files, || compile(q, opts))
+}
+
+/// The top-level `readFile()` stage, if any.
+fn read_file_stage(q: &Query) -> Option<(usize, &Call)> {
+    q.stages.iter().enumerate().find_map(|(i, s)| match s {
+        Stage::Call(c) if c.name.eq_ignore_ascii_case("readfile") => Some((i, c)),
+        _ => None,
+    })
+}
+
+/// Compiles `q` (lookup files: those of the enclosing [`compile_with`], else none).
 pub fn compile(q: &Query, opts: PlanOptions) -> Result<Plan, ParseError> {
+    if let Some((at, c)) = read_file_stage(q) {
+        let table = lookup_functions::read_file(c)?;
+        let mut suffix = Vec::new();
+        for s in &q.stages[at + 1..] {
+            suffix.push(match compile_stage(s, opts)? {
+                Compiled::Agg(a) => Op::Agg(a),
+                Compiled::Op(op) => op,
+            });
+        }
+        // Nothing is searched: no event passes, and the empty aggregate is replaced by the
+        // file's rows in `finish`.
+        return Ok(Plan {
+            leading: CFilter::Not(Box::new(CFilter::True)),
+            prefix: Vec::new(),
+            agg: Agg::Count {
+                field: None,
+                distinct: false,
+                as_: "_count".into(),
+            },
+            suffix,
+            implicit_list: false,
+            table: Some(table),
+        });
+    }
     let mut i = 0;
     let mut leading = Vec::new();
     let mut prefix = Vec::new();
@@ -231,6 +280,7 @@ pub fn compile(q: &Query, opts: PlanOptions) -> Result<Plan, ParseError> {
         agg,
         suffix,
         implicit_list,
+        table: None,
     })
 }
 
@@ -361,6 +411,15 @@ fn compile_call(c: &Call, opts: PlanOptions) -> Result<Compiled, ParseError> {
     }
     if let Some(f) = array_functions::compile(c, &name, opts)? {
         return Ok(f);
+    }
+    if let Some(f) = lookup_functions::compile(c, &name)? {
+        return Ok(f);
+    }
+    if name == "readfile" {
+        return Err(err(
+            c.pos,
+            "readFile() must be a stage of the main query (it replaces the events)",
+        ));
     }
     Err(err(
         c.pos,

@@ -20,6 +20,8 @@ pub enum Expand {
         warn: bool,
         cut: AtomicBool,
     },
+    /// `match(file=…)`: one event per matching lookup row (see `query/lookup.rs`).
+    Lookup(Box<crate::query::lookup::LookupMatch>),
     /// `split(field, strip)`.
     Split {
         field: String,
@@ -50,6 +52,7 @@ impl Expand {
 
     pub fn expand(&self, row: Row, emit: &mut dyn FnMut(Row)) {
         match self {
+            Expand::Lookup(m) => m.expand(row, emit),
             Expand::Regex {
                 re,
                 field,
@@ -94,6 +97,7 @@ impl Expand {
             } if *warn && cut.load(Ordering::Relaxed) => out.push(format!(
                 "regex(repeat=true) stopped at {limit} events from one event (set limit= to change)"
             )),
+            Expand::Lookup(m) => m.warnings(out),
             Expand::Split { cut, .. } if cut.load(Ordering::Relaxed) => out.push(format!(
                 "split() stopped at {SPLIT_MAX} events from one event"
             )),

@@ -88,6 +88,8 @@ pub struct RootQuery {
     pub options: PlanOptions,
     /// A live query: every node registers its own sub (see `live.rs`).
     pub live: Option<LiveSpec>,
+    /// The repository's lookup files (`match()`, `readFile()`).
+    pub files: query::lookup::FileSource,
 }
 
 impl RootQuery {
@@ -95,7 +97,7 @@ impl RootQuery {
     pub fn compile(&self) -> Result<Plan, SearchError> {
         let parsed = query::parse_with(&self.query_string, &self.arguments)
             .map_err(|e| SearchError::Query(format!("query parse error: {e}")))?;
-        let mut plan = query::compile(&parsed, self.options)
+        let mut plan = query::compile_with(&parsed, self.options, self.files.0.clone())
             .map_err(|e| SearchError::Query(format!("query parse error: {e}")))?;
         if let Some(spec) = &self.live {
             spec.slice(&mut plan);

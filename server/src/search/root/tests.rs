@@ -145,6 +145,7 @@ impl Cluster {
                 zone: crate::query::Zone::UTC,
             },
             live: None,
+            files: Default::default(),
         };
         let plan = Arc::new(rq.compile()?);
         let g = self
@@ -437,6 +438,7 @@ async fn a_live_query_sees_events_digested_on_every_node() {
             zone: crate::query::Zone::UTC,
         },
         live: Some(spec.clone()),
+        files: Default::default(),
     };
     let plan = Arc::new(rq.compile().unwrap());
     let mine = Arc::new(LiveSub::new(
