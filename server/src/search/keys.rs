@@ -138,10 +138,11 @@ impl Candidates {
 }
 
 /// The timestamp of the `limit`-th best of `times` (largest for newest-first lists), or `None`
-/// when fewer are given.
+/// unless more than `limit` are given: then the list is sure to be cut (its "more events"
+/// mark is set however many blocks are skipped after).
 pub fn kth_time(newest: bool, limit: usize, times: impl Iterator<Item = i64>) -> Option<i64> {
     let mut ts: Vec<i64> = times.collect();
-    if limit == 0 || ts.len() < limit {
+    if limit == 0 || ts.len() <= limit {
         return None;
     }
     let k = limit - 1;
@@ -154,7 +155,7 @@ pub fn kth_time(newest: bool, limit: usize, times: impl Iterator<Item = i64>) ->
 }
 
 /// Early termination for a plain event list: the time every worker's (and every source's)
-/// events must reach to still make the list. Once some worker holds `limit` events at or
+/// events must reach to still make the list. Once some worker holds more than `limit` events at or
 /// beyond time `T`, no event strictly behind `T` can be among the list's best `limit` (keys
 /// order by time first), so a block whose whole time range lies behind `T` is skipped unread.
 /// Blocks are scanned best first (newest first for `tail` and the default list, oldest first
