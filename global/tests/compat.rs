@@ -114,6 +114,9 @@ fn names(e: &GlobalEvent) -> (&'static str, Vec<&'static str>) {
         RemoveRole { .. } => ("RemoveRole", vec![]),
         AssignRole { .. } => ("AssignRole", vec![]),
         UnassignRole { .. } => ("UnassignRole", vec![]),
+        CreateView { .. } => ("CreateView", vec![]),
+        UpdateView { .. } => ("UpdateView", vec![]),
+        DeleteView { .. } => ("DeleteView", vec![]),
     }
 }
 
@@ -444,6 +447,33 @@ fn fixture_events() -> Vec<GlobalEvent> {
             token_hash: "4e07408562bedb8b60ce05c1decfe3ad16b72230967de01f640b7e4729b49fce".into(),
             created_ms: 1_764_547_200_003,
             expires_ms: None,
+        },
+        CreateView {
+            name: "web-all".into(),
+            description: "Both web tiers".into(),
+            connections: vec![
+                ViewConnection {
+                    repository_name: "web-prod".into(),
+                    filter: "#type=accesslog".into(),
+                },
+                ViewConnection {
+                    repository_name: "web-staging".into(),
+                    filter: String::new(),
+                },
+            ],
+        },
+        UpdateView {
+            name: "web-all".into(),
+            expected_version: 412,
+            description: "Production web only".into(),
+            connections: vec![ViewConnection {
+                repository_name: "web-prod".into(),
+                filter: "status>=500".into(),
+            }],
+        },
+        DeleteView {
+            name: "web-old".into(),
+            expected_version: 413,
         },
     ]
 }
