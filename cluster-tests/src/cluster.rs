@@ -251,7 +251,12 @@ impl Cluster {
         n.child = Some(child);
         let t = Instant::now();
         loop {
-            if let Ok(r) = self.client.get(self.nodes[i].url("/api/v1/status")).send() {
+            if let Ok(r) = self
+                .client
+                .get(self.nodes[i].url("/api/v1/status"))
+                .bearer_auth(ROOT)
+                .send()
+            {
                 if r.status().is_success() {
                     return;
                 }

@@ -124,7 +124,7 @@ async fn whole(
     let plan = Arc::new(plan);
     let g = node
         .root()
-        .search(
+        .search_domain(
             plan.clone(),
             &q,
             Arc::new(Progress::default()),
@@ -251,7 +251,8 @@ impl Producer {
         let (start, end) = (self.q.options.start, self.q.options.end);
         let repo = self.q.repo.clone();
         let density: Vec<(i64, i64, u64)> = self.node.global.read(|s| {
-            s.segments_in_range(&repo, start, end)
+            crate::search::domain::segments_in_range(s, &repo, start, end)
+                .iter()
                 .map(|x| (x.min_ts, x.max_ts, x.event_count))
                 .collect()
         });
@@ -341,7 +342,7 @@ impl Producer {
             let plan = Arc::new(sq.compile()?);
             let g = node
                 .root()
-                .search(plan.clone(), &sq, Arc::new(Progress::default()), register)
+                .search_domain(plan.clone(), &sq, Arc::new(Progress::default()), register)
                 .await?;
             let r = finish(&plan, g.state);
             let warnings = g.warnings.into_iter().chain(r.warnings.clone()).collect();
