@@ -198,7 +198,7 @@ fn main() -> Result<(), String> {
                 "{q}: the view and the repository disagree:\n{a}\n{b}"
             ));
         }
-        let mut time = |domain: &str| -> Result<f64, String> {
+        let time = |domain: &str| -> Result<f64, String> {
             let mut v = Vec::new();
             for _ in 0..runs {
                 let t = Instant::now();

@@ -115,7 +115,8 @@ fn ingest(node: &Node, repo: &str, n: usize) {
     let lines: Vec<Value> = (0..n)
         .map(|i| {
             let svc = ["api", "web", "db"][i % 3];
-            json!({"svc": svc, "status": [200, 404, 500, 503][i % 4], "msg": format!("{repo}-{i}")})
+            let status = [200, 404, 500, 503][i % 4];
+            json!({"svc": svc, "status": status, "msg": format!("{repo}-{i}")})
         })
         .collect();
     let (s, t) = node.post("/api/v1/ingest/json", &tok, Value::Array(lines).to_string());
