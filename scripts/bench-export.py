@@ -50,7 +50,7 @@ def main():
     try:
         for _ in range(600):
             try:
-                urllib.request.urlopen(base + "/api/v1/status", timeout=1)
+                urllib.request.urlopen(urllib.request.Request(base + "/api/v1/status", headers={"authorization": f"Bearer {ROOT}"}), timeout=1)
                 break
             except Exception:
                 time.sleep(0.1)

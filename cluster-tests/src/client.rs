@@ -283,6 +283,7 @@ impl Cluster {
         let text = self
             .client
             .get(self.nodes[i].url("/metrics"))
+            .bearer_auth(crate::ROOT)
             .send()
             .unwrap()
             .text()

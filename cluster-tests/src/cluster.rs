@@ -298,7 +298,12 @@ impl Cluster {
     fn wait_ready(&mut self, i: usize) {
         let t = Instant::now();
         loop {
-            if let Ok(r) = self.client.get(self.nodes[i].url("/api/v1/status")).send() {
+            if let Ok(r) = self
+                .client
+                .get(self.nodes[i].url("/api/v1/status"))
+                .bearer_auth(ROOT)
+                .send()
+            {
                 if r.status().is_success() {
                     return;
                 }

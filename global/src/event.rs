@@ -307,6 +307,33 @@ pub enum GlobalEvent {
         role_id: String,
         repo: Option<String>,
     },
+    /// A view (LogScale): a search domain over the events of its connected repositories, each
+    /// kept by its connection's filter. Its name is unique among repositories and views.
+    CreateView {
+        name: String,
+        description: String,
+        connections: Vec<ViewConnection>,
+    },
+    /// Replaces a view's description and connections.
+    UpdateView {
+        name: String,
+        expected_version: u64,
+        description: String,
+        connections: Vec<ViewConnection>,
+    },
+    /// Deletes a view and the grants on it (never the repositories' events).
+    DeleteView {
+        name: String,
+        expected_version: u64,
+    },
+}
+
+/// One repository of a view and the filter (a query without aggregates, empty: every event)
+/// its events pass before the view's query sees them (LogScale's `ViewConnection`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ViewConnection {
+    pub repository_name: String,
+    pub filter: String,
 }
 
 /// Liveness of a node as last published.

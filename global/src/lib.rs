@@ -14,6 +14,7 @@ mod state;
 pub use error::{GlobalError, Result};
 pub use event::{
     GlobalEvent, ItemKind, NodeSet, NodeState, Retention, SegmentInfo, Tags, TokenScope,
+    ViewConnection,
 };
 pub use handle::Global;
 pub use log::{BoxFuture, GlobalLog, MemoryLog, Records};
@@ -21,7 +22,7 @@ pub use segments::SegmentMap;
 pub use snapshot::Snapshot;
 pub use state::{
     datasource_key, ApiToken, DatasourceInfo, Group, IngestToken, Item, Node, Outcome, Parser,
-    PartitionInfo, Repository, Role, RoleAssignment, State, User,
+    PartitionInfo, Repository, Role, RoleAssignment, State, User, View,
 };
 
 /// Hex SHA-256 of a secret token: how tokens are stored and looked up.

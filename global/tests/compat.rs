@@ -115,6 +115,9 @@ fn names(e: &GlobalEvent) -> (&'static str, Vec<&'static str>) {
         RemoveRole { .. } => ("RemoveRole", vec![]),
         AssignRole { .. } => ("AssignRole", vec![]),
         UnassignRole { .. } => ("UnassignRole", vec![]),
+        CreateView { .. } => ("CreateView", vec![]),
+        UpdateView { .. } => ("UpdateView", vec![]),
+        DeleteView { .. } => ("DeleteView", vec![]),
     }
 }
 
@@ -453,6 +456,33 @@ fn fixture_events() -> Vec<GlobalEvent> {
             name: "hosts.csv".into(),
             body: r#"{"format":"gzip+base64","data":"H4sIAAAAAAAA/w==","sizeBytes":0}"#.into(),
             expected_version: None,
+        },
+        CreateView {
+            name: "web-all".into(),
+            description: "Both web tiers".into(),
+            connections: vec![
+                ViewConnection {
+                    repository_name: "web-prod".into(),
+                    filter: "#type=accesslog".into(),
+                },
+                ViewConnection {
+                    repository_name: "web-staging".into(),
+                    filter: String::new(),
+                },
+            ],
+        },
+        UpdateView {
+            name: "web-all".into(),
+            expected_version: 412,
+            description: "Production web only".into(),
+            connections: vec![ViewConnection {
+                repository_name: "web-prod".into(),
+                filter: "status>=500".into(),
+            }],
+        },
+        DeleteView {
+            name: "web-old".into(),
+            expected_version: 413,
         },
     ]
 }

@@ -114,6 +114,11 @@ pub struct ServeArgs {
     /// Off only where its events would get in the way, e.g. tests that count segment files.
     #[arg(long, env = "STRATA_AUDIT_LOG")]
     pub audit_log: Option<bool>,
+    /// Serve `/metrics` and `/api/v1/status` without a token (for scrapers and load balancer
+    /// health checks that cannot send one); otherwise they need `ReadHealthCheck`
+    /// [default: false].
+    #[arg(long, env = "STRATA_OPEN_MONITORING_ENDPOINTS", num_args = 0..=1, default_missing_value = "true")]
+    pub open_monitoring_endpoints: Option<bool>,
     /// A node not heard from (heartbeats) for this long is offline and loses its digest
     /// partitions [default: 10000].
     #[arg(long, env = "STRATA_NODE_TIMEOUT_MS")]
@@ -193,6 +198,7 @@ struct FileConfig {
     delete_grace_secs: Option<u64>,
     retention_interval_secs: Option<u64>,
     audit_log: Option<bool>,
+    open_monitoring_endpoints: Option<bool>,
     node_timeout_ms: Option<u64>,
     replication_factor: Option<u32>,
     smtp_host: Option<String>,
@@ -233,6 +239,7 @@ pub struct Config {
     pub delete_grace_secs: u64,
     pub retention_interval_secs: u64,
     pub audit_log: bool,
+    pub open_monitoring_endpoints: bool,
     pub node_timeout_ms: u64,
     pub replication_factor: u32,
     pub smtp_host: Option<String>,
@@ -452,6 +459,10 @@ impl Config {
             disk_budget_mb: args.disk_budget_mb.or(file.disk_budget_mb),
             ui_dir: args.ui_dir.or(file.ui_dir).unwrap_or_else(default_ui_dir),
             audit_log: args.audit_log.or(file.audit_log).unwrap_or(true),
+            open_monitoring_endpoints: args
+                .open_monitoring_endpoints
+                .or(file.open_monitoring_endpoints)
+                .unwrap_or(false),
             delete_grace_secs: args
                 .delete_grace_secs
                 .or(file.delete_grace_secs)

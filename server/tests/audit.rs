@@ -194,3 +194,36 @@ fn each_change_and_search_leaves_one_audit_event_with_its_actor() {
     );
     assert_eq!(s, 200, "{body}");
 }
+
+/// Repeated failed sign-ins of one username from one address are locked out with 429 and
+/// `Retry-After` (even with the right password, until the lock ends); other users are not.
+#[test]
+fn failed_sign_ins_are_rate_limited_per_user_and_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(&dir.path().join("n"), &["--audit-log", "false"]);
+    for u in ["rita", "sam"] {
+        node.graphql(&format!(
+            r#"mutation {{ addUserV2(input: {{username: "{u}", password: "right-{u}-pw"}}) {{ username }} }}"#
+        ));
+    }
+    let attempt = |user: &str, pw: &str| {
+        node.client
+            .post(node.url("/api/v1/login"))
+            .json(&json!({"username": user, "password": pw}))
+            .send()
+            .unwrap()
+    };
+    for _ in 0..6 {
+        assert_eq!(attempt("rita", "wrong").status().as_u16(), 401);
+    }
+    let r = attempt("rita", "right-rita-pw");
+    assert_eq!(r.status().as_u16(), 429);
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=30).contains(&retry), "Retry-After {retry}");
+    assert!(r.text().unwrap().contains("too many failed sign-ins"));
+    assert_eq!(attempt("sam", "right-sam-pw").status().as_u16(), 200);
+}

@@ -163,6 +163,7 @@ fn ingest(node: &Node, tok: &str, tag: &str, n: usize, from: usize) {
 fn status(node: &Node) -> Value {
     node.client
         .get(node.url("/api/v1/status"))
+        .bearer_auth(common::ROOT)
         .send()
         .unwrap()
         .json()

@@ -190,6 +190,7 @@ fn ingest_through_every_endpoint_and_find_it() {
     let status: Value = node
         .client
         .get(node.url("/api/v1/status"))
+        .bearer_auth(common::ROOT)
         .send()
         .unwrap()
         .json()

@@ -77,6 +77,11 @@ fn graphql_table() -> BTreeMap<&'static str, Need> {
         ("SearchDomain.id", Visible),
         ("SearchDomain.type", Visible),
         ("Mutation.createRepository", Org("CreateRepository")),
+        ("Mutation.createView", Org("CreateRepository")),
+        (
+            "Mutation.updateView",
+            View("ChangeViewOrRepositoryDescription"),
+        ),
         (
             "Mutation.deleteSearchDomain",
             View("DeleteRepositoryOrView"),
@@ -655,8 +660,10 @@ enum Route {
     Job,
     /// An ingest token (or a root user's token and a repository in the path).
     Ingest,
-    /// Open: status and metrics until the configuration has the exception flag.
+    /// Open to anyone (HEC's health check).
     Monitoring,
+    /// Status and metrics: `ReadHealthCheck`, unless `--open-monitoring-endpoints`.
+    Health,
     /// Anyone (sign-in).
     Login,
     /// A session token (sign-out).
@@ -709,8 +716,8 @@ fn route_table() -> BTreeMap<&'static str, Route> {
         ("/api/v1/dataspaces/{repo}/ingest-messages", Ingest),
         ("/api/v1/repositories/{repo}/ingest", Ingest),
         ("/api/v1/repositories/{repo}/ingest-messages", Ingest),
-        ("/api/v1/status", Monitoring),
-        ("/metrics", Monitoring),
+        ("/api/v1/status", Health),
+        ("/metrics", Health),
         ("/api/v1/login", Login),
         ("/api/v1/logout", Logout),
         ("/graphql", GraphQl),
@@ -784,6 +791,7 @@ fn every_http_route_checks_its_permission() {
     let dasher = user_with(&node, "dasher", &["ChangeDashboards"], A, &[], &[]);
     let other = user_with(&node, "other", VIEW, B, &[], &[]);
     let filer = user_with(&node, "filer", &["ChangeFiles"], A, &[], &[]);
+    let health = user_with(&node, "health", &[], A, &[], &["ReadHealthCheck"]);
     let ingest = gql_ok(
         &node,
         r#"mutation { addIngestTokenV3(input: {repositoryName: "alpha", name: "t"}) { token } }"#,
@@ -922,6 +930,28 @@ fn every_http_route_checks_its_permission() {
                 expect(
                     format!("{path} no token"),
                     send(&node, "GET", path, None, ""),
+                    &[200],
+                );
+            }
+            Route::Health => {
+                expect(
+                    format!("{path} no token"),
+                    send(&node, "GET", path, None, ""),
+                    &[401],
+                );
+                expect(
+                    format!("{path} reader"),
+                    send(&node, "GET", path, Some(&reader), ""),
+                    &[403],
+                );
+                expect(
+                    format!("{path} holder of ReadHealthCheck"),
+                    send(&node, "GET", path, Some(&health), ""),
+                    &[200],
+                );
+                expect(
+                    format!("{path} root"),
+                    send(&node, "GET", path, Some(common::ROOT), ""),
                     &[200],
                 );
             }
@@ -1226,4 +1256,16 @@ fn permission_tokens_hold_only_their_permissions_and_expire() {
         .0,
         401
     );
+}
+
+/// `--open-monitoring-endpoints`: status and metrics answer without a token (scrapers and
+/// load balancers that cannot send one).
+#[test]
+fn open_monitoring_endpoints_answer_without_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(&dir.path().join("n"), &["--open-monitoring-endpoints"]);
+    for path in ["/api/v1/status", "/metrics"] {
+        let r = node.client.get(node.url(path)).send().unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+    }
 }

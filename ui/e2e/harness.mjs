@@ -120,7 +120,7 @@ export function harness(name) {
     server.stderr.pipe(log);
     for (let i = 0; ; i++) {
       try {
-        const r = await fetch(`${h.base}/api/v1/status`);
+        const r = await fetch(`${h.base}/api/v1/status`, { headers: { authorization: `Bearer ${ROOT}` } });
         if (r.ok) break;
       } catch {}
       if (i > 300) throw new Error(`strata did not start; see ${join(ARTIFACTS, "strata.log")}`);

@@ -16,6 +16,7 @@ const DashboardsPage = lazy(() => import("./pages/Dashboards"));
 const ClusterPage = lazy(() => import("./pages/Cluster"));
 const AdminPage = lazy(() => import("./pages/Admin"));
 const AlertsPage = lazy(() => import("./pages/Alerts"));
+const ViewsPage = lazy(() => import("./pages/Views"));
 
 function Nav({ viewer, path, onSignOut }: { viewer: Viewer; path: string; onSignOut: () => void }) {
   const item = (href: string, label: string) => (
@@ -28,6 +29,7 @@ function Nav({ viewer, path, onSignOut }: { viewer: Viewer; path: string; onSign
       <span class="brand">Strata</span>
       {item("/search", "Search")}
       {item("/repositories", "Repositories")}
+      {item("/views", "Views")}
       {item("/dashboards", "Dashboards")}
       {item("/alerts", "Alerts")}
       {canViewCluster(viewer) && item("/cluster", "Cluster")}
@@ -85,7 +87,8 @@ function App() {
   const m = /^\/repositories\/([^/]+)$/.exec(path);
   if (path.startsWith("/search")) page = <SearchPage search={search} user={viewer.username} isRoot={viewer.isRoot} />;
   else if (m) page = <RepositoryPage name={decodeURIComponent(m[1])} />;
-  else if (path.startsWith("/repositories")) page = <RepositoriesPage />;
+  else if (path.startsWith("/repositories")) page = <RepositoriesPage viewer={viewer} />;
+  else if (path.startsWith("/views")) page = <ViewsPage viewer={viewer} />;
   else if (path.startsWith("/dashboards")) page = <DashboardsPage path={path} search={search} />;
   else if (path.startsWith("/cluster")) page = <ClusterPage />;
   else if (path === "/alerts" || path.startsWith("/alerts/")) page = <AlertsPage path={path} search={search} />;

@@ -75,7 +75,7 @@ impl State {
         if self.users.remove(username).is_none() {
             reject!("user {username:?} does not exist");
         }
-        self.api_tokens.retain(|_, t| {
+        self.api_tokens.retain(|t| {
             t.username != username || !matches!(t.scope, TokenScope::Personal | TokenScope::Session)
         });
         for g in self.groups.values_mut() {
@@ -105,32 +105,25 @@ impl State {
             reject!("user {:?} does not exist", t.username);
         }
         if let TokenScope::Repositories { repos, .. } = t.scope {
-            if let Some(r) = repos.iter().find(|r| !self.repositories.contains_key(*r)) {
-                reject!("repository {r:?} does not exist");
+            if let Some(r) = repos.iter().find(|r| !self.search_domain_exists(r)) {
+                reject!("repository or view {r:?} does not exist");
             }
         }
         if self.api_tokens.contains_key(t.token_id) {
             reject!("api token {:?} already exists", t.token_id);
         }
-        if self
-            .api_tokens
-            .values()
-            .any(|x| x.token_hash == t.token_hash)
-        {
+        if self.api_tokens.by_hash(t.token_hash).is_some() {
             reject!("api token value already in use");
         }
-        self.api_tokens.insert(
-            t.token_id.to_string(),
-            ApiToken {
-                id: t.token_id.to_string(),
-                username: t.username.to_string(),
-                token_hash: t.token_hash.to_string(),
-                name: t.name.to_string(),
-                scope: t.scope.clone(),
-                created_ms: t.created_ms,
-                expires_ms: t.expires_ms,
-            },
-        );
+        self.api_tokens.insert(ApiToken {
+            id: t.token_id.to_string(),
+            username: t.username.to_string(),
+            token_hash: t.token_hash.to_string(),
+            name: t.name.to_string(),
+            scope: t.scope.clone(),
+            created_ms: t.created_ms,
+            expires_ms: t.expires_ms,
+        });
         Outcome::Applied
     }
 
@@ -146,18 +139,15 @@ impl State {
         if self.api_tokens.contains_key(token_id) {
             reject!("api token {token_id:?} already exists");
         }
-        self.api_tokens.insert(
-            token_id.to_string(),
-            ApiToken {
-                id: token_id.to_string(),
-                username: username.to_string(),
-                token_hash: token_hash.to_string(),
-                name: String::new(),
-                scope: TokenScope::Personal,
-                created_ms: 0,
-                expires_ms: None,
-            },
-        );
+        self.api_tokens.insert(ApiToken {
+            id: token_id.to_string(),
+            username: username.to_string(),
+            token_hash: token_hash.to_string(),
+            name: String::new(),
+            scope: TokenScope::Personal,
+            created_ms: 0,
+            expires_ms: None,
+        });
         Outcome::Applied
     }
 

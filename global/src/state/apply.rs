@@ -1,6 +1,6 @@
 //! `State::apply`: the one place events change Global's state. It dispatches each event to the
-//! handler of its object family (`repositories.rs`, `access.rs`, `cluster.rs`,
-//! `segment_events.rs`). Apply is deterministic: no clocks, randomness or I/O, and versions are
+//! handler of its object family (`repositories.rs`, `access.rs`, `teams.rs`,
+//! `views.rs`, `cluster.rs`, `segment_events.rs`). Apply is deterministic: no clocks, randomness or I/O, and versions are
 //! the log offsets of the events that made them.
 
 use super::access::{NewToken, NewUser};
@@ -206,6 +206,21 @@ impl State {
                 role_id,
                 repo,
             } => self.assign_role(offset, group_id, role_id, repo, false),
+            CreateView {
+                name,
+                description,
+                connections,
+            } => self.create_view(offset, name, description, connections),
+            UpdateView {
+                name,
+                expected_version,
+                description,
+                connections,
+            } => self.update_view(offset, name, *expected_version, description, connections),
+            DeleteView {
+                name,
+                expected_version,
+            } => self.delete_view(name, *expected_version),
         }
     }
 }

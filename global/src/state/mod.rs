@@ -9,7 +9,7 @@ use std::hash::BuildHasherDefault;
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::{ItemKind, NodeState, Retention, SegmentInfo, Tags, TokenScope};
+use crate::event::{ItemKind, NodeState, Retention, SegmentInfo, Tags, TokenScope, ViewConnection};
 use crate::segments::SegmentMap;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,6 +100,15 @@ pub struct Role {
     pub version: u64,
 }
 
+/// A view: searches its connections' repositories, each through its filter.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct View {
+    pub name: String,
+    pub description: String,
+    pub connections: Vec<ViewConnection>,
+    pub version: u64,
+}
+
 /// An ingest token: hashed; grants ingest into one repository with an optional parser.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IngestToken {
@@ -145,7 +154,7 @@ pub struct State {
     pub repositories: BTreeMap<String, Repository>,
     pub users: BTreeMap<String, User>,
     /// API tokens by token id.
-    pub api_tokens: BTreeMap<String, ApiToken>,
+    pub api_tokens: ApiTokens,
     /// Ingest tokens by `repo/name`.
     pub ingest_tokens: BTreeMap<String, IngestToken>,
     /// Groups by id.
@@ -154,6 +163,9 @@ pub struct State {
     /// Roles by id.
     #[serde(default)]
     pub roles: BTreeMap<String, Role>,
+    /// Views by name (names are unique among repositories and views).
+    #[serde(default)]
+    pub views: BTreeMap<String, View>,
     pub nodes: BTreeMap<u32, Node>,
     pub partitions: BTreeMap<u32, PartitionInfo>,
     pub replication_factor: u32,
@@ -172,10 +184,11 @@ impl Default for State {
         State {
             repositories: BTreeMap::new(),
             users: BTreeMap::new(),
-            api_tokens: BTreeMap::new(),
+            api_tokens: ApiTokens::default(),
             ingest_tokens: BTreeMap::new(),
             groups: BTreeMap::new(),
             roles: BTreeMap::new(),
+            views: BTreeMap::new(),
             nodes: BTreeMap::new(),
             partitions: BTreeMap::new(),
             replication_factor: 1,
@@ -271,6 +284,10 @@ mod cluster;
 mod repositories;
 mod segment_events;
 mod teams;
+mod token_index;
+mod views;
+
+pub use token_index::ApiTokens;
 
 /// Optimistic concurrency: a rejection when `what` is no longer at the `expected` version.
 fn check_version(what: &str, have: u64, expected: u64) -> Option<Outcome> {
@@ -301,7 +318,12 @@ impl State {
 
     /// The API token (of any kind) whose hash is `hash`.
     pub fn api_token_by_hash(&self, hash: &str) -> Option<&ApiToken> {
-        self.api_tokens.values().find(|t| t.token_hash == hash)
+        self.api_tokens.by_hash(hash)
+    }
+
+    /// Whether a repository or a view is called `name` (a search domain).
+    pub fn search_domain_exists(&self, name: &str) -> bool {
+        self.repositories.contains_key(name) || self.views.contains_key(name)
     }
 
     /// The groups `username` belongs to.
@@ -314,8 +336,7 @@ impl State {
     /// The user owning the API token whose hash is `hash`.
     pub fn user_by_api_token_hash(&self, hash: &str) -> Option<&User> {
         self.api_tokens
-            .values()
-            .find(|t| t.token_hash == hash)
+            .by_hash(hash)
             .and_then(|t| self.users.get(&t.username))
     }
 }

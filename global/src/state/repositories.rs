@@ -18,6 +18,9 @@ impl State {
         if self.repositories.contains_key(name) {
             reject!("repository {name:?} already exists");
         }
+        if self.views.contains_key(name) {
+            reject!("a view named {name:?} already exists");
+        }
         self.repositories.insert(
             name.to_string(),
             Repository {
@@ -64,6 +67,10 @@ impl State {
         self.datasources.retain(|_, d| d.repo != name);
         self.segments.retain(|s| s.repo != name);
         self.forget_repository_grants(name);
+        // Views stop reading it: a new repository of the same name is not theirs.
+        for v in self.views.values_mut() {
+            v.connections.retain(|c| c.repository_name != name);
+        }
         Outcome::Applied
     }
 

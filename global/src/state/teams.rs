@@ -132,8 +132,8 @@ impl State {
                 reject!("role {role_id:?} does not exist");
             }
             if let Some(r) = repo {
-                if !self.repositories.contains_key(r) {
-                    reject!("repository {r:?} does not exist");
+                if !self.search_domain_exists(r) {
+                    reject!("repository or view {r:?} does not exist");
                 }
             }
         }
@@ -159,10 +159,10 @@ impl State {
         for g in self.groups.values_mut() {
             g.roles.retain(|a| a.repo.as_deref() != Some(repo));
         }
-        for t in self.api_tokens.values_mut() {
-            if let crate::event::TokenScope::Repositories { repos, .. } = &mut t.scope {
+        self.api_tokens.for_each_scope_mut(|scope| {
+            if let crate::event::TokenScope::Repositories { repos, .. } = scope {
                 repos.retain(|r| r != repo);
             }
-        }
+        });
     }
 }

@@ -403,13 +403,10 @@ impl NodeCtx {
     }
 }
 
-/// `/api/v1/status` and `/metrics` are open until the configuration has the exception flag
-/// (`--open-monitoring-endpoints`, requested from config.rs): then they need a token with
-/// `ReadHealthCheck` unless the flag is set.
-const MONITORING_OPEN: bool = true;
-
+/// `/api/v1/status` and `/metrics` need a token with `ReadHealthCheck` unless the node runs
+/// with `--open-monitoring-endpoints`.
 fn check_monitoring(node: &NodeCtx, h: &HeaderMap) -> Result<(), ApiError> {
-    if MONITORING_OPEN {
+    if node.cfg.open_monitoring_endpoints {
         return Ok(());
     }
     node.authorize(h, Scope::Organization, SystemPermission::ReadHealthCheck)

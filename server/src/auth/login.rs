@@ -1,7 +1,8 @@
 //! Sign-in with a username and password: `POST /api/v1/login` (JSON `{"username",
 //! "password"}`) answers `{"token", "expiresAt", "username"}`, a session token that is used
 //! like any API token (`Authorization: Bearer`); `POST /api/v1/logout` ends the session.
-//! Sessions live in Global (see the module docs of `auth`). Every attempt is audited.
+//! Sessions live in Global (see the module docs of `auth`). Every attempt is audited;
+//! repeated failures of one username from one address are locked out (`ratelimit.rs`).
 
 use std::sync::Arc;
 
@@ -33,6 +34,27 @@ struct LoginInput {
 
 const REFUSED: &str = "invalid username or password";
 
+/// This node's failed sign-ins (node-local: a lock-out is per node, which bounds guessing
+/// to the cluster's size times the per-node rate).
+static LIMITER: std::sync::LazyLock<super::ratelimit::SignInLimiter> =
+    std::sync::LazyLock::new(Default::default);
+
+/// 429 with `Retry-After` (whole seconds, rounded up).
+fn too_many(wait_ms: i64) -> Response {
+    let secs = (wait_ms.max(1) + 999) / 1000;
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [
+            ("retry-after", secs.to_string()),
+            ("content-type", "text/plain; charset=utf-8".to_string()),
+        ],
+        format!(
+            "too many failed sign-ins for this user from this address; try again in {secs} s\n"
+        ),
+    )
+        .into_response()
+}
+
 async fn login(
     State(node): State<Arc<NodeCtx>>,
     req: axum::extract::Request,
@@ -55,6 +77,10 @@ async fn login(
             password::MAX_PASSWORD_BYTES
         )));
     }
+    let addr = peer.clone().unwrap_or_default();
+    if let Some(wait) = LIMITER.locked(&input.username, &addr, crate::text::now_ms()) {
+        return Ok(too_many(wait));
+    }
     let phc = node.global.read(|s| {
         s.users
             .get(&input.username)
@@ -70,6 +96,8 @@ async fn login(
         && known;
     let attempt = vec![("username".to_string(), input.username.clone())];
     if !ok {
+        // This answer is still the 401 it earned; the lock-out applies from the next try.
+        let _ = LIMITER.failed(&input.username, &addr, crate::text::now_ms());
         audit::record(
             &node,
             None,
@@ -84,6 +112,7 @@ async fn login(
         .await;
         return Err(ApiError::unauthorized(REFUSED));
     }
+    LIMITER.succeeded(&input.username, &addr);
     let now = crate::text::now_ms();
     // Expired sessions of this user go now: they accumulate nowhere else.
     let expired: Vec<String> = node.global.read(|s| {

@@ -1,5 +1,6 @@
 //! Who may do what: local users' passwords (`password.rs`), sign-in sessions (`login.rs`),
-//! LogScale's permission model (`permissions.rs`) and the audit log (`audit.rs`). The HTTP
+//! LogScale's permission model (`permissions.rs`), the creator's role on what they create
+//! (`creator.rs`) and the audit log (`audit.rs`). The HTTP
 //! layer (`api/mod.rs`: `authenticate`, `authorize`) and GraphQL use these; the decision
 //! itself is the pure [`permissions::Access::check`].
 //!
@@ -10,9 +11,11 @@
 //! clock) and removed at their user's next sign-in.
 
 pub mod audit;
+pub mod creator;
 pub mod login;
 pub mod password;
 pub mod permissions;
+pub mod ratelimit;
 
 pub use permissions::{
     Access, Denied, OrganizationPermission, Permission, Scope, SystemPermission, ViewPermission,

@@ -18,6 +18,7 @@
 //! pipeline needs rows, from materialised events.
 
 mod columns;
+pub mod domain;
 mod fast;
 pub mod jobs;
 pub mod keys;

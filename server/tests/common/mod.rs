@@ -76,7 +76,12 @@ impl Node {
         self.child = Some(child);
         let t = Instant::now();
         loop {
-            if let Ok(r) = self.client.get(self.url("/api/v1/status")).send() {
+            if let Ok(r) = self
+                .client
+                .get(self.url("/api/v1/status"))
+                .bearer_auth(ROOT)
+                .send()
+            {
                 if r.status().is_success() {
                     return;
                 }
@@ -226,6 +231,7 @@ impl Node {
         let text = self
             .client
             .get(self.url("/metrics"))
+            .bearer_auth(ROOT)
             .send()
             .unwrap()
             .text()

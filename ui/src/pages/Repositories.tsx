@@ -1,6 +1,7 @@
-// Repositories: list with sizes, create, delete (the name must be typed to confirm).
+// Repositories: list with sizes, create, delete (the name must be typed to confirm). Create and
+// delete show only to viewers who may do them (the server refuses them anyway).
 import { useEffect, useState } from "preact/hooks";
-import { gql } from "../api";
+import { gql, type Viewer } from "../api";
 import { formatBytes, formatCount } from "../lib/format";
 import { link } from "../router";
 
@@ -10,9 +11,12 @@ interface Repo {
   eventCount: number;
   compressedByteSize: number;
   uncompressedByteSize: number;
+  /** The viewer's permissions on it. */
+  permissions: string[];
 }
 
-export default function RepositoriesPage() {
+export default function RepositoriesPage({ viewer }: { viewer: Viewer }) {
+  const canCreate = viewer.isRoot || viewer.organizationPermissions.includes("CreateRepository");
   const [repos, setRepos] = useState<Repo[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [name, setName] = useState("");
@@ -20,7 +24,7 @@ export default function RepositoriesPage() {
   const [confirm, setConfirm] = useState<{ name: string; typed: string } | null>(null);
 
   const load = () =>
-    gql<{ repositories: Repo[] }>("{ repositories { name description eventCount compressedByteSize uncompressedByteSize } }")
+    gql<{ repositories: Repo[] }>("{ repositories { name description eventCount compressedByteSize uncompressedByteSize permissions } }")
       .then((d) => setRepos(d.repositories))
       .catch((e) => setError(e.message));
   useEffect(() => {
@@ -58,6 +62,7 @@ export default function RepositoriesPage() {
           {error}
         </div>
       )}
+      {canCreate && (
       <form class="card inline-form" onSubmit={create}>
         <input placeholder="New repository name" aria-label="New repository name" data-testid="new-repo-name" value={name} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
         <input placeholder="Description (optional)" aria-label="Description (optional)" value={description} onInput={(e) => setDescription((e.target as HTMLInputElement).value)} />
@@ -65,6 +70,7 @@ export default function RepositoriesPage() {
           Create repository
         </button>
       </form>
+      )}
       <table class="list" data-testid="repo-list">
         <thead>
           <tr>
@@ -92,9 +98,11 @@ export default function RepositoriesPage() {
                 <a href={`/search?repo=${encodeURIComponent(r.name)}`} onClick={link}>
                   Search
                 </a>
-                <button class="link danger" data-testid="delete-repo" onClick={() => setConfirm({ name: r.name, typed: "" })}>
-                  Delete
-                </button>
+                {r.permissions.includes("DeleteRepositoryOrView") && (
+                  <button class="link danger" data-testid="delete-repo" onClick={() => setConfirm({ name: r.name, typed: "" })}>
+                    Delete
+                  </button>
+                )}
               </td>
             </tr>
           ))}

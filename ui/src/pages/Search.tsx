@@ -61,9 +61,10 @@ export function SearchPage({ search, user, isRoot }: { search: string; user: str
   const go = (s: Partial<SearchState>, replace = false) => navigate("/search?" + encodeSearch({ ...state, ...s }), replace);
 
   useEffect(() => {
-    gql<{ repositories: { name: string }[] }>("{ repositories { name } }")
+    // Repositories, then views: both are searched by name.
+    gql<{ repositories: { name: string }[]; searchDomains: { __typename: string; name: string }[] }>("{ repositories { name } searchDomains { __typename name } }")
       .then((d) => {
-        const names = d.repositories.map((r) => r.name);
+        const names = [...d.repositories.map((r) => r.name), ...d.searchDomains.filter((s) => s.__typename === "View").map((s) => s.name)];
         setRepos(names);
         if (!state.repo && names.length > 0) go({ repo: names[0] }, true);
       })

@@ -16,6 +16,7 @@ mod repository;
 mod teams;
 mod tokens;
 mod users;
+mod views;
 
 pub(crate) use repository::repository_type;
 
@@ -57,6 +58,7 @@ pub struct MutationRoot(
     users::UserMutation,
     teams::TeamMutation,
     tokens::TokenMutation,
+    views::ViewMutation,
 );
 
 pub fn schema() -> StrataSchema {
@@ -138,10 +140,10 @@ pub(crate) fn require_system(ctx: &Context<'_>, p: SystemPermission) -> Result<(
     require(ctx, Scope::Organization, p)
 }
 
-/// The repository exists and the caller holds some permission on it (else 404).
+/// The repository (or view) exists and the caller holds some permission on it (else 404).
 pub(crate) fn require_visible(ctx: &Context<'_>, repo: &str) -> Result<(), Error> {
     require_user(ctx)?;
-    let exists = node(ctx).global.read(|s| s.repositories.contains_key(repo));
+    let exists = node(ctx).global.read(|s| s.search_domain_exists(repo));
     if exists && caller_access(ctx).is_some_and(|a| a.can_see(repo)) {
         Ok(())
     } else {
@@ -226,41 +228,19 @@ impl ViewerQuery {
         })
     }
 
-    /// The repositories (and, later, views) the caller holds a permission on; the Grafana
-    /// data source's repository list and health check.
-    async fn search_domains(&self, ctx: &Context<'_>) -> Result<Vec<SearchDomainRef>, Error> {
-        Ok(repository::visible_repositories(ctx)?
+    /// The repositories and views the caller holds a permission on (`__typename`
+    /// `Repository` or `View`); the Grafana data source's repository list and health check.
+    async fn search_domains(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<views::SearchDomainItem>, Error> {
+        let repos = repository::visible_repositories(ctx)?
             .into_iter()
-            .map(|name| SearchDomainRef { name })
-            .collect())
-    }
-}
-
-/// A repository in `searchDomains`.
-pub struct SearchDomainRef {
-    name: String,
-}
-
-#[Object(name = "SearchDomainListItem")]
-impl SearchDomainRef {
-    async fn id(&self) -> &str {
-        &self.name
-    }
-    async fn name(&self) -> &str {
-        &self.name
-    }
-    #[graphql(name = "type")]
-    async fn domain_type(&self) -> &'static str {
-        repository::repository_type(&self.name)
-    }
-    async fn description(&self, ctx: &Context<'_>) -> Result<String, Error> {
-        require_view(ctx, &self.name, ViewPermission::ReadAccess)?;
-        Ok(node(ctx).global.read(|s| {
-            s.repositories
-                .get(&self.name)
-                .map(|r| r.description.clone())
-                .unwrap_or_default()
-        }))
+            .map(|n| views::SearchDomainItem::Repository(repository::Repository::new(n)));
+        let views = views::visible_views(ctx)?
+            .into_iter()
+            .map(|n| views::SearchDomainItem::View(views::View::new(n)));
+        Ok(repos.chain(views).collect())
     }
 }
 

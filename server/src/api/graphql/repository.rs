@@ -96,11 +96,11 @@ impl Repository {
 
 #[Object]
 impl Repository {
-    async fn name(&self) -> &str {
+    pub(crate) async fn name(&self) -> &str {
         &self.name
     }
     /// The repository's id: its name (names are unique and stable here).
-    async fn id(&self) -> &str {
+    pub(crate) async fn id(&self) -> &str {
         &self.name
     }
     /// LogScale's repository type: `SYSTEM` for `humio-*` repositories, else `DEFAULT`.
@@ -114,7 +114,7 @@ impl Repository {
             .map(|a| a.view_permissions(&self.name))
             .unwrap_or_default()
     }
-    async fn description(&self, ctx: &Context<'_>) -> Result<String, Error> {
+    pub(crate) async fn description(&self, ctx: &Context<'_>) -> Result<String, Error> {
         self.readable(ctx)?;
         Ok(self.read(ctx, |r| r.description.clone()))
     }
@@ -315,6 +315,7 @@ impl RepositoryMutation {
             },
         )
         .await?;
+        super::views::grant_creator(ctx, &name).await?;
         Ok(CreateRepositoryMutation {
             repository: Repository {
                 granted: true,
@@ -323,7 +324,8 @@ impl RepositoryMutation {
         })
     }
 
-    /// Deletes a repository with its tokens, parsers, saved searches, dashboards and segments.
+    /// Deletes a repository with its tokens, parsers, saved searches, dashboards and segments,
+    /// or a view (only the view: the repositories it reads keep their events).
     async fn delete_search_domain(
         &self,
         ctx: &Context<'_>,
@@ -331,6 +333,10 @@ impl RepositoryMutation {
         delete_message: Option<String>,
     ) -> Result<bool, Error> {
         require_view(ctx, &name, ViewPermission::DeleteRepositoryOrView)?;
+        if super::views::is_view(ctx, &name) {
+            tracing::info!(view = %name, message = ?delete_message, "deleting view");
+            return super::views::delete_view(ctx, name).await;
+        }
         if name == AUDIT_REPO {
             return Err(Error::new(format!(
                 "{AUDIT_REPO} holds the audit log and cannot be deleted"
@@ -362,6 +368,9 @@ impl RepositoryMutation {
         )?;
         if new_description.len() > 10_000 {
             return Err(Error::new("the description is longer than 10,000 bytes"));
+        }
+        if super::views::is_view(ctx, &name) {
+            return super::views::describe_view(ctx, name, new_description).await;
         }
         let (version, retention, _) = repo_version(ctx, &name)?;
         publish(

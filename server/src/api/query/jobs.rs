@@ -69,7 +69,7 @@ pub(super) async fn create(
         let progress = job.progress().clone();
         let r = n
             .root()
-            .search(job.plan.clone(), &q, progress, register)
+            .search_domain(job.plan.clone(), &q, progress, register)
             .await;
         job.finish(match r {
             Ok(g) => match &live_sub {

@@ -127,7 +127,7 @@ async fn whole(
     let plan = Arc::new(plan);
     let g = node
         .root()
-        .search(
+        .search_domain(
             plan.clone(),
             &q,
             Arc::new(Progress::default()),
@@ -262,7 +262,8 @@ impl Producer {
         let (start, end) = (self.q.options.start, self.q.options.end);
         let repo = self.q.repo.clone();
         let density: Vec<(i64, i64, u64)> = self.node.global.read(|s| {
-            s.segments_in_range(&repo, start, end)
+            crate::search::domain::segments_in_range(s, &repo, start, end)
+                .iter()
                 .map(|x| (x.min_ts, x.max_ts, x.event_count))
                 .collect()
         });
@@ -352,16 +353,19 @@ impl Producer {
         let spec = self.stream_spec.clone();
         tokio::spawn(async move {
             let plan = Arc::new(sq.compile()?);
-            let g = node
-                .root()
-                .search_slice(
-                    plan.clone(),
-                    &sq,
-                    Arc::new(Progress::default()),
-                    register,
-                    spec.as_ref(),
-                )
-                .await?;
+            let g = match spec.as_ref() {
+                // A live stream's slice: views refuse live queries, so this is a repository.
+                Some(spec) => {
+                    node.root()
+                        .search_slice(plan.clone(), &sq, Arc::new(Progress::default()), register, Some(spec))
+                        .await?
+                }
+                None => {
+                    node.root()
+                        .search_domain(plan.clone(), &sq, Arc::new(Progress::default()), register)
+                        .await?
+                }
+            };
             let r = finish(&plan, g.state);
             let warnings = g.warnings.into_iter().chain(r.warnings.clone()).collect();
             Ok((s, r, warnings, g.answered))

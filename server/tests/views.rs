@@ -1,0 +1,306 @@
+//! Views (LogScale's model): a view over two repositories, each connection with its own
+//! filter, answers exactly the union of the filtered queries on the repositories — counts,
+//! groups and event lists, through the streaming endpoint and query jobs; a user holding a
+//! role on the view only can search the view but not the repositories behind it; connection
+//! filters, names and changes are checked.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use common::{Node, ROOT};
+use serde_json::{json, Value};
+
+fn gql(node: &Node, token: &str, query: &str) -> Value {
+    let r = node
+        .client
+        .post(node.url("/graphql"))
+        .bearer_auth(token)
+        .json(&json!({ "query": query }))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    r.json().unwrap()
+}
+
+/// The first error's message of a GraphQL answer that must have failed.
+fn gql_err(node: &Node, query: &str) -> String {
+    let v = gql(node, ROOT, query);
+    v["errors"][0]["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{query} should fail: {v}"))
+        .to_string()
+}
+
+fn query_as(node: &Node, token: &str, domain: &str, q: &str) -> (u16, Vec<Value>) {
+    let r = node
+        .client
+        .post(node.url(&format!("/api/v1/repositories/{domain}/query")))
+        .bearer_auth(token)
+        .header("accept", "application/json")
+        .json(&json!({"queryString": q, "start": "10y", "end": "now"}))
+        .send()
+        .unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().unwrap();
+    (status, serde_json::from_str(&text).unwrap_or_default())
+}
+
+/// Runs `q` as a query job on `domain` and returns its events once done.
+fn job(node: &Node, domain: &str, q: &str) -> Vec<Value> {
+    let r: Value = node
+        .client
+        .post(node.url(&format!("/api/v1/repositories/{domain}/queryjobs")))
+        .bearer_auth(ROOT)
+        .json(&json!({"queryString": q, "start": "10y"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let id = r["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{r}"))
+        .to_string();
+    let t = Instant::now();
+    loop {
+        let v: Value = node
+            .client
+            .get(node.url(&format!("/api/v1/repositories/{domain}/queryjobs/{id}")))
+            .bearer_auth(ROOT)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        if v["done"] == true {
+            return v["events"].as_array().cloned().unwrap_or_default();
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "job never finished: {v}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn count_as(node: &Node, token: &str, domain: &str, q: &str) -> u64 {
+    let (s, rows) = query_as(node, token, domain, &format!("{q} | count()"));
+    assert_eq!(s, 200, "{domain}: {q}");
+    rows[0]["_count"].as_str().unwrap().parse().unwrap()
+}
+
+/// `groupBy(svc)` counts by service.
+fn groups(rows: &[Value]) -> BTreeMap<String, u64> {
+    rows.iter()
+        .map(|r| {
+            (
+                r["svc"].as_str().unwrap().to_string(),
+                r["_count"].as_str().unwrap().parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn msgs(rows: &[Value]) -> Vec<String> {
+    let mut m: Vec<String> = rows
+        .iter()
+        .map(|r| r["msg"].as_str().unwrap().to_string())
+        .collect();
+    m.sort();
+    m
+}
+
+fn ingest(node: &Node, repo: &str, n: usize) {
+    let tok = node.repo_with_token(repo, "json");
+    let lines: Vec<Value> = (0..n)
+        .map(|i| {
+            let svc = ["api", "web", "db"][i % 3];
+            let status = [200, 404, 500, 503][i % 4];
+            json!({"svc": svc, "status": status, "msg": format!("{repo}-{i}")})
+        })
+        .collect();
+    let (s, t) = node.post("/api/v1/ingest/json", &tok, Value::Array(lines).to_string());
+    assert_eq!(s, 200, "{t}");
+    node.wait_until(30, &format!("{n} events in {repo}"), || {
+        node.count(repo, "*") == n as u64
+    });
+}
+
+/// A user with a password in a group holding ReadAccess on `domain`; returns a session.
+fn reader_of(node: &Node, user: &str, domain: &str) -> String {
+    node.graphql(&format!(
+        r#"mutation {{ addUserV2(input: {{username: "{user}", password: "pw-{user}-secret"}}) {{ username }} }}"#
+    ));
+    let g = node.graphql(&format!(
+        r#"mutation {{ addGroup(displayName: "g-{user}") {{ group {{ id }} }} }}"#
+    ))["addGroup"]["group"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    node.graphql(&format!(
+        r#"mutation {{ addUsersToGroup(input: {{groupId: "{g}", users: ["{user}"]}}) {{ group {{ id }} }} }}"#
+    ));
+    let r = node.graphql(&format!(
+        r#"mutation {{ createRole(input: {{displayName: "r-{user}", viewPermissions: [ReadAccess]}}) {{ role {{ id }} }} }}"#
+    ))["createRole"]["role"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    node.graphql(&format!(
+        r#"mutation {{ assignRoleToGroup(input: {{viewId: "{domain}", groupId: "{g}", roleId: "{r}"}}) {{ group {{ id }} }} }}"#
+    ));
+    let r = node
+        .client
+        .post(node.url("/api/v1/login"))
+        .json(&json!({"username": user, "password": format!("pw-{user}-secret")}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    r.json::<Value>().unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn a_view_answers_the_union_of_its_filtered_repositories() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(&dir.path().join("n"), &[]);
+    ingest(&node, "web", 40);
+    ingest(&node, "app", 30);
+    let v = node.graphql(
+        r#"mutation { createView(name: "both", description: "errors of web, db of app",
+             connections: [{repositoryName: "web", filter: "status>=500"},
+                           {repositoryName: "app", filter: "svc=db"}]) { name description } }"#,
+    );
+    assert_eq!(v["createView"]["name"], "both");
+
+    // Counts, groups and lists equal the union of the filtered queries.
+    let web = count_as(&node, ROOT, "web", "status>=500");
+    let app = count_as(&node, ROOT, "app", "svc=db");
+    assert_eq!((web, app), (20, 10));
+    assert_eq!(count_as(&node, ROOT, "both", "*"), web + app);
+    assert_eq!(count_as(&node, ROOT, "both", "svc=api"), {
+        count_as(&node, ROOT, "web", "status>=500 svc=api")
+            + count_as(&node, ROOT, "app", "svc=db svc=api")
+    });
+    let (_, g) = query_as(&node, ROOT, "both", "groupBy(svc)");
+    let mut want = groups(&query_as(&node, ROOT, "web", "status>=500 | groupBy(svc)").1);
+    for (k, n) in groups(&query_as(&node, ROOT, "app", "svc=db | groupBy(svc)").1) {
+        *want.entry(k).or_default() += n;
+    }
+    assert_eq!(groups(&g), want);
+    let (s, list) = query_as(&node, ROOT, "both", "*");
+    assert_eq!(s, 200);
+    let mut want = msgs(&query_as(&node, ROOT, "web", "status>=500").1);
+    want.extend(msgs(&query_as(&node, ROOT, "app", "svc=db").1));
+    want.sort();
+    assert_eq!(msgs(&list), want);
+    // Query jobs: the implicit tail(200) and an aggregate.
+    assert_eq!(msgs(&job(&node, "both", "*")), want);
+    let c = job(&node, "both", "count()");
+    assert_eq!(c[0]["_count"], (web + app).to_string());
+
+    // A user with a role on the view only: the view, never the repositories behind it.
+    let vera = reader_of(&node, "vera", "both");
+    assert_eq!(count_as(&node, &vera, "both", "*"), web + app);
+    for repo in ["web", "app"] {
+        let (s, _) = query_as(&node, &vera, repo, "*");
+        assert_eq!(s, 404, "vera must not see {repo}");
+    }
+    let d = gql(
+        &node,
+        &vera,
+        "{ searchDomains { __typename name ... on View { connections { repository { name } filter } } } }",
+    );
+    assert_eq!(
+        d["data"]["searchDomains"],
+        json!([{"__typename": "View", "name": "both", "connections": [
+            {"repository": {"name": "web"}, "filter": "status>=500"},
+            {"repository": {"name": "app"}, "filter": "svc=db"}]}]),
+        "{d}"
+    );
+    let d = gql(
+        &node,
+        &vera,
+        r#"{ repository(name: "web") { description } }"#,
+    );
+    assert_eq!(d["errors"][0]["extensions"]["status"], 404, "{d}");
+    // Reading a repository's fields through the view's connection needs access to it too.
+    let d = gql(
+        &node,
+        &vera,
+        "{ searchDomains { ... on View { connections { repository { eventCount } } } } }",
+    );
+    assert!(d["errors"][0]["extensions"]["status"] == 404, "{d}");
+    // She may not change or delete the view either.
+    let d = gql(
+        &node,
+        &vera,
+        r#"mutation { deleteSearchDomain(name: "both") }"#,
+    );
+    assert_eq!(d["errors"][0]["extensions"]["status"], 403, "{d}");
+
+    // Root sees both kinds.
+    let d = node.graphql("{ searchDomains { __typename name } }");
+    let kinds: BTreeMap<String, String> = d["searchDomains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["name"].as_str().unwrap().to_string(),
+                x["__typename"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(kinds["web"], "Repository");
+    assert_eq!(kinds["both"], "View");
+
+    // Bad connections are refused before anything is stored.
+    for (conn, want) in [
+        (
+            r#"{repositoryName: "web", filter: "count()"}"#,
+            "must be a filter",
+        ),
+        (r#"{repositoryName: "web", filter: "(("}"#, "does not parse"),
+        (r#"{repositoryName: "nope", filter: ""}"#, "does not exist"),
+    ] {
+        let e = gql_err(
+            &node,
+            &format!(r#"mutation {{ createView(name: "bad", connections: [{conn}]) {{ name }} }}"#),
+        );
+        assert!(e.contains(want), "{conn}: {e}");
+    }
+    let e = gql_err(&node, r#"mutation { createView(name: "web") { name } }"#);
+    assert!(e.contains("already exists"), "{e}");
+    let e = gql_err(
+        &node,
+        r#"mutation { createRepository(name: "both") { repository { name } } }"#,
+    );
+    assert!(e.contains("already exists"), "{e}");
+
+    // Changing the connections changes the answer; deleting the view keeps the events.
+    node.graphql(
+        r#"mutation { updateView(viewName: "both", connections: [{repositoryName: "app", filter: ""}]) { name } }"#,
+    );
+    assert_eq!(count_as(&node, ROOT, "both", "*"), 30);
+    node.graphql(r#"mutation { updateDescriptionForSearchDomain(name: "both", newDescription: "all of app") }"#);
+    let d = node.graphql("{ searchDomains { name description } }");
+    assert!(d["searchDomains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x["name"] == "both" && x["description"] == "all of app"));
+    node.graphql(r#"mutation { deleteSearchDomain(name: "both") }"#);
+    let d = node.graphql("{ searchDomains { name } }");
+    assert!(!d["searchDomains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x["name"] == "both"));
+    assert_eq!(node.count("web", "*"), 40);
+    assert_eq!(node.count("app", "*"), 30);
+    let (s, _) = query_as(&node, &vera, "both", "*");
+    assert_eq!(s, 404, "the grant went with the view");
+}
