@@ -374,7 +374,7 @@ impl NodeCtx {
         };
         let missing = |r: &str| ApiError::not_found(format!("repository {r:?} does not exist"));
         if let Scope::Repository(r) = scope {
-            if !self.global.read(|s| s.repositories.contains_key(r)) {
+            if !self.global.read(|s| s.search_domain_exists(r)) {
                 return Err(missing(r));
             }
         }
