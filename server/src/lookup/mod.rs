@@ -346,9 +346,11 @@ async fn publish(global: &Global, ev: GlobalEvent) -> Result<(), LookupError> {
 
 type CacheKey = (String, String);
 
-fn cache() -> &'static Mutex<HashMap<CacheKey, (u64, Arc<Table>)>> {
-    static CACHE: std::sync::OnceLock<Mutex<HashMap<CacheKey, (u64, Arc<Table>)>>> =
-        std::sync::OnceLock::new();
+/// Parsed tables by (repository, file), with the Global version they were parsed from.
+type Cache = Mutex<HashMap<CacheKey, (u64, Arc<Table>)>>;
+
+fn cache() -> &'static Cache {
+    static CACHE: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
     CACHE.get_or_init(Default::default)
 }
 

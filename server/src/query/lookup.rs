@@ -185,7 +185,7 @@ impl LookupMatch {
                     }
                 }
                 // Most specific first; file order among equals (a stable sort).
-                nets.sort_by(|a, b| b.1.cmp(&a.1));
+                nets.sort_by_key(|n| std::cmp::Reverse(n.1));
                 Index::Cidr(nets)
             }
         };

@@ -29,6 +29,8 @@ pub struct ViewConnectionInput {
 }
 
 /// A repository or a view in `searchDomains` (`__typename` tells which).
+// The lint reads the interface's `field(name = …)` entries as one attribute repeated.
+#[allow(clippy::duplicated_attributes)]
 #[derive(Interface)]
 #[graphql(
     name = "SearchDomainListItem",

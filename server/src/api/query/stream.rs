@@ -52,6 +52,14 @@ pub(super) async fn query(
     let req = parse_request(&body)?;
     let (plan, q) = plan(&node, &repo, &req, SLICE_ROW_CAP, None)?;
     if req.is_live {
+        if node
+            .global
+            .read(|s| crate::search::domain::view_sources(s, &repo).is_some())
+        {
+            return Err(ApiError::bad_request(format!(
+                "{repo:?} is a view: live streaming over views is not supported yet; stream each repository"
+            )));
+        }
         if !plan.implicit_list {
             return Err(ApiError::bad_request(
                 "a live streaming query takes a filter query only (no aggregate, head() or tail()); run aggregates live as a query job (isLive on /queryjobs)",
@@ -357,7 +365,13 @@ impl Producer {
                 // A live stream's slice: views refuse live queries, so this is a repository.
                 Some(spec) => {
                     node.root()
-                        .search_slice(plan.clone(), &sq, Arc::new(Progress::default()), register, Some(spec))
+                        .search_slice(
+                            plan.clone(),
+                            &sq,
+                            Arc::new(Progress::default()),
+                            register,
+                            Some(spec),
+                        )
                         .await?
                 }
                 None => {

@@ -11,6 +11,8 @@
 //! replaced atomically (temp file, fsync, rename, directory fsync). Purging deletes whole files
 //! whose entries all lie at or below the purged id; truncation (a conflicting suffix from an
 //! old term) cuts the file in place.
+// openraft's trait methods return its `StorageError` (224 bytes); the helpers return it too.
+#![allow(clippy::result_large_err)]
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};

@@ -8,6 +8,8 @@
 //! Wire: `POST /internal/v1/raft/{append,vote,snapshot,write}` with `X-Strata-Cluster-Secret`,
 //! bodies bincode (serde) of openraft's request; a 200 answer is bincode of
 //! `Result<response, RaftError>` (the remote node's Raft refused or answered).
+// openraft's trait methods return its `StorageError` (224 bytes); the helpers return it too.
+#![allow(clippy::result_large_err)]
 
 use std::time::Duration;
 

@@ -13,6 +13,8 @@
 //! Snapshot bytes: `SRSN1` | u32 header length | bincode header (last applied, membership, id,
 //! per partition: topic, partition, start, count) | per record `u32 length | bytes` | u32
 //! crc32 of everything before it.
+// openraft's trait methods return its `StorageError` (224 bytes); the helpers return it too.
+#![allow(clippy::result_large_err)]
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::{self, File};
