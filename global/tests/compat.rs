@@ -449,14 +449,6 @@ fn fixture_events() -> Vec<GlobalEvent> {
             created_ms: 1_764_547_200_003,
             expires_ms: None,
         },
-        PutItem {
-            repo: "web-prod".into(),
-            kind: ItemKind::LookupFile,
-            id: "hosts.csv".into(),
-            name: "hosts.csv".into(),
-            body: r#"{"format":"gzip+base64","data":"H4sIAAAAAAAA/w==","sizeBytes":0}"#.into(),
-            expected_version: None,
-        },
         CreateView {
             name: "web-all".into(),
             description: "Both web tiers".into(),
@@ -483,6 +475,14 @@ fn fixture_events() -> Vec<GlobalEvent> {
         DeleteView {
             name: "web-old".into(),
             expected_version: 413,
+        },
+        PutItem {
+            repo: "web-prod".into(),
+            kind: ItemKind::LookupFile,
+            id: "hosts.csv".into(),
+            name: "hosts.csv".into(),
+            body: r#"{"format":"gzip+base64","data":"H4sIAAAAAAAA/w==","sizeBytes":0}"#.into(),
+            expected_version: None,
         },
     ]
 }
