@@ -210,6 +210,7 @@ fn pinned_gauge(node: &Node, partition: u32) -> Option<f64> {
     let text = node
         .client
         .get(node.url("/metrics"))
+        .bearer_auth(common::ROOT)
         .send()
         .ok()?
         .text()

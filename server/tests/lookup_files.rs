@@ -133,6 +133,7 @@ fn files_api_and_match_in_searches() {
     );
 
     // Files survive a restart (they are Global items).
+    node.kill();
     node.restart();
     let rows = node.query("app", "match(file=\"hosts.csv\", field=host) | count()");
     assert_eq!(rows, vec![json!({"_count": "10"})]);

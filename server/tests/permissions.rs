@@ -660,7 +660,7 @@ enum Route {
     Job,
     /// An ingest token (or a root user's token and a repository in the path).
     Ingest,
-    /// Open to anyone (HEC's health check).
+    /// Open to anyone (HEC's health check, the status endpoint's public answer).
     Monitoring,
     /// Status and metrics: `ReadHealthCheck`, unless `--open-monitoring-endpoints`.
     Health,
@@ -716,7 +716,8 @@ fn route_table() -> BTreeMap<&'static str, Route> {
         ("/api/v1/dataspaces/{repo}/ingest-messages", Ingest),
         ("/api/v1/repositories/{repo}/ingest", Ingest),
         ("/api/v1/repositories/{repo}/ingest-messages", Ingest),
-        ("/api/v1/status", Health),
+        // Status and version to anyone, as LogScale; the details need ReadHealthCheck.
+        ("/api/v1/status", Monitoring),
         ("/metrics", Health),
         ("/api/v1/login", Login),
         ("/api/v1/logout", Logout),

@@ -19,8 +19,26 @@ use crate::ctx::NodeCtx;
 /// without the node ever reading what was sent. Requests without a body (HEC health,
 /// Elasticsearch version info) pass untouched.
 pub async fn ingest_gate(State(node): State<Arc<NodeCtx>>, req: Request, next: Next) -> Response {
+    let caller = match query_token(&req) {
+        // HEC's `?token=` (Splunk's query-string authentication): no header to read it from.
+        Some(t)
+            if !req
+                .headers()
+                .contains_key(axum::http::header::AUTHORIZATION) =>
+        {
+            let mut h = axum::http::HeaderMap::new();
+            match axum::http::HeaderValue::from_str(&format!("Bearer {t}")) {
+                Ok(v) => {
+                    h.insert(axum::http::header::AUTHORIZATION, v);
+                    node.authenticate(&h)
+                }
+                Err(_) => node.authenticate(req.headers()),
+            }
+        }
+        _ => node.authenticate(req.headers()),
+    };
     let may_ingest = matches!(
-        node.authenticate(req.headers()),
+        caller,
         Ok(Caller::Ingest { .. }) | Ok(Caller::User { is_root: true, .. })
     );
     let bodiless = matches!(
@@ -52,4 +70,13 @@ pub async fn ingest_gate(State(node): State<Arc<NodeCtx>>, req: Request, next: N
         }
     };
     next.run(req).await
+}
+
+/// The `token` query parameter, percent-decoded.
+fn query_token(req: &Request) -> Option<String> {
+    let q = req.uri().query()?;
+    url::form_urlencoded::parse(q.as_bytes())
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned())
+        .filter(|t| !t.is_empty())
 }

@@ -403,8 +403,10 @@ impl NodeCtx {
     }
 }
 
-/// `/api/v1/status` and `/metrics` need a token with `ReadHealthCheck` unless the node runs
-/// with `--open-monitoring-endpoints`.
+/// `/metrics` and the details of `/api/v1/status` need a token with `ReadHealthCheck` unless the
+/// node runs with `--open-monitoring-endpoints`. Without one, the status endpoint answers what
+/// LogScale's does unauthenticated (status and version), which shippers' health checks (Vector's
+/// `humio_logs`, load balancers) call without a token.
 fn check_monitoring(node: &NodeCtx, h: &HeaderMap) -> Result<(), ApiError> {
     if node.cfg.open_monitoring_endpoints {
         return Ok(());
@@ -414,8 +416,12 @@ fn check_monitoring(node: &NodeCtx, h: &HeaderMap) -> Result<(), ApiError> {
 }
 
 async fn status(State(node): State<Arc<NodeCtx>>, h: HeaderMap) -> Response {
-    if let Err(e) = check_monitoring(&node, &h) {
-        return e.into_response();
+    if check_monitoring(&node, &h).is_err() {
+        return axum::Json(serde_json::json!({
+            "status": "ok",
+            "version": env!("CARGO_PKG_VERSION"),
+        }))
+        .into_response();
     }
     let backlog = crate::bucket::sync::backlog(&node.global, node.cfg.node_id);
     axum::Json(serde_json::json!({

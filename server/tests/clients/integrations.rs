@@ -334,8 +334,8 @@ fn es_root_url_answers_clients_and_leaves_browsers_to_the_ui() {
         ],
         // Beats' and Logstash's connection check.
         &[("accept", "application/json")],
-        // No Accept at all (curl, Fluent Bit).
-        &[],
+        // A shipper naming itself, without an Accept.
+        &[("user-agent", "Filebeat/8.17.0")],
     ];
     for headers in clients {
         let (s, h, b) = req(&node, reqwest::Method::GET, "/", headers, "");

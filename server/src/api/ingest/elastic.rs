@@ -51,8 +51,9 @@ pub(super) fn routes() -> Router<Arc<NodeCtx>> {
 
 /// Whether a request for `/` comes from an Elasticsearch client rather than a browser: the
 /// clients' own headers (`x-elastic-client-meta`, sent by the official clients; the
-/// `vnd.elasticsearch` media types of 8.x clients), or an `Accept` without `text/html` (Beats,
-/// Logstash and Fluent Bit send `application/json` or nothing; every browser asks for HTML).
+/// `vnd.elasticsearch` media types of 8.x clients), or, without `text/html` in `Accept` (every
+/// browser asks for HTML), an `Accept` of JSON or a shipper's `User-Agent` (Beats, Logstash,
+/// Fluent Bit, Vector).
 fn is_es_client(headers: &HeaderMap) -> bool {
     if headers.contains_key("x-elastic-client-meta") {
         return true;
@@ -64,7 +65,31 @@ fn is_es_client(headers: &HeaderMap) -> bool {
         .collect::<Vec<_>>()
         .join(",")
         .to_ascii_lowercase();
-    accept.contains("vnd.elasticsearch") || !accept.contains("text/html")
+    if accept.contains("vnd.elasticsearch") {
+        return true;
+    }
+    if accept.contains("text/html") {
+        return false;
+    }
+    // A request that asks for JSON, or names a shipper that speaks Elasticsearch, is a client;
+    // one that asks for nothing and says nothing (curl, a health probe) gets the UI as before.
+    let agent = headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    accept.contains("application/json")
+        || [
+            "elastic",
+            "beat",
+            "logstash",
+            "fluent-bit",
+            "fluentbit",
+            "manticore",
+            "vector",
+        ]
+        .iter()
+        .any(|n| agent.contains(n))
 }
 
 /// A layer on the whole router: `GET`/`HEAD /` answers Elasticsearch's version info (with
