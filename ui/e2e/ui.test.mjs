@@ -65,6 +65,8 @@ describe("web UI", () => {
     perf.firstContentfulPaintMs = paint;
     assert.equal(await page.locator("[data-testid=event]").count(), 200);
     // 24 h in 1-minute buckets: 1,440, or 1,441 when the range does not start on a minute.
+    // The histogram is its own query job: its canvas can be drawn (empty) before its answer.
+    await page.waitForFunction(() => Number(document.querySelector("[data-testid=histogram]")?.getAttribute("data-buckets") ?? 0) > 0, null, { timeout: 15000 }).catch(() => {});
     const buckets = Number(await page.locator("[data-testid=histogram]").getAttribute("data-buckets"));
     assert.ok(buckets === 1440 || buckets === 1441, `histogram has ${buckets} buckets`);
     await shot("search");
