@@ -217,6 +217,54 @@ impl SegmentReader {
             .map_err(|e| self.corrupt(block, format!("raw template column: {e}")))
     }
 
+    /// Rows of `block` whose `@rawstring` contains `needle` ASCII-case-insensitively, ascending
+    /// — the rows a substring scan of [`raw_column`](Self::raw_column) finds — rebuilding only
+    /// the raw strings that may match when the raw column is templated. `None` for a plain raw
+    /// column: the caller scans it whole.
+    pub fn raw_rows_containing(&self, block: usize, needle: &str) -> Result<Option<Vec<u32>>> {
+        let b = self.block_meta(block)?;
+        let count = b.count as usize;
+        let Some(tc) = b.column(COL_TEMPLATE) else {
+            return Ok(None);
+        };
+        let t = Templates::decode(self.read_column(block, tc)?, count, false)
+            .map_err(|e| self.corrupt(block, format!("raw template column: {e}")))?;
+        let mut cache = Vec::new();
+        let values = self.slot_columns(block, &t, &mut cache, Nesting::RawSlot)?;
+        let time = if t.uses_time() {
+            self.time_column(block)?
+        } else {
+            Vec::new()
+        };
+        t.rows_containing(needle, &values, &time)
+            .map(Some)
+            .map_err(|e| self.corrupt(block, format!("raw template column: {e}")))
+    }
+
+    /// The field columns of a template's slots, in slot order (decoded into `cache`).
+    fn slot_columns<'c>(
+        &self,
+        block: usize,
+        t: &Templates,
+        cache: &'c mut FieldCache,
+        slots_are: Nesting,
+    ) -> Result<Vec<&'c StrColumn>> {
+        for &idx in &t.slots {
+            self.ensure_field(block, idx, cache, slots_are)?;
+        }
+        let cache: &'c FieldCache = cache;
+        t.slots
+            .iter()
+            .map(|&idx| {
+                cache
+                    .iter()
+                    .find(|(i, _)| *i == idx)
+                    .map(|(_, c)| c)
+                    .ok_or_else(|| self.corrupt(block, format!("slot field {idx} not decoded")))
+            })
+            .collect()
+    }
+
     /// Rebuilds the texts of a template column from its slots (decoded into `cache`).
     fn rebuild(
         &self,
@@ -225,18 +273,7 @@ impl SegmentReader {
         cache: &mut FieldCache,
         slots_are: Nesting,
     ) -> Result<StrColumn> {
-        for &idx in &t.slots {
-            self.ensure_field(block, idx, cache, slots_are)?;
-        }
-        let mut values = Vec::with_capacity(t.slots.len());
-        for &idx in &t.slots {
-            let col = cache
-                .iter()
-                .find(|(i, _)| *i == idx)
-                .map(|(_, c)| c)
-                .ok_or_else(|| self.corrupt(block, format!("slot field {idx} not decoded")))?;
-            values.push(col);
-        }
+        let values = self.slot_columns(block, t, cache, slots_are)?;
         let time = if t.uses_time() {
             self.time_column(block)?
         } else {

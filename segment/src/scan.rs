@@ -31,13 +31,17 @@ impl SubstringMatcher {
 
     /// Does one string contain the needle.
     pub fn is_match(&mut self, s: &str) -> bool {
+        self.is_match_bytes(s.as_bytes())
+    }
+
+    /// Do these bytes contain the needle.
+    pub fn is_match_bytes(&mut self, s: &[u8]) -> bool {
         if self.case_insensitive {
             self.scratch.clear();
-            self.scratch
-                .extend(s.bytes().map(|b| b.to_ascii_lowercase()));
+            self.scratch.extend(s.iter().map(u8::to_ascii_lowercase));
             self.finder.find(&self.scratch).is_some()
         } else {
-            self.finder.find(s.as_bytes()).is_some()
+            self.finder.find(s).is_some()
         }
     }
 

@@ -18,6 +18,7 @@
 
 mod composite;
 mod encode;
+mod search;
 
 pub(crate) use composite::{composite_candidates, encode_composite};
 pub(crate) use encode::encode_template;
@@ -89,6 +90,22 @@ const THEN_NUL: u32 = u32::MAX - 1;
 const THEN_ISO_MILLIS: u32 = u32::MAX - 2;
 /// Row marker in [`Templates::rows`] for an absent value.
 const ABSENT_ROW: u32 = u32::MAX;
+
+/// Byte view of a slot's field column: data, offsets, presence.
+type SlotView<'a> = (&'a [u8], &'a [u32], Option<&'a [bool]>);
+
+fn slot_views<'a>(values: &[&'a StrColumn]) -> Vec<SlotView<'a>> {
+    values
+        .iter()
+        .map(|c| {
+            (
+                c.data.as_bytes(),
+                c.offsets.as_slice(),
+                c.present.as_deref(),
+            )
+        })
+        .collect()
+}
 
 /// A decoded template column (the raw template column, or a composite field column without
 /// its mode byte), waiting for its slots' field columns.
@@ -236,17 +253,7 @@ impl Templates {
         }
         let count = self.rows.len();
         // Byte views of the slots: the hot loop copies bytes and validates UTF-8 once at the end.
-        type SlotView<'a> = (&'a [u8], &'a [u32], Option<&'a [bool]>);
-        let slots: Vec<SlotView<'_>> = values
-            .iter()
-            .map(|c| {
-                (
-                    c.data.as_bytes(),
-                    c.offsets.as_slice(),
-                    c.present.as_deref(),
-                )
-            })
-            .collect();
+        let slots = slot_views(values);
         let mut data: Vec<u8> =
             Vec::with_capacity(count * 32 + values.iter().map(|c| c.data.len()).sum::<usize>());
         let mut offsets = Vec::with_capacity(count + 1);
@@ -258,32 +265,51 @@ impl Templates {
             if self.optional {
                 present.push(t != ABSENT_ROW);
             }
-            if t != ABSENT_ROW {
-                let t = t as usize;
-                for op in &self.ops[self.op_bounds[t]..self.op_bounds[t + 1]] {
-                    data.extend_from_slice(&self.bytes[op.lit.0 as usize..op.lit.1 as usize]);
-                    if let Some(&(vals, offs, present)) = slots.get(op.then as usize) {
-                        let lacks = || format!("row {row}: template names a field the row lacks");
-                        if present.is_some_and(|p| p.get(row) != Some(&true)) {
-                            return Err(lacks());
-                        }
-                        let (Some(&a), Some(&b)) = (offs.get(row), offs.get(row + 1)) else {
-                            return Err(lacks());
-                        };
-                        data.extend_from_slice(vals.get(a as usize..b as usize).ok_or_else(lacks)?);
-                    } else if op.then == THEN_ISO_MILLIS {
-                        if !iso_millis(time[row].0, &mut iso, &mut iso_cache) {
-                            return Err(format!("row {row}: timestamp does not fit ISO-8601"));
-                        }
-                        data.extend_from_slice(&iso);
-                    } else if op.then == THEN_NUL {
-                        data.push(ESC);
-                    }
-                }
-            }
+            self.rebuild_into(row, &slots, time, &mut iso, &mut iso_cache, &mut data)?;
             offsets.push(u32::try_from(data.len()).map_err(|_| "column too large".to_string())?);
         }
         StrColumn::checked(data, offsets, self.optional.then_some(present))
+    }
+
+    /// Appends row `row`'s text to `data` (nothing for an absent row).
+    fn rebuild_into(
+        &self,
+        row: usize,
+        slots: &[SlotView<'_>],
+        time: &[(i64, u32)],
+        iso: &mut [u8; ISO_LEN],
+        iso_cache: &mut Option<i64>,
+        data: &mut Vec<u8>,
+    ) -> Result<(), String> {
+        let t = self.rows[row];
+        if t == ABSENT_ROW {
+            return Ok(());
+        }
+        let t = t as usize;
+        for op in &self.ops[self.op_bounds[t]..self.op_bounds[t + 1]] {
+            data.extend_from_slice(&self.bytes[op.lit.0 as usize..op.lit.1 as usize]);
+            if let Some(&(vals, offs, present)) = slots.get(op.then as usize) {
+                let lacks = || format!("row {row}: template names a field the row lacks");
+                if present.is_some_and(|p| p.get(row) != Some(&true)) {
+                    return Err(lacks());
+                }
+                let (Some(&a), Some(&b)) = (offs.get(row), offs.get(row + 1)) else {
+                    return Err(lacks());
+                };
+                data.extend_from_slice(vals.get(a as usize..b as usize).ok_or_else(lacks)?);
+            } else if op.then == THEN_ISO_MILLIS {
+                let Some(&(ms, _)) = time.get(row) else {
+                    return Err("template needs the timestamps".into());
+                };
+                if !iso_millis(ms, iso, iso_cache) {
+                    return Err(format!("row {row}: timestamp does not fit ISO-8601"));
+                }
+                data.extend_from_slice(iso);
+            } else if op.then == THEN_NUL {
+                data.push(ESC);
+            }
+        }
+        Ok(())
     }
 }
 
