@@ -152,7 +152,9 @@ async fn append_follows_a_purge_past_the_end_and_refuses_a_hole() {
     // A snapshot up to 10 was installed: the log restarts after it.
     log.purge(lid(2, 10)).await.unwrap();
     // An entry at or below the purge point is already in the snapshot: not stored.
-    log.blocking_append(vec![entry(2, 9, b"old")]).await.unwrap();
+    log.blocking_append(vec![entry(2, 9, b"old")])
+        .await
+        .unwrap();
     log.blocking_append(vec![entry(3, 11, b"a")]).await.unwrap();
     assert_eq!(indexes_and_terms(&mut log).await, vec![(11, 3)]);
     let err = log

@@ -529,8 +529,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn save_committed(&mut self, committed: Option<LogId<u64>>) -> Result<(), SErr> {
         self.blocking(move |g| {
             g.committed = committed;
-            if g
-                .committed_written
+            if g.committed_written
                 .is_some_and(|t| t.elapsed() < COMMITTED_EVERY)
             {
                 return Ok(());
