@@ -8,9 +8,15 @@
 //! fsynced before the next exists, so damage can only be in the last file). On open a torn
 //! frame at the tail of the last file (a write never acknowledged) is cut off; damage anywhere
 //! else is an error naming the file. `meta.bin` keeps the vote and the last purged log id,
-//! replaced atomically (temp file, fsync, rename, directory fsync). Purging deletes whole files
-//! whose entries all lie at or below the purged id; truncation (a conflicting suffix from an
-//! old term) cuts the file in place.
+//! `committed.bin` the last committed id; both are replaced atomically (temp file, fsync,
+//! rename, directory fsync). Purging deletes whole files whose entries all lie at or below the
+//! purged id; truncation (a conflicting suffix from an old term) cuts the file in place.
+//!
+//! Appends follow openraft's contract, not only the happy path: an entry below the last
+//! written index overwrites from there (the conflicting suffix is truncated first); after a
+//! purge past the end (a snapshot installed ahead of this log) the log restarts at the purged
+//! index + 1; an entry at or below the purge point is already in a snapshot and is skipped;
+//! any other gap is refused as a hole.
 // openraft's trait methods return its `StorageError` (224 bytes); the helpers return it too.
 #![allow(clippy::result_large_err)]
 
@@ -20,6 +26,7 @@ use std::ops::{Bound, RangeBounds};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use openraft::storage::{LogFlushed, RaftLogStorage};
 use openraft::{
@@ -32,6 +39,8 @@ use super::TypeConfig;
 
 const ROLL_BYTES: u64 = 64 << 20;
 const HEADER: u64 = 8;
+/// How often at most `committed.bin` is replaced (two fsyncs each); see `save_committed`.
+const COMMITTED_EVERY: Duration = Duration::from_millis(200);
 /// Largest frame accepted on recovery (a guard against a corrupt length).
 const MAX_FRAME: u64 = 256 << 20;
 
@@ -71,6 +80,10 @@ struct Inner {
     dir: PathBuf,
     segs: Vec<Seg>,
     meta: Meta,
+    /// The latest committed id openraft reported; `committed.bin` may hold an older one.
+    committed: Option<LogId<u64>>,
+    /// When `committed.bin` was last replaced.
+    committed_written: Option<Instant>,
 }
 
 /// The log store; clones share the files (the reader openraft asks for is a clone).
@@ -157,6 +170,38 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Replaces `dir/name` with `crc32 | body` atomically: a temp file, fsynced, renamed over
+/// it, and the directory fsynced, so a crash leaves the old or the new file, never a mix.
+fn write_small(dir: &Path, name: &str, body: &[u8]) -> Result<(), SErr> {
+    let mut bytes = crc32fast::hash(body).to_le_bytes().to_vec();
+    bytes.extend_from_slice(body);
+    let tmp = dir.join(format!("{name}.partial"));
+    let w = || -> std::io::Result<()> {
+        let mut f = File::create(&tmp)?;
+        f.write_all(&bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, dir.join(name))?;
+        sync_dir(dir)
+    };
+    w().map_err(|e| io_err(ErrorVerb::Write, e))
+}
+
+/// Reads a file `write_small` wrote; `None` when it does not exist.
+fn read_small<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, SErr> {
+    match fs::read(path) {
+        Ok(b) => {
+            if b.len() < 4 || crc32fast::hash(&b[4..]).to_le_bytes() != b[..4] {
+                return Err(corrupt(format!("{}: checksum mismatch", path.display())));
+            }
+            bincode::serde::decode_from_slice(&b[4..], bincode::config::standard())
+                .map(|(m, _)| Some(m))
+                .map_err(|e| corrupt(format!("{}: {e}", path.display())))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err(ErrorVerb::Read, e)),
+    }
+}
+
 impl LogStore {
     /// Opens (or creates) the log in `dir`.
     pub fn open(dir: &Path) -> Result<LogStore, SErr> {
@@ -187,27 +232,15 @@ impl LogStore {
             }
             segs.push(seg);
         }
-        let meta_path = dir.join("meta.bin");
-        let meta = match fs::read(&meta_path) {
-            Ok(b) => {
-                if b.len() < 4 || crc32fast::hash(&b[4..]).to_le_bytes() != b[..4] {
-                    return Err(corrupt(format!(
-                        "{}: checksum mismatch",
-                        meta_path.display()
-                    )));
-                }
-                bincode::serde::decode_from_slice(&b[4..], bincode::config::standard())
-                    .map(|(m, _)| m)
-                    .map_err(|e| io_err(ErrorVerb::Read, e))?
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Meta::default(),
-            Err(e) => return Err(io_err(ErrorVerb::Read, e)),
-        };
+        let meta: Meta = read_small(&dir.join("meta.bin"))?.unwrap_or_default();
+        let committed: Option<LogId<u64>> = read_small(&dir.join("committed.bin"))?.flatten();
         Ok(LogStore {
             inner: Arc::new(Mutex::new(Inner {
                 dir: dir.to_path_buf(),
                 segs,
                 meta,
+                committed,
+                committed_written: None,
             })),
         })
     }
@@ -236,17 +269,15 @@ impl Inner {
     fn write_meta(&self) -> Result<(), SErr> {
         let body = bincode::serde::encode_to_vec(&self.meta, bincode::config::standard())
             .map_err(|e| io_err(ErrorVerb::Write, e))?;
-        let mut bytes = crc32fast::hash(&body).to_le_bytes().to_vec();
-        bytes.extend_from_slice(&body);
-        let tmp = self.dir.join("meta.bin.partial");
-        let w = || -> std::io::Result<()> {
-            let mut f = File::create(&tmp)?;
-            f.write_all(&bytes)?;
-            f.sync_all()?;
-            fs::rename(&tmp, self.dir.join("meta.bin"))?;
-            sync_dir(&self.dir)
-        };
-        w().map_err(|e| io_err(ErrorVerb::Write, e))
+        write_small(&self.dir, "meta.bin", &body)
+    }
+
+    fn write_committed(&mut self) -> Result<(), SErr> {
+        let body = bincode::serde::encode_to_vec(self.committed, bincode::config::standard())
+            .map_err(|e| io_err(ErrorVerb::Write, e))?;
+        write_small(&self.dir, "committed.bin", &body)?;
+        self.committed_written = Some(Instant::now());
+        Ok(())
     }
 
     fn last_log_id(&self) -> Option<LogId<u64>> {
@@ -259,8 +290,7 @@ impl Inner {
     }
 
     fn read_range(&self, start: u64, end: u64) -> Result<Vec<Entry<TypeConfig>>, SErr> {
-        let floor = self.meta.last_purged.map(|p| p.index + 1).unwrap_or(0);
-        let start = start.max(floor);
+        let start = start.max(self.floor());
         let mut out = Vec::new();
         for seg in &self.segs {
             if seg.next() <= start || seg.first >= end {
@@ -283,6 +313,31 @@ impl Inner {
     fn append(&mut self, entries: Vec<Entry<TypeConfig>>) -> Result<(), SErr> {
         let mut touched: Vec<usize> = Vec::new();
         for e in entries {
+            let index = e.log_id.index;
+            let floor = self.floor();
+            if index < floor {
+                // At or below the purge point: already in a snapshot, and never read again.
+                continue;
+            }
+            if let Some(next) = self.segs.last().map(Seg::next) {
+                if index < next {
+                    // Overwriting: the entries from `index` on are a conflicting suffix.
+                    // Segments that lose entries are fsynced by the truncation itself.
+                    self.truncate(index)?;
+                    touched.retain(|&i| i < self.segs.len());
+                } else if index > next {
+                    if index != floor {
+                        return Err(corrupt(format!(
+                            "append of index {index} to a log whose next index is {next} \
+                             (a hole)"
+                        )));
+                    }
+                    // After a purge past the end (a snapshot installed ahead of this log):
+                    // every file holds purged entries only, and the log restarts at `index`.
+                    self.drop_all()?;
+                    touched.clear();
+                }
+            }
             let need_new = match self.segs.last() {
                 None => true,
                 Some(s) => s.len >= ROLL_BYTES,
@@ -341,6 +396,19 @@ impl Inner {
                 .map_err(|e| io_err(ErrorVerb::Write, e))?;
         }
         Ok(())
+    }
+
+    /// The lowest index that can still be read: one past the purge point.
+    fn floor(&self) -> u64 {
+        self.meta.last_purged.map(|p| p.index + 1).unwrap_or(0)
+    }
+
+    /// Deletes every file, oldest first, so a crash part-way leaves a contiguous log.
+    fn drop_all(&mut self) -> Result<(), SErr> {
+        for seg in self.segs.drain(..) {
+            fs::remove_file(&seg.path).map_err(|e| io_err(ErrorVerb::Delete, e))?;
+        }
+        sync_dir(&self.dir).map_err(|e| io_err(ErrorVerb::Delete, e))
     }
 
     /// Deletes entries at and after `index`.
@@ -440,8 +508,39 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         .await
     }
 
+    /// Read back as not committed (same term, same candidate). openraft restores a node
+    /// whose committed vote names itself as leader at once, without an election; after a
+    /// crash the others have usually elected someone else by then, so the restarted node
+    /// took writes it could never commit (its own start-up writes to Global failed with
+    /// "leadership moved" and the node exited). Uncommitted, the node starts as a follower
+    /// and hears the current leader, or wins an election like any other. Safe: the term and
+    /// the candidate voted for are what Raft needs kept, and both are.
     async fn read_vote(&mut self) -> Result<Option<Vote<u64>>, SErr> {
-        Ok(self.lock().meta.vote)
+        Ok(self.lock().meta.vote.map(|mut v| {
+            v.committed = false;
+            v
+        }))
+    }
+
+    /// Kept in memory at once and on disk at most every `COMMITTED_EVERY`: openraft calls this
+    /// on every commit, and two fsyncs per commit would halve ingest. An older id on disk is
+    /// safe (committed only grows, and everything at or below it is durable here): after a
+    /// restart openraft re-applies up to it at once, the rest when the leader says so.
+    async fn save_committed(&mut self, committed: Option<LogId<u64>>) -> Result<(), SErr> {
+        self.blocking(move |g| {
+            g.committed = committed;
+            if g.committed_written
+                .is_some_and(|t| t.elapsed() < COMMITTED_EVERY)
+            {
+                return Ok(());
+            }
+            g.write_committed()
+        })
+        .await
+    }
+
+    async fn read_committed(&mut self) -> Result<Option<LogId<u64>>, SErr> {
+        Ok(self.lock().committed)
     }
 
     async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), SErr>
