@@ -199,7 +199,12 @@ async fn filter_alerts(api: &Api, repo: &str, n: usize) -> Vec<String> {
         m.push('}');
         let v = api.gql(m).await;
         for i in start..(start + 50).min(n) {
-            ids.push(v[format!("a{i}")]["id"].as_str().expect("alert id").to_string());
+            ids.push(
+                v[format!("a{i}")]["id"]
+                    .as_str()
+                    .expect("alert id")
+                    .to_string(),
+            );
         }
     }
     ids
