@@ -16,9 +16,9 @@ use std::sync::{Arc, Mutex, Weak};
 use strata_global::SegmentInfo;
 use strata_segment::Event;
 
+use crate::query::ast::CmpOp;
 use crate::query::filter::CFilter;
 use crate::query::row::Source;
-use crate::query::ast::CmpOp;
 
 /// How far the clock of the node that stamped an event's ingest time may run ahead of the
 /// clock of the node that wrote its segment.
@@ -245,7 +245,7 @@ mod tests {
             "shadowed",
             "@rawstring = /items/",
             "user = /u\\d/",
-            "user in [u1, u7]",
+            "in(user, values=[u1, u7])",
             "not user=u7",
             "user=u7 or status=500",
             "test(status * 2 == 400)",
