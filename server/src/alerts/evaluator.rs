@@ -36,6 +36,30 @@ pub(super) struct Env {
     pub delay_ms: i64,
     /// `--alert-poll-interval-ms`.
     pub poll_ms: i64,
+    /// Alert queries running at once on this node (see [`Env::search`]).
+    pub searches: tokio::sync::Semaphore,
+}
+
+impl Env {
+    /// [`search`], at most one per core at a time: each search already uses every core for
+    /// its segments, and a thousand alerts falling due together must not start a thousand
+    /// blocking scans that starve ingest. The permit is held for the search only (not while
+    /// actions run), so a slow webhook still holds up only its alert.
+    pub async fn search(
+        &self,
+        repo: &str,
+        query: &str,
+        start: i64,
+        end: i64,
+        limit: usize,
+    ) -> Result<super::Found, AlertError> {
+        let _permit = self
+            .searches
+            .acquire()
+            .await
+            .map_err(|e| AlertError::Query(format!("alert search slots closed: {e}")))?;
+        search(&self.ctx, repo, query, start, end, limit).await
+    }
 }
 
 /// In-memory bookkeeping of one alert this node evaluates.
@@ -76,6 +100,9 @@ pub async fn run(ctx: Arc<NodeCtx>, mut shutdown: watch::Receiver<bool>) {
         sender: Sender::new(Smtp::from_config(&ctx.cfg)),
         delay_ms: ctx.cfg.alert_ingest_delay_ms as i64,
         poll_ms: ctx.cfg.alert_poll_interval_ms as i64,
+        searches: tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(2, |n| n.get().max(2)),
+        ),
         ctx,
     });
     let me = env.ctx.cfg.node_id;
@@ -446,15 +473,15 @@ async fn aggregate(
         _ => return Err(AlertError::Invalid("not an aggregate alert".into())),
     };
     let start = now - window_ms;
-    let found = search(
-        &env.ctx,
-        &alert.repo,
-        &alert.spec.query_string,
-        start,
-        now + 1,
-        RESULT_LIMIT,
-    )
-    .await?;
+    let found = env
+        .search(
+            &alert.repo,
+            &alert.spec.query_string,
+            start,
+            now + 1,
+            RESULT_LIMIT,
+        )
+        .await?;
     let mut note = None;
     if found.warnings.is_empty() {
         r.incomplete_since = None;
@@ -525,15 +552,15 @@ async fn scheduled(
     }
     for t in due {
         let (start, end) = (t - before_start, t - before_end + 1);
-        let found = search(
-            &env.ctx,
-            &alert.repo,
-            &alert.spec.query_string,
-            start,
-            end,
-            RESULT_LIMIT,
-        )
-        .await?;
+        let found = env
+            .search(
+                &alert.repo,
+                &alert.spec.query_string,
+                start,
+                end,
+                RESULT_LIMIT,
+            )
+            .await?;
         if !found.warnings.is_empty() {
             return Err(AlertError::Incomplete(found.warnings.join("; ")));
         }

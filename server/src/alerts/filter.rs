@@ -13,7 +13,7 @@ use strata_segment::EventId;
 
 use super::evaluator::{fire, trigger, triggered, Env, Runner, Step};
 use super::model::{AlertState, StoredAlert};
-use super::{search, AlertError, FILTER_LOOKBACK_MS};
+use super::{AlertError, FILTER_LOOKBACK_MS};
 use crate::metrics;
 
 /// Events one search hands over; a full batch splits the window.
@@ -133,15 +133,15 @@ pub(super) async fn evaluate(
     let mut top = hi;
     let found = loop {
         let q = format!("@ingesttimestamp >= {lo} | @ingesttimestamp <= {top} | {user}");
-        let f = search(
-            &env.ctx,
-            &alert.repo,
-            &q,
-            lo - FILTER_LOOKBACK_MS,
-            top + FILTER_LOOKBACK_MS,
-            BATCH,
-        )
-        .await?;
+        let f = env
+            .search(
+                &alert.repo,
+                &q,
+                lo - FILTER_LOOKBACK_MS,
+                top + FILTER_LOOKBACK_MS,
+                BATCH,
+            )
+            .await?;
         if f.rows.len() >= BATCH && top > lo {
             top = lo + (top - lo) / 2;
             continue;

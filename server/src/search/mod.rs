@@ -20,6 +20,7 @@
 mod columns;
 pub mod domain;
 mod fast;
+mod fresh;
 pub mod jobs;
 pub mod keys;
 pub mod leaf;

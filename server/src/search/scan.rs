@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use strata_segment::SegmentReader;
 
 use super::columns::{self, filter_query_for, tags_may_match, ColumnCache};
-use super::{fast, finish, keys, Progress, SearchError, SearchRange, SearchResult};
+use super::{fast, finish, fresh, keys, Progress, SearchError, SearchRange, SearchResult};
 use super::{SegmentSource, WipSnapshot};
 use crate::query::{Plan, Row, State};
 
@@ -153,6 +153,9 @@ pub(super) fn scan_fed(
 
     // Work in progress: small, run here.
     let mut st = plan.agg.new_state();
+    let floor = fresh::ingest_floor(&plan.leading);
+    // Without extraction the leading filter can be tested before the row is built.
+    let pretest = !plan.leading.extracts();
     for (tags, chunks) in wip {
         if !tags_may_match(&plan.leading, repo, tags) {
             continue;
@@ -161,10 +164,21 @@ pub(super) fn scan_fed(
             if e.timestamp < range.start || e.timestamp >= range.end {
                 continue;
             }
+            if floor.is_some_and(|f| e.ingest_timestamp < f) {
+                continue;
+            }
             progress.processed_events.fetch_add(1, Ordering::Relaxed);
             progress
                 .processed_bytes
                 .fetch_add(e.raw.len() as u64, Ordering::Relaxed);
+            let view = fresh::EventView {
+                event: e,
+                repo,
+                tags,
+            };
+            if pretest && !plan.leading.matches(&view) {
+                continue;
+            }
             let row = Row::from_event(e, repo, tags);
             plan.feed_event_row(&mut st, row);
         }

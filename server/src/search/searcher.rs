@@ -28,6 +28,7 @@ pub struct Searcher {
     cache: ColumnCache,
     bucket: Option<crate::bucket::Bucket>,
     runtime: tokio::runtime::Handle,
+    chunk_ingest: super::fresh::ChunkIngest,
 }
 
 impl Searcher {
@@ -48,6 +49,7 @@ impl Searcher {
             cache: ColumnCache::new(cache_bytes),
             bucket,
             runtime: tokio::runtime::Handle::current(),
+            chunk_ingest: Default::default(),
         }
     }
 
@@ -236,6 +238,11 @@ impl Searcher {
         }
         register();
         drop(guards);
+        if let Some(floor) = super::fresh::ingest_floor(&plan.leading) {
+            for (_, chunks) in &mut wip {
+                chunks.retain(|c| self.chunk_ingest.may_hold(c, floor));
+            }
+        }
         // Newest first (oldest first for `head`): event lists fill with the events they keep
         // and skip the rest (`keys::ListBound`); downloads arrive in this order too.
         if keys::keyed_list(&plan).is_some_and(|(newest, _)| !newest) {
@@ -283,8 +290,11 @@ impl Searcher {
         // about its download time, not download plus scan.
         let mut local = Vec::new();
         let mut remote = Vec::new();
+        let floor = super::fresh::ingest_floor(&plan.leading);
         for seg in segments {
-            if !tags_may_match(&plan.leading, repo, &seg.tags) {
+            if !tags_may_match(&plan.leading, repo, &seg.tags)
+                || super::fresh::written_before(seg, floor)
+            {
                 continue;
             }
             if self.store.is_local(&seg.id) || self.bucket.is_none() || seg.bucket_key.is_none() {
