@@ -54,8 +54,11 @@ pub fn written_before(seg: &SegmentInfo, floor: Option<i64>) -> bool {
 /// so the address that keys it is not reused while the entry exists.
 #[derive(Default)]
 pub struct ChunkIngest {
-    latest: Mutex<HashMap<usize, (Weak<Vec<Event>>, i64)>>,
+    latest: Mutex<Latest>,
 }
+
+/// Per chunk address: the chunk (to tell a reused address apart) and its latest ingest time.
+type Latest = HashMap<usize, (Weak<Vec<Event>>, i64)>;
 
 impl ChunkIngest {
     /// Whether `chunk` may hold an event ingested at or after `floor`.
