@@ -224,18 +224,6 @@ impl<'a> BlockCtx<'a> {
         Ok(())
     }
 
-    /// True when the column cache holds this block's `@rawstring`.
-    fn raw_cached(&self) -> bool {
-        self.cache.filter(|c| c.budget > 0).is_some_and(|c| {
-            let key = (
-                self.r.path().to_path_buf(),
-                self.block,
-                "@rawstring".to_string(),
-            );
-            c.get(&key).is_some()
-        })
-    }
-
     /// A loaded field column (`None` when not loaded or absent from the block).
     pub fn column(&self, name: &str) -> Option<&StrColumn> {
         match name {
@@ -296,13 +284,6 @@ impl<'a> BlockCtx<'a> {
             }
             CFilter::Not(f) => self.eval(f)?.into_iter().map(|x| !x).collect(),
             CFilter::FreeText { text, .. } => {
-                // Not decoded yet: a templated raw column answers from its literals and slot
-                // columns, rebuilding only the raw strings that may match.
-                if self.raw.is_none() && !self.raw_cached() {
-                    if let Some(rows) = self.r.raw_rows_containing(self.block, text)? {
-                        return Ok(self.mask(rows));
-                    }
-                }
                 self.load(&["@rawstring".to_string()])?;
                 let mut rows = Vec::new();
                 let mut m = SubstringMatcher::new(text, true);
