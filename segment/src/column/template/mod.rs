@@ -272,6 +272,7 @@ impl Templates {
     }
 
     /// Appends row `row`'s text to `data` (nothing for an absent row).
+    #[inline]
     fn rebuild_into(
         &self,
         row: usize,
