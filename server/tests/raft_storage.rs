@@ -160,8 +160,7 @@ async fn append_follows_a_purge_past_the_end_and_refuses_a_hole() {
     let err = log
         .blocking_append(vec![entry(3, 13, b"c")])
         .await
-        .err()
-        .expect("a hole is refused");
+        .expect_err("a hole is refused");
     assert!(err.to_string().contains("hole"), "{err}");
     drop(log);
     let mut log = LogStore::open(&path).unwrap();
