@@ -130,7 +130,6 @@ fn assert_acked_once(c: &Cluster, i: usize, batch: &str, acked: &BTreeSet<u64>) 
 const BATCH: usize = 40;
 
 #[test]
-#[ignore = "issue 21: the restart exit-1 cause is fixed (a saved vote reads back uncommitted) but this test has not run since; run it with --ignored and remove this"]
 fn leader_sigkill_mid_stream_loses_no_acked_event() {
     let _g = serial();
     let mut c = raft_cluster();
