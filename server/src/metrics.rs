@@ -136,7 +136,11 @@ pub static QUEUE_TRUNCATIONS: Counter = Counter::new(
 );
 pub static ALERTS_EVALUATED: Counter = Counter::new(
     "strata_alerts_evaluated_total",
-    "Alert and scheduled-search queries this node ran",
+    "Alert and scheduled-search evaluations this node ran",
+);
+pub static ALERT_SEARCHES: Counter = Counter::new(
+    "strata_alert_searches_total",
+    "Queries this node ran for alerts and scheduled searches (filter alerts of one repository share one)",
 );
 pub static ALERTS_TRIGGERED: Counter = Counter::new(
     "strata_alerts_triggered_total",
@@ -156,6 +160,7 @@ pub static ALERTS_ERRORS: Counter = Counter::new(
 );
 const ALL: &[&Counter] = &[
     &ALERTS_EVALUATED,
+    &ALERT_SEARCHES,
     &ALERTS_TRIGGERED,
     &ALERTS_THROTTLED,
     &ALERTS_ACTION_FAILURES,

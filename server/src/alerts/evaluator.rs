@@ -18,7 +18,7 @@ use super::model::{
     self, AlertKind, AlertSpec, AlertState, StoredAction, StoredAlert, TriggerMode,
 };
 use super::templates::Trigger;
-use super::{activity, filter, owner, schedule, search, AlertError};
+use super::{activity, filter, owner, schedule, search, shared, AlertError};
 use crate::ctx::NodeCtx;
 use crate::metrics;
 
@@ -59,6 +59,25 @@ impl Env {
             .await
             .map_err(|e| AlertError::Query(format!("alert search slots closed: {e}")))?;
         search(&self.ctx, repo, query, start, end, limit).await
+    }
+
+    /// [`Env::search`] for filter alerts: the rows as rows; counts `evaluated` alerts.
+    pub async fn search_rows(
+        &self,
+        repo: &str,
+        query: &str,
+        start: i64,
+        end: i64,
+        limit: usize,
+        evaluated: u64,
+    ) -> Result<super::RowsFound, AlertError> {
+        let _permit = self
+            .searches
+            .acquire()
+            .await
+            .map_err(|e| AlertError::Query(format!("alert search slots closed: {e}")))?;
+        metrics::ALERTS_EVALUATED.inc_by(evaluated);
+        super::search_rows(&self.ctx, repo, query, start, end, limit).await
     }
 }
 
@@ -108,8 +127,8 @@ pub async fn run(ctx: Arc<NodeCtx>, mut shutdown: watch::Receiver<bool>) {
     let me = env.ctx.cfg.node_id;
     let tick = Duration::from_millis((env.poll_ms as u64).clamp(50, 250));
     let mut idle: HashMap<String, Runner> = HashMap::new();
-    let mut busy: HashMap<tokio::task::Id, String> = HashMap::new();
-    let mut tasks: JoinSet<(String, Runner)> = JoinSet::new();
+    let mut busy: HashMap<tokio::task::Id, Vec<String>> = HashMap::new();
+    let mut tasks: JoinSet<Vec<(String, Runner)>> = JoinSet::new();
     let mut partitions = filter::PartitionWatch::default();
     let mut ticks: u64 = 0;
     loop {
@@ -123,13 +142,13 @@ pub async fn run(ctx: Arc<NodeCtx>, mut shutdown: watch::Receiver<bool>) {
         ticks += 1;
         while let Some(done) = tasks.try_join_next_with_id() {
             match done {
-                Ok((tid, (id, r))) => {
+                Ok((tid, done)) => {
                     busy.remove(&tid);
-                    idle.insert(id, r);
+                    idle.extend(done);
                 }
                 Err(e) => {
-                    // A panicked evaluation: its alert starts afresh from Global next tick.
-                    if let Some(id) = busy.remove(&e.id()) {
+                    // A panicked evaluation: its alerts start afresh from Global next tick.
+                    for id in busy.remove(&e.id()).unwrap_or_default() {
                         tracing::error!(alert = %id, error = %e, "alert evaluation panicked");
                     }
                 }
@@ -140,8 +159,9 @@ pub async fn run(ctx: Arc<NodeCtx>, mut shutdown: watch::Receiver<bool>) {
         live.sort_unstable();
         let hold = partitions.hold(&env.ctx.global, &live, now, env.delay_ms);
         let alerts = env.ctx.global.read(|s| model::alerts(s, None));
-        let running: HashSet<String> = busy.values().cloned().collect();
+        let running: HashSet<String> = busy.values().flatten().cloned().collect();
         let mut mine = HashSet::new();
+        let mut groups = shared::Groups::default();
         for a in alerts {
             if !a.spec.enabled || owner::owner(&a.id, &live) != Some(me) {
                 continue;
@@ -163,10 +183,21 @@ pub async fn run(ctx: Arc<NodeCtx>, mut shutdown: watch::Receiver<bool>) {
                 idle.insert(a.id.clone(), r);
                 continue;
             }
+            let (a, r) = match groups.offer(a, r, now, env.delay_ms) {
+                None => continue,
+                Some(alone) => alone,
+            };
             let (env, hold) = (env.clone(), hold.clone());
             let id = a.id.clone();
             let h = tasks.spawn(async move { evaluate(&env, a, r, hold, now).await });
-            busy.insert(h.id(), id);
+            busy.insert(h.id(), vec![id]);
+        }
+        for (repo, members) in groups.take() {
+            let (env, hold) = (env.clone(), hold.clone());
+            let ids = members.iter().map(|(a, _)| a.id.clone()).collect();
+            let h =
+                tasks.spawn(async move { shared::evaluate(&env, repo, members, hold, now).await });
+            busy.insert(h.id(), ids);
         }
         // Alerts that moved away or were disabled: forget the in-memory state (Global has
         // what matters; a later owner starts from there).
@@ -199,6 +230,15 @@ fn backoff_ms(failures: u32) -> i64 {
     (1000i64 << failures.saturating_sub(1).min(10)).min(MAX_BACKOFF_MS)
 }
 
+/// The state an evaluation of `alert` starts from: what this node has not yet written to
+/// Global if it is based on the current state item, else Global's.
+pub(super) fn current_state(alert: &StoredAlert, r: &Runner) -> AlertState {
+    match &r.pending {
+        Some((v, st)) if *v == alert.state_version => st.clone(),
+        _ => alert.state.clone(),
+    }
+}
+
 /// Evaluates one alert and records the outcome.
 async fn evaluate(
     env: &Env,
@@ -206,11 +246,8 @@ async fn evaluate(
     mut r: Runner,
     hold: Option<String>,
     now: i64,
-) -> (String, Runner) {
-    let mut st = match &r.pending {
-        Some((v, st)) if *v == alert.state_version => st.clone(),
-        _ => alert.state.clone(),
-    };
+) -> Vec<(String, Runner)> {
+    let mut st = current_state(&alert, &r);
     let res = match &alert.spec.kind {
         AlertKind::Aggregate { .. } | AlertKind::Legacy { .. } => {
             aggregate(env, &alert, &mut st, &mut r, now).await
@@ -220,6 +257,19 @@ async fn evaluate(
         }
         AlertKind::Scheduled { .. } => scheduled(env, &alert, &mut st, now).await,
     };
+    record(env, &alert, st, &mut r, res, now).await;
+    vec![(alert.id, r)]
+}
+
+/// Records how an evaluation ended: the error or its clearing, the schedule, the state.
+pub(super) async fn record(
+    env: &Env,
+    alert: &StoredAlert,
+    mut st: AlertState,
+    r: &mut Runner,
+    res: Result<Step, AlertError>,
+    now: i64,
+) {
     match res {
         Ok(step) => {
             st.failures = 0;
@@ -242,10 +292,9 @@ async fn evaluate(
     if st.last_error != alert.state.last_error
         && (st.last_error.is_some() || alert.state.last_error.is_some())
     {
-        activity::record(&env.ctx, &alert, st.last_error.as_deref()).await;
+        activity::record(&env.ctx, alert, st.last_error.as_deref()).await;
     }
-    publish(env, &alert, st, &mut r, now).await;
-    (alert.id, r)
+    publish(env, alert, st, r, now).await;
 }
 
 /// True when `a` and `b` differ in more than progress (which may be written lazily).

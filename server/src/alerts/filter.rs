@@ -13,11 +13,11 @@ use strata_segment::EventId;
 
 use super::evaluator::{fire, trigger, triggered, Env, Runner, Step};
 use super::model::{AlertState, StoredAlert};
-use super::{AlertError, FILTER_LOOKBACK_MS};
+use super::{AlertError, RowsFound, FILTER_LOOKBACK_MS};
 use crate::metrics;
 
 /// Events one search hands over; a full batch splits the window.
-const BATCH: usize = 10_000;
+pub(super) const BATCH: usize = 10_000;
 /// How long an alert waits for a search without warnings before evaluating what it has.
 const WAIT_FOR_COMPLETE_MS: i64 = 600_000;
 
@@ -93,6 +93,68 @@ fn key_of(row: &Map<String, Value>) -> Result<Key, AlertError> {
     Ok((ingest, id))
 }
 
+/// Where a filter alert's next window starts: its cursor (the alert's creation before the
+/// first evaluation) and the last `@id` done at exactly that ingest time.
+pub(super) fn start(
+    alert: &StoredAlert,
+    st: &AlertState,
+) -> Result<(i64, Option<EventId>), AlertError> {
+    let lo = st.cursor.unwrap_or(alert.spec.created_ms);
+    let done_at_lo = match &st.cursor_id {
+        Some(id) => Some(EventId::from_str(id).map_err(AlertError::Invalid)?),
+        None => None,
+    };
+    Ok((lo, done_at_lo))
+}
+
+/// The evaluation's answer while events may still be missing: try again next poll, and
+/// fail (so users see why) after [`WAIT_FOR_COMPLETE_MS`].
+pub(super) fn waiting(r: &mut Runner, now: i64, next: i64, why: &str) -> Result<Step, AlertError> {
+    let since = *r.incomplete_since.get_or_insert(now);
+    if now - since >= WAIT_FOR_COMPLETE_MS {
+        return Err(AlertError::Incomplete(format!(
+            "waiting since {}: {why}",
+            super::templates::iso(since)
+        )));
+    }
+    Ok(Step {
+        next_due: next,
+        partial: None,
+        keep_error: true,
+    })
+}
+
+/// Searches `query` (a filter) over the ingest-time window `[lo, hi]` of `repo`, halving
+/// the window while the search returns a full batch; the window's end and what it found.
+pub(super) async fn window(
+    env: &Env,
+    repo: &str,
+    query: &str,
+    lo: i64,
+    hi: i64,
+    evaluated: u64,
+) -> Result<(i64, RowsFound), AlertError> {
+    let mut top = hi;
+    loop {
+        let q = format!("@ingesttimestamp >= {lo} | @ingesttimestamp <= {top} | {query}");
+        let f = env
+            .search_rows(
+                repo,
+                &q,
+                lo - FILTER_LOOKBACK_MS,
+                top + FILTER_LOOKBACK_MS,
+                BATCH,
+                evaluated,
+            )
+            .await?;
+        if f.rows.len() >= BATCH && top > lo {
+            top = lo + (top - lo) / 2;
+            continue;
+        }
+        return Ok((top, f));
+    }
+}
+
 pub(super) async fn evaluate(
     env: &Env,
     alert: &StoredAlert,
@@ -102,70 +164,73 @@ pub(super) async fn evaluate(
     now: i64,
 ) -> Result<Step, AlertError> {
     let next = now + env.poll_ms;
-    let waiting = |r: &mut Runner, why: &str| -> Result<Step, AlertError> {
-        let since = *r.incomplete_since.get_or_insert(now);
-        if now - since >= WAIT_FOR_COMPLETE_MS {
-            return Err(AlertError::Incomplete(format!(
-                "waiting since {}: {why}",
-                super::templates::iso(since)
-            )));
-        }
-        Ok(Step {
-            next_due: next,
-            partial: None,
-            keep_error: true,
-        })
-    };
     if let Some(why) = hold {
         tracing::debug!(alert = %alert.id, %why, "filter alert waits");
-        return waiting(r, why);
+        return waiting(r, now, next, why);
     }
-    let lo = st.cursor.unwrap_or(alert.spec.created_ms);
-    let done_at_lo: Option<EventId> = match &st.cursor_id {
-        Some(id) => Some(EventId::from_str(id).map_err(AlertError::Invalid)?),
-        None => None,
-    };
+    let (lo, done_at_lo) = start(alert, st)?;
     let hi = now - env.delay_ms;
     if hi <= lo {
         return Ok(Step::at(next));
     }
-    let user = &alert.spec.query_string;
-    let mut top = hi;
-    let found = loop {
-        let q = format!("@ingesttimestamp >= {lo} | @ingesttimestamp <= {top} | {user}");
-        let f = env
-            .search(
-                &alert.repo,
-                &q,
-                lo - FILTER_LOOKBACK_MS,
-                top + FILTER_LOOKBACK_MS,
-                BATCH,
-            )
-            .await?;
-        if f.rows.len() >= BATCH && top > lo {
-            top = lo + (top - lo) / 2;
-            continue;
-        }
-        break f;
+    let (top, found) = window(env, &alert.repo, &alert.spec.query_string, lo, hi, 1).await?;
+    let full = found.rows.len() >= BATCH;
+    let rows = found.rows.iter().map(|r| r.to_json()).collect();
+    let w = Window {
+        lo,
+        done_at_lo,
+        top,
+        hi,
+        full,
     };
-    tracing::debug!(alert = %alert.id, lo, top, rows = found.rows.len(), warnings = found.warnings.len(), "filter alert window searched");
+    deliver(env, alert, st, r, &w, rows, &found.warnings, now).await
+}
+
+/// A filter alert's evaluated window: from its cursor (`lo`, and the `@id` done at `lo`) to
+/// `top` (`hi` unless a full batch made the search halve it).
+pub(super) struct Window {
+    pub lo: i64,
+    pub done_at_lo: Option<EventId>,
+    pub top: i64,
+    pub hi: i64,
+    /// The search returned a full batch (in one millisecond: the window could not shrink).
+    pub full: bool,
+}
+
+/// Triggers for the events `rows` the alert's query kept in its window `w` (events before
+/// the cursor are skipped) and moves the cursor past them.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn deliver(
+    env: &Env,
+    alert: &StoredAlert,
+    st: &mut AlertState,
+    r: &mut Runner,
+    w: &Window,
+    rows: Vec<Map<String, Value>>,
+    warnings: &[String],
+    now: i64,
+) -> Result<Step, AlertError> {
+    let (lo, top) = (w.lo, w.top);
+    let next = now + env.poll_ms;
+    tracing::debug!(alert = %alert.id, lo, top, rows = rows.len(), warnings = warnings.len(), "filter alert window searched");
     let mut notes = Vec::new();
-    if !found.warnings.is_empty() {
-        let why = format!("the search is incomplete: {}", found.warnings.join("; "));
+    if !warnings.is_empty() {
+        let why = format!("the search is incomplete: {}", warnings.join("; "));
         let since = *r.incomplete_since.get_or_insert(now);
         if now - since < WAIT_FOR_COMPLETE_MS {
-            return waiting(r, &why);
+            return waiting(r, now, next, &why);
         }
         notes.push(format!("evaluated after waiting 10 minutes; {why}"));
     }
     r.incomplete_since = None;
-    if found.rows.len() >= BATCH {
+    if w.full {
         notes.push(format!(
             "more than {BATCH} matching events were ingested in one millisecond; only {BATCH} were evaluated"
         ));
     }
-    let mut events: Vec<(Key, Map<String, Value>)> = Vec::with_capacity(found.rows.len());
-    for row in found.rows {
+    let done_at_lo = &w.done_at_lo;
+    let mut events: Vec<(Key, Map<String, Value>)> = Vec::with_capacity(rows.len());
+    for row in rows {
         let k = key_of(&row)?;
         let done = k.0 < lo
             || (k.0 == lo
@@ -208,7 +273,7 @@ pub(super) async fn evaluate(
     st.cursor = Some(top);
     st.cursor_id = None;
     Ok(Step {
-        next_due: if top < hi { now } else { next },
+        next_due: if top < w.hi { now } else { next },
         partial: (!notes.is_empty()).then(|| notes.join("; ")),
         keep_error: false,
     })

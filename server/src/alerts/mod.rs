@@ -53,6 +53,7 @@ mod filter;
 pub mod model;
 pub mod owner;
 pub mod schedule;
+mod shared;
 pub mod templates;
 
 use std::collections::HashMap;
@@ -95,6 +96,12 @@ pub struct Found {
     pub warnings: Vec<String>,
 }
 
+/// A query's result rows as rows (for testing each filter alert of a shared search on them).
+pub struct RowsFound {
+    pub rows: Vec<crate::query::Row>,
+    pub warnings: Vec<String>,
+}
+
 /// Runs `query` over `[start, end)` of `repo` on the whole cluster.
 pub async fn search(
     ctx: &NodeCtx,
@@ -104,6 +111,23 @@ pub async fn search(
     end: i64,
     default_limit: usize,
 ) -> Result<Found, AlertError> {
+    crate::metrics::ALERTS_EVALUATED.inc();
+    let f = search_rows(ctx, repo, query, start, end, default_limit).await?;
+    Ok(Found {
+        rows: f.rows.iter().map(|r| r.to_json()).collect(),
+        warnings: f.warnings,
+    })
+}
+
+/// [`search`], the rows as rows.
+pub async fn search_rows(
+    ctx: &NodeCtx,
+    repo: &str,
+    query: &str,
+    start: i64,
+    end: i64,
+    default_limit: usize,
+) -> Result<RowsFound, AlertError> {
     let q = RootQuery {
         repo: repo.to_string(),
         query_string: query.to_string(),
@@ -118,7 +142,7 @@ pub async fn search(
         files: crate::query::lookup::FileSource(crate::lookup::files(&ctx.global, repo)),
     };
     let plan = Arc::new(q.compile().map_err(|e| AlertError::Query(e.to_string()))?);
-    crate::metrics::ALERTS_EVALUATED.inc();
+    crate::metrics::ALERT_SEARCHES.inc();
     let g = ctx
         .root()
         .search(
@@ -132,8 +156,8 @@ pub async fn search(
     let res = crate::search::finish(&plan, g.state);
     let mut warnings = g.warnings;
     warnings.extend(res.warnings);
-    Ok(Found {
-        rows: res.rows.iter().map(|r| r.to_json()).collect(),
+    Ok(RowsFound {
+        rows: res.rows,
         warnings,
     })
 }

@@ -13,6 +13,9 @@ use super::ast::{CmpOp, Expr, Filter};
 use super::row::{Row, Source};
 use super::{compile_regex, expr, glob_match, number, ParseError};
 
+/// How many exact values of one field an OR needs before they become one set lookup.
+pub const ONE_OF_MIN: usize = 4;
+
 #[allow(clippy::large_enum_variant)]
 pub enum CFilter {
     True,
@@ -38,6 +41,13 @@ pub enum CFilter {
         field: String,
         values: Vec<String>,
         ignore_case: bool,
+    },
+    /// `field=a or field=b or …` (exact values, no globs) as one set lookup: what an OR of many
+    /// values compiles to — e.g. the shared search of many filter alerts — so each event costs
+    /// one hash lookup, not one comparison per value.
+    OneOf {
+        field: String,
+        values: rustc_hash::FxHashSet<String>,
     },
     Test(Expr),
     /// A filter function with its own matching rule (`wildcard`, `cidr`, `array:contains`).
@@ -75,7 +85,7 @@ impl CFilter {
                     .map(|x| CFilter::new(x, call))
                     .collect::<Result<_, _>>()?,
             ),
-            Filter::Or(p) => CFilter::Or(
+            Filter::Or(p) => CFilter::any_of(
                 p.iter()
                     .map(|x| CFilter::new(x, call))
                     .collect::<Result<_, _>>()?,
@@ -95,6 +105,61 @@ impl CFilter {
             },
             Filter::Call(c) => call(c)?,
         })
+    }
+
+    /// The OR of `parts`, with at least [`ONE_OF_MIN`] exact `field=value` tests of one field
+    /// folded into a [`CFilter::OneOf`] at the place of the first. Not when a part sets fields:
+    /// which branch matches first decides what a regex extracts, and folding reorders.
+    fn any_of(parts: Vec<CFilter>) -> CFilter {
+        fn exact(f: &CFilter) -> Option<(&str, &str)> {
+            match f {
+                CFilter::Compare {
+                    field,
+                    op: CmpOp::Eq,
+                    value,
+                    ..
+                } if !value.contains('*') => Some((field, value)),
+                _ => None,
+            }
+        }
+        if parts.iter().any(CFilter::extracts) {
+            return CFilter::Or(parts);
+        }
+        let mut per_field: std::collections::HashMap<&str, usize> = Default::default();
+        for (f, _) in parts.iter().filter_map(exact) {
+            *per_field.entry(f).or_default() += 1;
+        }
+        let folded: Vec<String> = per_field
+            .into_iter()
+            .filter(|(_, n)| *n >= ONE_OF_MIN)
+            .map(|(f, _)| f.to_string())
+            .collect();
+        if folded.is_empty() {
+            return CFilter::Or(parts);
+        }
+        let mut out: Vec<CFilter> = Vec::new();
+        let mut slot: std::collections::HashMap<String, usize> = Default::default();
+        for p in parts {
+            match exact(&p) {
+                Some((f, v)) if folded.iter().any(|x| x == f) => {
+                    let at = *slot.entry(f.to_string()).or_insert_with(|| {
+                        out.push(CFilter::OneOf {
+                            field: f.to_string(),
+                            values: Default::default(),
+                        });
+                        out.len() - 1
+                    });
+                    if let CFilter::OneOf { values, .. } = &mut out[at] {
+                        values.insert(v.to_string());
+                    }
+                }
+                _ => out.push(p),
+            }
+        }
+        if out.len() == 1 {
+            return out.remove(0);
+        }
+        CFilter::Or(out)
     }
 
     pub fn regex(field: &str, re: &super::ast::Regex) -> Result<CFilter, ParseError> {
@@ -139,6 +204,9 @@ impl CFilter {
                     }
                 })
             }),
+            CFilter::OneOf { field, values } => {
+                src.get(field).is_some_and(|v| values.contains(v.as_ref()))
+            }
             CFilter::Test(e) => expr::eval(e, src).truthy(),
             CFilter::Func(f) => f.matches(src),
         }
@@ -199,7 +267,8 @@ impl CFilter {
             CFilter::FreeText { .. } => out.push("@rawstring".into()),
             CFilter::Regex { field, .. }
             | CFilter::Compare { field, .. }
-            | CFilter::In { field, .. } => out.push(field.clone()),
+            | CFilter::In { field, .. }
+            | CFilter::OneOf { field, .. } => out.push(field.clone()),
             CFilter::Test(e) => expr_fields(e, out),
             CFilter::Func(f) => f.fields(out),
             CFilter::True => {}
@@ -250,6 +319,72 @@ pub fn compare(v: Option<&str>, op: CmpOp, pattern: &str, num: Option<f64>) -> b
                 CmpOp::Gt => x > y,
                 _ => x >= y,
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::{compile, parse, PlanOptions, Zone};
+
+    fn leading(q: &str) -> CFilter {
+        let opts = PlanOptions {
+            start: 0,
+            end: i64::MAX,
+            default_limit: 200,
+            zone: Zone::UTC,
+        };
+        compile(&parse(q).expect("parses"), opts)
+            .expect("compiles")
+            .leading
+    }
+
+    fn row(fields: &[(&str, &str)]) -> Row {
+        let mut r = Row::default();
+        for (k, v) in fields {
+            r.set(k, v.to_string());
+        }
+        r
+    }
+
+    fn one_ofs(f: &CFilter) -> usize {
+        match f {
+            CFilter::OneOf { .. } => 1,
+            CFilter::And(p) | CFilter::Or(p) => p.iter().map(one_ofs).sum(),
+            CFilter::Not(f) => one_ofs(f),
+            _ => 0,
+        }
+    }
+
+    #[test]
+    fn many_exact_values_of_a_field_become_one_set_and_match_the_same_events() {
+        let q = "user=a or user=b or host=h or user=c or user=d or user=e* or user=\"\"";
+        let f = leading(q);
+        assert_eq!(one_ofs(&f), 1, "the four exact user values fold");
+        // The same OR with too few values of any one field stays as it is.
+        assert_eq!(one_ofs(&leading("user=a or user=b or host=h")), 0);
+        // A part that extracts keeps the OR unfolded (branch order decides what it sets).
+        assert_eq!(
+            one_ofs(&leading(
+                "user=a or user=b or user=c or user=d or /(?<x>zz)/"
+            )),
+            0
+        );
+        let rows = [
+            row(&[("user", "a")]),
+            row(&[("user", "d")]),
+            row(&[("user", "ex")]),
+            row(&[("user", "")]),
+            row(&[("user", "A")]),
+            row(&[("user", "ab")]),
+            row(&[("host", "h")]),
+            row(&[("host", "a")]),
+            row(&[]),
+        ];
+        let want = [true, true, true, true, false, false, true, false, false];
+        for (r, w) in rows.iter().zip(want) {
+            assert_eq!(f.matches(r), w, "{r:?}");
         }
     }
 }

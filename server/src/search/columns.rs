@@ -332,6 +332,17 @@ impl<'a> BlockCtx<'a> {
                     m
                 }
             }
+            CFilter::OneOf { field, values }
+                if !field.starts_with('@') && !field.starts_with('#') =>
+            {
+                self.load(std::slice::from_ref(field))?;
+                match self.fields.get(field.as_str()).and_then(Option::as_ref) {
+                    None => vec![false; self.rows],
+                    Some(col) => (0..self.rows)
+                        .map(|i| col.get(i).is_some_and(|v| values.contains(v)))
+                        .collect(),
+                }
+            }
             other => {
                 // No kernel: evaluate per row over the decoded columns.
                 let mut names = Vec::new();

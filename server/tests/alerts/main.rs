@@ -7,6 +7,7 @@
 mod common;
 mod helpers;
 mod legacy;
+mod shared;
 
 use common::{free_port, Broker, Node, ROOT};
 use helpers::*;
