@@ -14,7 +14,10 @@ export STRATA_REQUIRE_SMTP=1
 export STRATA_REQUIRE_CLIENTS=1
 
 cargo fmt --all -- --check
-cargo clippy --workspace --all-targets -- -D warnings
+# Build the tests first and lint in the same (release) profile: clippy then reuses every build
+# script and proc-macro of the build (librdkafka, zstd, …) — 1.5 min instead of ~7 in debug.
+cargo test --workspace --release --no-run
+cargo clippy --release --workspace --all-targets -- -D warnings
 
 # The web UI: type check and build (the server's tests serve ui/dist), unit tests.
 (cd ui && npm run build && npm test)
