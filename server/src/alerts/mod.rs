@@ -95,7 +95,8 @@ pub struct Found {
     pub warnings: Vec<String>,
 }
 
-/// Runs `query` over `[start, end)` of `repo` on the whole cluster.
+/// Runs `query` over `[start, end)` of the search domain `repo` (a repository or a view) on
+/// the whole cluster.
 pub async fn search(
     ctx: &NodeCtx,
     repo: &str,
@@ -121,7 +122,7 @@ pub async fn search(
     crate::metrics::ALERTS_EVALUATED.inc();
     let g = ctx
         .root()
-        .search(
+        .search_domain(
             plan.clone(),
             &q,
             Arc::new(Progress::default()),
