@@ -21,8 +21,8 @@ pub use log::{BoxFuture, GlobalLog, MemoryLog, Records};
 pub use segments::SegmentMap;
 pub use snapshot::Snapshot;
 pub use state::{
-    datasource_key, ApiToken, DatasourceInfo, Group, IngestToken, Item, Node, Outcome, Parser,
-    PartitionInfo, Repository, Role, RoleAssignment, State, User, View,
+    datasource_key, ApiToken, DatasourceInfo, Group, IngestToken, Item, Items, Node, Outcome,
+    Parser, PartitionInfo, Repository, Role, RoleAssignment, State, User, View,
 };
 
 /// Hex SHA-256 of a secret token: how tokens are stored and looked up.

@@ -5,8 +5,16 @@
 //! medians' ratio (view / single) is printed, with the load average at the time. Target:
 //! at most 1.2.
 //!
-//! `cargo run --release -p strata --example view_bench -- [events] [runs]` (build the binary
-//! first: `cargo build --release -p strata`).
+//! "The same events" means in the same form: by default the node closes work in progress
+//! after 2 s and merges minis after 3 s, and the timing starts once every repository holds
+//! all its events in segments and its segment count has settled. Without that, 1M events
+//! in one repository are mostly merged segments (an 8 MiB buffer closes every ~120k events)
+//! while 100k per repository stay unflushed work in progress, so the figure would compare
+//! work-in-progress scans with segment scans, not a view with a repository. `fresh` as the
+//! third argument keeps the node's defaults and skips the settling, to see that case.
+//!
+//! `cargo run --release -p strata --example view_bench -- [events] [runs] [fresh]` (build
+//! the binary first: `cargo build --release -p strata`).
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -74,6 +82,15 @@ impl Node {
         )
     }
 
+    /// `(eventCount, segmentCount)` of a repository: events in segments, and how many.
+    fn stored(&self, repo: &str) -> Result<(u64, u64), String> {
+        let d = self.gql(&format!(
+            r#"{{ repository(name: "{repo}") {{ eventCount segmentCount }} }}"#
+        ))?;
+        let n = |k: &str| d["repository"][k].as_u64().unwrap_or(0);
+        Ok((n("eventCount"), n("segmentCount")))
+    }
+
     fn count(&self, domain: &str) -> u64 {
         self.query(domain, "count()")
             .ok()
@@ -83,7 +100,7 @@ impl Node {
     }
 }
 
-fn start() -> Node {
+fn start(extra: &[&str]) -> Node {
     let dir = tempfile::tempdir().expect("temp dir");
     let port = free_port();
     let child = Command::new(strata_binary())
@@ -95,6 +112,7 @@ fn start() -> Node {
             "--audit-log",
             "false",
         ])
+        .args(extra)
         .env("STRATA_ROOT_TOKEN", TOKEN)
         .env("STRATA_LOG", "warn")
         .stdout(Stdio::null())
@@ -156,7 +174,13 @@ fn main() -> Result<(), String> {
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000_000);
     let runs: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(15);
-    let node = start();
+    let fresh = args.next().is_some_and(|a| a == "fresh");
+    let settle: &[&str] = if fresh {
+        &[]
+    } else {
+        &["--mini-max-age-secs", "2", "--merge-after-secs", "3"]
+    };
+    let node = start(settle);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_err(|e| e.to_string())?
@@ -190,6 +214,49 @@ fn main() -> Result<(), String> {
         }
         std::thread::sleep(Duration::from_millis(500));
     }
+    let mut want: Vec<(String, u64)> = (0..REPOS)
+        .map(|i| {
+            // Batches went round-robin over the repositories.
+            let batches = events.div_ceil(BATCH);
+            let mine = (i..batches).step_by(REPOS);
+            let n = mine.map(|b| BATCH.min(events - b * BATCH)).sum::<usize>();
+            (format!("r{i}"), n as u64)
+        })
+        .collect();
+    want.push(("single".into(), events as u64));
+    let mut segments = Vec::new();
+    if !fresh {
+        // Every event in segments, and no merge still to come (two equal polls 3 s apart).
+        let t = Instant::now();
+        loop {
+            let now: Vec<(u64, u64)> = want
+                .iter()
+                .map(|(r, _)| node.stored(r))
+                .collect::<Result<_, _>>()?;
+            let all_in = now.iter().zip(&want).all(|((e, _), (_, n))| e == n);
+            if all_in && now == segments {
+                break;
+            }
+            if t.elapsed() > Duration::from_secs(600) {
+                return Err(format!("the events never settled into segments: {now:?}"));
+            }
+            segments = now;
+            std::thread::sleep(Duration::from_secs(3));
+        }
+    }
+    if fresh {
+        segments = want
+            .iter()
+            .map(|(r, _)| node.stored(r))
+            .collect::<Result<_, _>>()?;
+    }
+    let segs = |r: &str| {
+        want.iter()
+            .zip(&segments)
+            .filter(|((n, _), _)| n == r || (r == "view" && n != "single"))
+            .map(|(_, (_, s))| s)
+            .sum::<u64>()
+    };
     for q in QUERIES {
         let a = node.query("single", q)?;
         let b = node.query("all10", q)?;
@@ -217,7 +284,9 @@ fn main() -> Result<(), String> {
         println!(
             "{}",
             json!({"query": q, "events": events, "single_ms": s, "view_ms": v,
-                   "ratio": v / s, "repositories": REPOS, "load_average": load_average()})
+                   "ratio": v / s, "repositories": REPOS, "fresh": fresh,
+                   "segments_single": segs("single"), "segments_view": segs("view"),
+                   "load_average": load_average()})
         );
     }
     Ok(())

@@ -2,9 +2,15 @@
 //! filter, answers exactly the union of the filtered queries on the repositories — counts,
 //! groups and event lists, through the streaming endpoint and query jobs; a user holding a
 //! role on the view only can search the view but not the repositories behind it; connection
-//! filters, names and changes are checked.
+//! filters, names and changes are checked. A view holds saved searches, dashboards, actions
+//! and alerts as a repository does, and a filter alert on a view sees exactly the events its
+//! connection filters keep.
 
 mod common;
+// The alert tests' real webhook receiver (this binary uses only part of the helpers).
+#[allow(dead_code)]
+#[path = "alerts/helpers.rs"]
+mod helpers;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -303,4 +309,109 @@ fn a_view_answers_the_union_of_its_filtered_repositories() {
     assert_eq!(node.count("app", "*"), 30);
     let (s, _) = query_as(&node, &vera, "both", "*");
     assert_eq!(s, 404, "the grant went with the view");
+}
+
+#[test]
+fn saved_searches_dashboards_and_filter_alerts_live_on_a_view() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(&dir.path().join("n"), helpers::FAST);
+    let tokens: BTreeMap<&str, String> = ["web", "app"]
+        .into_iter()
+        .map(|r| (r, node.repo_with_token(r, "json")))
+        .collect();
+    node.graphql(
+        r#"mutation { createView(name: "both", connections: [
+             {repositoryName: "web", filter: "status>=500"},
+             {repositoryName: "app", filter: "svc=db"}]) { name } }"#,
+    );
+
+    // A saved search and a dashboard on the view, listed through the view.
+    node.graphql(
+        r#"mutation { createSavedQuery(input: {name: "errors", viewName: "both", queryString: "count()"}) { name } }"#,
+    );
+    let d = node.graphql(
+        r#"mutation { createDashboard(input: {searchDomainName: "both", name: "Ops",
+             widgets: [{title: "n", queryString: "count()", visualization: SINGLE_VALUE}]}) { id name } }"#,
+    );
+    let dash = d["createDashboard"]["id"].as_str().unwrap().to_string();
+    let d = node.graphql(&format!(
+        r#"{{ searchDomains {{ name ... on View {{ savedQueries {{ name queryString }} dashboards {{ name }} dashboard(id: "{dash}") {{ name widgets {{ title }} }} }} }} }}"#
+    ));
+    let view = d["searchDomains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "both")
+        .cloned()
+        .unwrap_or_else(|| panic!("{d}"));
+    assert_eq!(
+        view["savedQueries"],
+        json!([{"name": "errors", "queryString": "count()"}])
+    );
+    assert_eq!(view["dashboards"], json!([{"name": "Ops"}]));
+    assert_eq!(view["dashboard"]["widgets"], json!([{"title": "n"}]));
+    // They are the view's, not its repositories'.
+    let d = node
+        .graphql(r#"{ repository(name: "web") { savedQueries { name } dashboards { name } } }"#);
+    assert_eq!(
+        d["repository"],
+        json!({"savedQueries": [], "dashboards": []})
+    );
+
+    // An action and a filter alert on the view.
+    let rx = helpers::Receiver::start();
+    helpers::webhook(
+        &node,
+        "both",
+        "hook",
+        &rx.url("/hook"),
+        r#"{"msg": "{field:msg}"}"#,
+    );
+    node.graphql(
+        r#"mutation { createFilterAlert(input: {viewName: "both", name: "seen", queryString: "msg=*", actionIdsOrNames: ["hook"]}) { id } }"#,
+    );
+    let d = node
+        .graphql(r#"{ searchDomain(name: "both") { actions { name } filterAlerts { name } } }"#);
+    assert_eq!(
+        d["searchDomain"],
+        json!({"actions": [{"name": "hook"}], "filterAlerts": [{"name": "seen"}]})
+    );
+    // Events after the alert: in each repository one the connection keeps, one it drops.
+    let send = |repo: &str, line: Value| {
+        let (s, t) = node.post(
+            "/api/v1/ingest/json",
+            &tokens[repo],
+            json!([line]).to_string(),
+        );
+        assert_eq!(s, 200, "{t}");
+    };
+    send(
+        "web",
+        json!({"svc": "api", "status": 503, "msg": "web-kept"}),
+    );
+    send(
+        "web",
+        json!({"svc": "api", "status": 200, "msg": "web-dropped"}),
+    );
+    send(
+        "app",
+        json!({"svc": "db", "status": 200, "msg": "app-kept"}),
+    );
+    send(
+        "app",
+        json!({"svc": "api", "status": 500, "msg": "app-dropped"}),
+    );
+    node.wait_until(30, "the new events searchable", || {
+        node.count("web", "*") == 2 && node.count("app", "*") == 2
+    });
+    node.wait_until(60, "two triggers", || rx.requests("/hook").len() >= 2);
+    // Evaluated well past the events: the dropped ones never come.
+    helpers::wait_evaluations(&node, node.metric("strata_alerts_evaluated_total"), 6.0);
+    let mut got: Vec<String> = rx
+        .requests("/hook")
+        .iter()
+        .map(|r| r.json()["msg"].as_str().unwrap().to_string())
+        .collect();
+    got.sort();
+    assert_eq!(got, ["app-kept", "web-kept"]);
 }

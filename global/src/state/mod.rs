@@ -20,7 +20,7 @@ pub struct Repository {
     /// Parsers by name.
     pub parsers: BTreeMap<String, Parser>,
     /// Saved queries, dashboards, alerts and actions by kind then id.
-    pub items: BTreeMap<ItemKind, BTreeMap<String, Item>>,
+    pub items: Items,
     pub version: u64,
 }
 
@@ -107,7 +107,14 @@ pub struct View {
     pub description: String,
     pub connections: Vec<ViewConnection>,
     pub version: u64,
+    /// Saved queries, dashboards, alerts and actions by kind then id, as a repository's
+    /// (LogScale keeps them on views too). Default: snapshots from before views held any.
+    #[serde(default)]
+    pub items: Items,
 }
+
+/// A search domain's saved queries, dashboards, alerts and actions by kind then id.
+pub type Items = BTreeMap<ItemKind, BTreeMap<String, Item>>;
 
 /// An ingest token: hashed; grants ingest into one repository with an optional parser.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -324,6 +331,27 @@ impl State {
     /// Whether a repository or a view is called `name` (a search domain).
     pub fn search_domain_exists(&self, name: &str) -> bool {
         self.repositories.contains_key(name) || self.views.contains_key(name)
+    }
+
+    /// The items of the search domain `name` (a repository's, else a view's).
+    pub fn domain_items(&self, name: &str) -> Option<&Items> {
+        match self.repositories.get(name) {
+            Some(r) => Some(&r.items),
+            None => self.views.get(name).map(|v| &v.items),
+        }
+    }
+
+    pub(crate) fn domain_items_mut(&mut self, name: &str) -> Option<&mut Items> {
+        match self.repositories.get_mut(name) {
+            Some(r) => Some(&mut r.items),
+            None => self.views.get_mut(name).map(|v| &mut v.items),
+        }
+    }
+
+    /// Every search domain's items: repositories then views, each by name.
+    pub fn all_domain_items(&self) -> impl Iterator<Item = (&String, &Items)> + '_ {
+        let repos = self.repositories.iter().map(|(n, r)| (n, &r.items));
+        repos.chain(self.views.iter().map(|(n, v)| (n, &v.items)))
     }
 
     /// The groups `username` belongs to.

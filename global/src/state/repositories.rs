@@ -132,10 +132,10 @@ impl State {
         body: &str,
         expected_version: Option<u64>,
     ) -> Outcome {
-        let Some(r) = self.repositories.get_mut(repo) else {
-            reject!("repository {repo:?} does not exist");
+        let Some(items) = self.domain_items_mut(repo) else {
+            reject!("repository or view {repo:?} does not exist");
         };
-        let items = r.items.entry(kind).or_default();
+        let items = items.entry(kind).or_default();
         match (items.get(id), expected_version) {
             (Some(_), None) => reject!("{kind:?} {id:?} already exists in {repo:?}"),
             (None, Some(_)) => reject!("{kind:?} {id:?} does not exist in {repo:?}"),
@@ -160,9 +160,8 @@ impl State {
 
     pub(super) fn delete_item(&mut self, repo: &str, kind: ItemKind, id: &str) -> Outcome {
         let removed = self
-            .repositories
-            .get_mut(repo)
-            .and_then(|r| r.items.get_mut(&kind))
+            .domain_items_mut(repo)
+            .and_then(|items| items.get_mut(&kind))
             .and_then(|m| m.remove(id));
         if removed.is_none() {
             reject!("{kind:?} {id:?} does not exist in {repo:?}");

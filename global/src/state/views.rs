@@ -54,6 +54,7 @@ impl State {
                 description: description.to_string(),
                 connections: connections.to_vec(),
                 version: offset,
+                items: Default::default(),
             },
         );
         Outcome::Applied
@@ -189,5 +190,52 @@ mod tests {
             "the grant went with the view"
         );
         assert!(s.repositories.contains_key("a") && s.repositories.contains_key("b"));
+    }
+
+    #[test]
+    fn a_view_holds_items_like_a_repository_and_old_views_load_without_them() {
+        let mut s = State::default();
+        let events = [
+            GlobalEvent::CreateRepository {
+                name: "a".into(),
+                description: String::new(),
+            },
+            GlobalEvent::CreateView {
+                name: "v".into(),
+                description: String::new(),
+                connections: vec![conn("a", "")],
+            },
+        ];
+        for (o, e) in events.iter().enumerate() {
+            assert!(s.apply(o as u64 + 1, e).is_applied());
+        }
+        let put = |repo: &str| GlobalEvent::PutItem {
+            repo: repo.into(),
+            kind: crate::event::ItemKind::SavedQuery,
+            id: "q".into(),
+            name: "Q".into(),
+            body: "{}".into(),
+            expected_version: None,
+        };
+        assert!(s.apply(10, &put("v")).is_applied());
+        assert!(!s.apply(11, &put("nowhere")).is_applied());
+        let kind = crate::event::ItemKind::SavedQuery;
+        assert_eq!(s.domain_items("v").map(|i| i[&kind].len()), Some(1));
+        assert!(
+            s.repositories["a"].items.is_empty(),
+            "the view's, not its repository's"
+        );
+        let names: Vec<&String> = s.all_domain_items().map(|(n, _)| n).collect();
+        assert_eq!(names, ["a", "v"]);
+        let delete = GlobalEvent::DeleteItem {
+            repo: "v".into(),
+            kind,
+            id: "q".into(),
+        };
+        assert!(s.apply(12, &delete).is_applied());
+        assert!(s.views["v"].items[&kind].is_empty());
+        let old = r#"{"name":"v","description":"","connections":[],"version":3}"#;
+        let v: crate::state::View = serde_json::from_str(old).expect("an old view loads");
+        assert!(v.items.is_empty());
     }
 }

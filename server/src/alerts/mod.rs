@@ -102,7 +102,8 @@ pub struct RowsFound {
     pub warnings: Vec<String>,
 }
 
-/// Runs `query` over `[start, end)` of `repo` on the whole cluster.
+/// Runs `query` over `[start, end)` of the search domain `repo` (a repository or a view) on
+/// the whole cluster.
 pub async fn search(
     ctx: &NodeCtx,
     repo: &str,
@@ -145,7 +146,7 @@ pub async fn search_rows(
     crate::metrics::ALERT_SEARCHES.inc();
     let g = ctx
         .root()
-        .search(
+        .search_domain(
             plan.clone(),
             &q,
             Arc::new(Progress::default()),

@@ -256,16 +256,16 @@ pub struct StoredAction {
     pub spec: ActionSpec,
 }
 
-/// Every alert of every repository (or of `repo`), with its state. Bodies that do not decode
+/// Every alert of every repository and view (or of `repo`), with its state. Bodies that do not decode
 /// are logged and skipped (they were written by this module; one bad item must not stop the
 /// others).
 pub fn alerts(s: &State, repo: Option<&str>) -> Vec<StoredAlert> {
     let mut out = Vec::new();
-    for (name, r) in &s.repositories {
+    for (name, items) in s.all_domain_items() {
         if repo.is_some_and(|want| want != name) {
             continue;
         }
-        let Some(items) = r.items.get(&ItemKind::Alert) else {
+        let Some(items) = items.get(&ItemKind::Alert) else {
             continue;
         };
         for (id, item) in items.iter().filter(|(id, _)| !id.ends_with(STATE_SUFFIX)) {
@@ -297,8 +297,8 @@ pub fn alerts(s: &State, repo: Option<&str>) -> Vec<StoredAlert> {
 /// State items whose alert no longer exists: (repo, state item id).
 pub fn orphan_states(s: &State) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for (name, r) in &s.repositories {
-        if let Some(items) = r.items.get(&ItemKind::Alert) {
+    for (name, items) in s.all_domain_items() {
+        if let Some(items) = items.get(&ItemKind::Alert) {
             for id in items.keys() {
                 if let Some(alert) = id.strip_suffix(STATE_SUFFIX) {
                     if !items.contains_key(alert) {
@@ -314,9 +314,8 @@ pub fn orphan_states(s: &State) -> Vec<(String, String)> {
 /// The actions of `repo`.
 pub fn actions(s: &State, repo: &str) -> Vec<StoredAction> {
     let Some(items) = s
-        .repositories
-        .get(repo)
-        .and_then(|r| r.items.get(&ItemKind::Action))
+        .domain_items(repo)
+        .and_then(|items| items.get(&ItemKind::Action))
     else {
         return Vec::new();
     };

@@ -115,21 +115,28 @@ impl Root<'_> {
             let p = Arc::new(sq.compile()?);
             runs.push((sq, p));
         }
+        if progress
+            .cancelled
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return Err(SearchError::Cancelled);
+        }
+        // Every source at once: each is a whole repository search (its own fan-out), so
+        // one after another would add their latencies. `join_all` keeps the sources'
+        // order, so the merge (and the warnings) come out the same on every run; the
+        // shared `progress` carries a cancellation to every source's scan.
+        let gathered = futures::future::join_all(
+            runs.iter()
+                .map(|(sq, p)| self.search(p.clone(), sq, progress.clone(), Box::new(|| {}))),
+        )
+        .await;
         let mut out = Gathered {
             state: plan.agg.new_state(),
             warnings: Vec::new(),
             answered: Vec::new(),
         };
-        for (sq, p) in &runs {
-            if progress
-                .cancelled
-                .load(std::sync::atomic::Ordering::Relaxed)
-            {
-                return Err(SearchError::Cancelled);
-            }
-            let g = self
-                .search(p.clone(), sq, progress.clone(), Box::new(|| {}))
-                .await?;
+        for g in gathered {
+            let g = g?;
             plan.agg.merge(&mut out.state, g.state);
             out.warnings.extend(g.warnings);
             for n in g.answered {

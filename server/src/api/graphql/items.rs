@@ -65,8 +65,8 @@ fn items<T: for<'de> Deserialize<'de>>(
     set: impl Fn(&mut T, &str, &str),
 ) -> Result<Vec<T>, Error> {
     let raw: Option<Vec<(String, String, String)>> = node(ctx).global.read(|s| {
-        s.repositories.get(repo).map(|r| {
-            r.items
+        s.domain_items(repo).map(|items| {
+            items
                 .get(&kind)
                 .map(|m| {
                     m.values()
@@ -76,7 +76,8 @@ fn items<T: for<'de> Deserialize<'de>>(
                 .unwrap_or_default()
         })
     });
-    let raw = raw.ok_or_else(|| Error::new(format!("repository {repo:?} does not exist")))?;
+    let raw =
+        raw.ok_or_else(|| Error::new(format!("repository or view {repo:?} does not exist")))?;
     let mut out = Vec::with_capacity(raw.len());
     for (id, name, body) in raw {
         // Bodies were written by this module; one that does not decode is skipped, not fatal.
@@ -140,9 +141,8 @@ fn item_version(ctx: &Context<'_>, repo: &str, kind: ItemKind, id: &str) -> Resu
     node(ctx)
         .global
         .read(|s| {
-            s.repositories
-                .get(repo)
-                .and_then(|r| r.items.get(&kind))
+            s.domain_items(repo)
+                .and_then(|items| items.get(&kind))
                 .and_then(|m| m.get(id))
                 .map(|i| i.version)
         })

@@ -5,11 +5,14 @@
 //! (`search::domain::check_filter`), checked before anything is published. Permissions on a
 //! view are role assignments on its name, as for a repository: holding a role on a view
 //! grants nothing on the repositories it reads. Its creator gets the creator role on it
-//! (`auth/creator.rs`), as for a repository.
+//! (`auth/creator.rs`), as for a repository. A view holds saved searches, dashboards,
+//! alerts and actions as a repository does (Global's `View::items`); the item mutations
+//! and `searchDomain` take a view's name.
 
 use async_graphql::{Context, Error, InputObject, Interface, Object, SimpleObject};
 use strata_global::{GlobalEvent, ViewConnection};
 
+use super::items::{Dashboard, SavedQuery};
 use super::repository::Repository;
 use super::{caller_access, node, publish, require_org, require_user, require_view, valid_name};
 use crate::auth::{OrganizationPermission, ViewPermission};
@@ -109,6 +112,22 @@ impl View {
                 filter: c.filter,
             })
             .collect())
+    }
+    /// The view's saved searches (LogScale keeps them on views as on repositories).
+    async fn saved_queries(&self, ctx: &Context<'_>) -> Result<Vec<SavedQuery>, Error> {
+        self.readable(ctx)?;
+        super::items::saved_queries(ctx, &self.name)
+    }
+    async fn dashboards(&self, ctx: &Context<'_>) -> Result<Vec<Dashboard>, Error> {
+        self.readable(ctx)?;
+        super::items::dashboards(ctx, &self.name)
+    }
+    async fn dashboard(&self, ctx: &Context<'_>, id: String) -> Result<Dashboard, Error> {
+        self.readable(ctx)?;
+        super::items::dashboards(ctx, &self.name)?
+            .into_iter()
+            .find(|d| d.id == id)
+            .ok_or_else(|| Error::new(format!("dashboard {id:?} does not exist")))
     }
 }
 

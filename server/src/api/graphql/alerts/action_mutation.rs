@@ -159,9 +159,8 @@ async fn put(
                 )));
             }
             let v = node(ctx).global.read(|s| {
-                s.repositories
-                    .get(&repo)
-                    .and_then(|r| r.items.get(&ItemKind::Action))
+                s.domain_items(&repo)
+                    .and_then(|items| items.get(&ItemKind::Action))
                     .and_then(|m| m.get(&id))
                     .map(|i| i.version)
             });

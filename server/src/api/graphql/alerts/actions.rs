@@ -220,9 +220,8 @@ pub fn list(ctx: &Context<'_>, repo: &str) -> Result<Vec<StoredAction>, Error> {
     node(ctx)
         .global
         .read(|s| {
-            s.repositories
-                .contains_key(repo)
+            s.search_domain_exists(repo)
                 .then(|| model::actions(s, repo))
         })
-        .ok_or_else(|| Error::new(format!("repository {repo:?} does not exist")))
+        .ok_or_else(|| Error::new(format!("repository or view {repo:?} does not exist")))
 }

@@ -258,11 +258,10 @@ pub(super) fn stored(ctx: &Context<'_>, repo: &str) -> Result<Vec<StoredAlert>, 
     node(ctx)
         .global
         .read(|s| {
-            s.repositories
-                .contains_key(repo)
+            s.search_domain_exists(repo)
                 .then(|| model::alerts(s, Some(repo)))
         })
-        .ok_or_else(|| Error::new(format!("repository {repo:?} does not exist")))
+        .ok_or_else(|| Error::new(format!("repository or view {repo:?} does not exist")))
 }
 
 /// A repository as LogScale's `searchDomain`: its actions and triggers.
