@@ -7,9 +7,13 @@
 //! - `cost`: ingest throughput (humio-structured batches, several requests in flight) with 0
 //!   enabled filter alerts and with N (default 1,000) enabled filter alerts, in the same run
 //!   against the same node: three rounds, each disabling the alerts, measuring, enabling them
-//!   and measuring again. Prints the rates and ratios per round and of the best of each arm.
+//!   and measuring again (`batches` requests of 1,000 events per arm, default 3,000: an arm
+//!   must span the alerts' poll interval). Prints the rates and ratios per round and of the
+//!   best of each arm, and the alert evaluations and searches per second during each arm
+//!   (filter alerts of one repository share a search: `strata_alert_searches_total`).
 //!
-//! `cargo run --release -p strata --example alert_bench -- latency|cost URL ROOT_TOKEN [n]`
+//! `cargo run --release -p strata --example alert_bench -- latency|cost URL ROOT_TOKEN [n]
+//! [batches]`
 //! with a node started as e.g. `STRATA_ROOT_TOKEN=root strata serve --data-dir /tmp/b
 //! --alert-poll-interval-ms 500 --alert-ingest-delay-ms 1000` (latency is bounded below by
 //! those two settings; report them with the figure). `cost` is meant for a node with the
@@ -89,6 +93,23 @@ impl Api {
             .to_string()
     }
 
+    /// A counter from `/metrics` (0 when absent).
+    async fn metric(&self, name: &str) -> f64 {
+        let text = self
+            .client
+            .get(format!("{}/metrics", self.url))
+            .bearer_auth(&self.root)
+            .send()
+            .await
+            .expect("metrics request")
+            .text()
+            .await
+            .expect("metrics text");
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or(0.0)
+    }
+
     async fn filter_alert(&self, repo: &str, name: &str, query: &str) {
         self.gql(format!(
             r#"mutation {{ createFilterAlert(input: {{viewName: "{repo}", name: "{name}", queryString: "{query}", actionIdsOrNames: ["hook"]}}) {{ id }} }}"#
@@ -155,27 +176,36 @@ async fn latency(api: &Api, n: usize) {
 }
 
 /// Ingests `batches` batches of `batch` events with `in_flight` requests at a time; events/s.
+/// The request bodies are built before the clock starts (this process shares the machine's
+/// cores with the node: building JSON while timing would measure the client).
 async fn rate(api: &Arc<Api>, token: &str, batches: usize, batch: usize, in_flight: usize) -> f64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    let bodies: Arc<Vec<Vec<u8>>> = Arc::new(
+        (0..batches)
+            .map(|b| {
+                let events: Vec<Value> = (0..batch)
+                    .map(|i| json!({"timestamp": now, "attributes": {"user": format!("u{}", i % 100), "status": 200}, "rawstring": format!("GET /api/items/{b}/{i} 200 user=u{}", i % 100)}))
+                    .collect();
+                json!([{"tags": {}, "events": events}]).to_string().into_bytes()
+            })
+            .collect(),
+    );
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let t = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..in_flight {
-        let (api, token, next) = (api.clone(), token.to_string(), next.clone());
+        let (api, token, next, bodies) =
+            (api.clone(), token.to_string(), next.clone(), bodies.clone());
         tasks.push(tokio::spawn(async move {
             loop {
                 let b = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 if b >= batches {
                     return;
                 }
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .expect("clock")
-                    .as_millis() as i64;
-                let events: Vec<Value> = (0..batch)
-                    .map(|i| json!({"timestamp": now, "attributes": {"user": format!("u{}", i % 100), "status": 200}, "rawstring": format!("GET /api/items/{b}/{i} 200 user=u{}", i % 100)}))
-                    .collect();
-                let body = json!([{"tags": {}, "events": events}]).to_string();
-                api.ingest(&token, body.into_bytes()).await;
+                api.ingest(&token, bodies[b].clone()).await;
             }
         }));
     }
@@ -232,18 +262,18 @@ async fn set_enabled(api: &Api, repo: &str, ids: &[String], on: bool) {
 /// Ingest rate with no enabled alerts and with `alerts` enabled filter alerts on the same
 /// node, in three interleaved rounds (the machine may be shared: compare rounds, and the best
 /// rate of each arm).
-async fn cost(api: Arc<Api>, alerts: usize) {
+async fn cost(api: Arc<Api>, alerts: usize, batches: usize) {
     let (hook, _seen) = receiver().await;
     let repo = format!("alertcost{}", std::process::id());
     let token = api.setup(&repo, &hook).await;
-    let (batches, batch, in_flight) = (300, 1_000, 4);
+    let (batch, in_flight) = (1_000, 4);
     // Warm up.
     rate(&api, &token, 30, batch, in_flight).await;
     let t = Instant::now();
     let ids = filter_alerts(&api, &repo, alerts).await;
     let create_s = t.elapsed().as_secs_f64();
     eprintln!("created {alerts} filter alerts in {create_s:.1} s");
-    let (mut base, mut with) = (Vec::new(), Vec::new());
+    let (mut base, mut with, mut evaluated) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..3 {
         set_enabled(&api, &repo, &ids, false).await;
         tokio::time::sleep(Duration::from_secs(3)).await;
@@ -251,9 +281,18 @@ async fn cost(api: Arc<Api>, alerts: usize) {
         set_enabled(&api, &repo, &ids, true).await;
         // Let every alert be picked up and catch up (default poll: 10 s) before measuring.
         tokio::time::sleep(Duration::from_secs(15)).await;
+        let (e0, s0, t) = (
+            api.metric("strata_alerts_evaluated_total").await,
+            api.metric("strata_alert_searches_total").await,
+            Instant::now(),
+        );
         with.push(rate(&api, &token, batches, batch, in_flight).await);
+        let secs = t.elapsed().as_secs_f64();
+        let evals = api.metric("strata_alerts_evaluated_total").await - e0;
+        let searches = api.metric("strata_alert_searches_total").await - s0;
+        evaluated.push(((evals / secs) * 10.0).round() / 10.0);
         eprintln!(
-            "round {round}: {:.0} events/s without, {:.0} with",
+            "round {round}: {:.0} events/s without, {:.0} with ({evals} alert evaluations, {searches} searches in {secs:.1} s)",
             base[round], with[round]
         );
     }
@@ -270,6 +309,7 @@ async fn cost(api: Arc<Api>, alerts: usize) {
                "rates_no_alerts": base.iter().map(|r| r.round()).collect::<Vec<_>>(),
                "rates_with_alerts": with.iter().map(|r| r.round()).collect::<Vec<_>>(),
                "ratios_with_over_without": ratios,
+               "alert_evaluations_per_s_with": evaluated,
                "best_ratio": (best(&with) / best(&base) * 1000.0).round() / 1000.0})
     );
 }
@@ -289,7 +329,12 @@ async fn main() {
     let n: Option<usize> = args.get(4).map(|s| s.parse().expect("a count"));
     match mode.as_str() {
         "latency" => latency(&api, n.unwrap_or(200)).await,
-        "cost" => cost(api, n.unwrap_or(1_000)).await,
+        "cost" => {
+            let batches = args
+                .get(5)
+                .map_or(3_000, |s| s.parse().expect("a batch count"));
+            cost(api, n.unwrap_or(1_000), batches).await
+        }
         m => panic!("mode {m:?}: use latency or cost"),
     }
 }

@@ -127,7 +127,8 @@ pub async fn run(ctx: Arc<NodeCtx>, mut shutdown: watch::Receiver<bool>) {
     let me = env.ctx.cfg.node_id;
     let tick = Duration::from_millis((env.poll_ms as u64).clamp(50, 250));
     let mut idle: HashMap<String, Runner> = HashMap::new();
-    let mut busy: HashMap<tokio::task::Id, Vec<String>> = HashMap::new();
+    // Per evaluation task: its alerts, and the repository when it is a shared search.
+    let mut busy: HashMap<tokio::task::Id, (Vec<String>, Option<String>)> = HashMap::new();
     let mut tasks: JoinSet<Vec<(String, Runner)>> = JoinSet::new();
     let mut partitions = filter::PartitionWatch::default();
     let mut ticks: u64 = 0;
@@ -148,7 +149,7 @@ pub async fn run(ctx: Arc<NodeCtx>, mut shutdown: watch::Receiver<bool>) {
                 }
                 Err(e) => {
                     // A panicked evaluation: its alerts start afresh from Global next tick.
-                    for id in busy.remove(&e.id()).unwrap_or_default() {
+                    for id in busy.remove(&e.id()).unwrap_or_default().0 {
                         tracing::error!(alert = %id, error = %e, "alert evaluation panicked");
                     }
                 }
@@ -159,9 +160,11 @@ pub async fn run(ctx: Arc<NodeCtx>, mut shutdown: watch::Receiver<bool>) {
         live.sort_unstable();
         let hold = partitions.hold(&env.ctx.global, &live, now, env.delay_ms);
         let alerts = env.ctx.global.read(|s| model::alerts(s, None));
-        let running: HashSet<String> = busy.values().flatten().cloned().collect();
+        let running: HashSet<String> = busy.values().flat_map(|b| b.0.iter()).cloned().collect();
+        let sharing: HashSet<String> = busy.values().filter_map(|b| b.1.clone()).collect();
         let mut mine = HashSet::new();
         let mut groups = shared::Groups::default();
+        let mut early = Vec::new();
         for a in alerts {
             if !a.spec.enabled || owner::owner(&a.id, &live) != Some(me) {
                 continue;
@@ -180,24 +183,44 @@ pub async fn run(ctx: Arc<NodeCtx>, mut shutdown: watch::Receiver<bool>) {
                 r.next_due = 0;
             }
             if r.next_due > now {
-                idle.insert(a.id.clone(), r);
+                if shared::may_join_early(&a, &r, r.next_due - now, env.poll_ms) {
+                    early.push((a, r));
+                } else {
+                    idle.insert(a.id.clone(), r);
+                }
                 continue;
             }
-            let (a, r) = match groups.offer(a, r, now, env.delay_ms) {
-                None => continue,
-                Some(alone) => alone,
+            let (a, r) = match groups.offer(a, r, now, env.delay_ms, &sharing) {
+                shared::Offer::Taken => continue,
+                shared::Offer::Wait(a, r) => {
+                    idle.insert(a.id.clone(), r);
+                    continue;
+                }
+                shared::Offer::Alone(a, r) => (a, r),
             };
             let (env, hold) = (env.clone(), hold.clone());
             let id = a.id.clone();
             let h = tasks.spawn(async move { evaluate(&env, a, r, hold, now).await });
-            busy.insert(h.id(), vec![id]);
+            busy.insert(h.id(), (vec![id], None));
+        }
+        // Filter alerts due within a poll join a group their repository already has this
+        // tick, so a repository's alerts fall into step and share one search per poll.
+        for (a, r) in early {
+            if !groups.has(&a.repo) {
+                idle.insert(a.id.clone(), r);
+            } else if let shared::Offer::Alone(a, r) | shared::Offer::Wait(a, r) =
+                groups.offer(a, r, now, env.delay_ms, &sharing)
+            {
+                idle.insert(a.id.clone(), r);
+            }
         }
         for (repo, members) in groups.take() {
             let (env, hold) = (env.clone(), hold.clone());
             let ids = members.iter().map(|(a, _)| a.id.clone()).collect();
+            let repo_of = Some(repo.clone());
             let h =
                 tasks.spawn(async move { shared::evaluate(&env, repo, members, hold, now).await });
-            busy.insert(h.id(), ids);
+            busy.insert(h.id(), (ids, repo_of));
         }
         // Alerts that moved away or were disabled: forget the in-memory state (Global has
         // what matters; a later owner starts from there).

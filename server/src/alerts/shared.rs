@@ -14,7 +14,7 @@
 //! the shared window ends where the halving on full batches put it, and an alert whose
 //! cursor is already past that end waits for the next poll.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::evaluator::{current_state, record, Env, Runner, Step};
 use super::filter::{self, Window};
@@ -25,7 +25,17 @@ use crate::query::{CFilter, PlanOptions, Zone};
 /// How far behind `now − D` an alert's cursor may be and still share the search.
 pub const MAX_LAG_MS: i64 = 10 * 60_000;
 /// Alerts per shared search (a bound on the query's size).
-const MAX_MEMBERS: usize = 500;
+const MAX_MEMBERS: usize = 2_000;
+
+/// What became of an alert offered to [`Groups::offer`].
+pub(super) enum Offer {
+    /// In its repository's group.
+    Taken,
+    /// Evaluated on its own.
+    Alone(StoredAlert, Runner),
+    /// Not this tick: its repository's shared search is still running.
+    Wait(StoredAlert, Runner),
+}
 
 /// The filter alerts due this tick that share a search, by repository.
 #[derive(Default)]
@@ -34,27 +44,38 @@ pub(super) struct Groups {
 }
 
 impl Groups {
-    /// Takes `alert` into its repository's group when it can share; gives it back otherwise.
+    /// Takes `alert` into its repository's group when it can share. An alert that could
+    /// share while its repository's last shared search still runs (`sharing`) waits for the
+    /// next tick, so the repository's alerts stay one group and new events are searched once.
     pub fn offer(
         &mut self,
         alert: StoredAlert,
         r: Runner,
         now: i64,
         delay_ms: i64,
-    ) -> Option<(StoredAlert, Runner)> {
+        sharing: &HashSet<String>,
+    ) -> Offer {
         if !matches!(alert.spec.kind, AlertKind::Filter) || shared_filter(&alert).is_none() {
-            return Some((alert, r));
+            return Offer::Alone(alert, r);
         }
         let st = current_state(&alert, &r);
         let lo = st.cursor.unwrap_or(alert.spec.created_ms);
         if now - delay_ms - lo > MAX_LAG_MS {
-            return Some((alert, r));
+            return Offer::Alone(alert, r);
+        }
+        if sharing.contains(&alert.repo) {
+            return Offer::Wait(alert, r);
         }
         self.by_repo
             .entry(alert.repo.clone())
             .or_default()
             .push((alert, r));
-        None
+        Offer::Taken
+    }
+
+    /// True when a group for `repo` formed this tick.
+    pub fn has(&self, repo: &str) -> bool {
+        self.by_repo.contains_key(repo)
     }
 
     /// The groups, each at most [`MAX_MEMBERS`] alerts.
@@ -70,6 +91,20 @@ impl Groups {
         }
         out
     }
+}
+
+/// Whether a filter alert not yet due (in `due_in_ms`) may be evaluated now with its
+/// repository's group: it would be within a poll anyway, and it is not backing off after a
+/// failure.
+pub(super) fn may_join_early(
+    alert: &StoredAlert,
+    r: &Runner,
+    due_in_ms: i64,
+    poll_ms: i64,
+) -> bool {
+    matches!(alert.spec.kind, AlertKind::Filter)
+        && due_in_ms <= poll_ms
+        && current_state(alert, r).failures == 0
 }
 
 /// The alert's query as one filter (what it keeps of an event), when it is one filter
