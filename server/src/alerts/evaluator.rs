@@ -18,7 +18,7 @@ use super::model::{
     self, AlertKind, AlertSpec, AlertState, StoredAction, StoredAlert, TriggerMode,
 };
 use super::templates::Trigger;
-use super::{activity, filter, owner, schedule, search, shared, AlertError};
+use super::{activity, filter, owner, schedule, shared, AlertError};
 use crate::ctx::NodeCtx;
 use crate::metrics;
 
@@ -41,10 +41,7 @@ pub(super) struct Env {
 }
 
 impl Env {
-    /// [`search`], at most one per core at a time: each search already uses every core for
-    /// its segments, and a thousand alerts falling due together must not start a thousand
-    /// blocking scans that starve ingest. The permit is held for the search only (not while
-    /// actions run), so a slow webhook still holds up only its alert.
+    /// [`Env::search_rows`] for one alert, the rows as LogScale's JSON events.
     pub async fn search(
         &self,
         repo: &str,
@@ -53,15 +50,17 @@ impl Env {
         end: i64,
         limit: usize,
     ) -> Result<super::Found, AlertError> {
-        let _permit = self
-            .searches
-            .acquire()
-            .await
-            .map_err(|e| AlertError::Query(format!("alert search slots closed: {e}")))?;
-        search(&self.ctx, repo, query, start, end, limit).await
+        Ok(self
+            .search_rows(repo, query, start, end, limit, 1)
+            .await?
+            .into())
     }
 
-    /// [`Env::search`] for filter alerts: the rows as rows; counts `evaluated` alerts.
+    /// [`super::search_rows`] counting `evaluated` alert evaluations, at most one per core at
+    /// a time: each search already uses every core for its segments, and a thousand alerts
+    /// falling due together must not start a thousand blocking scans that starve ingest. The
+    /// permit is held for the search only (not while actions run), so a slow webhook still
+    /// holds up only its alert.
     pub async fn search_rows(
         &self,
         repo: &str,

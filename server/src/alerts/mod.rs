@@ -102,25 +102,17 @@ pub struct RowsFound {
     pub warnings: Vec<String>,
 }
 
-/// Runs `query` over `[start, end)` of the search domain `repo` (a repository or a view) on
-/// the whole cluster.
-pub async fn search(
-    ctx: &NodeCtx,
-    repo: &str,
-    query: &str,
-    start: i64,
-    end: i64,
-    default_limit: usize,
-) -> Result<Found, AlertError> {
-    crate::metrics::ALERTS_EVALUATED.inc();
-    let f = search_rows(ctx, repo, query, start, end, default_limit).await?;
-    Ok(Found {
-        rows: f.rows.iter().map(|r| r.to_json()).collect(),
-        warnings: f.warnings,
-    })
+impl From<RowsFound> for Found {
+    fn from(f: RowsFound) -> Found {
+        Found {
+            rows: f.rows.iter().map(|r| r.to_json()).collect(),
+            warnings: f.warnings,
+        }
+    }
 }
 
-/// [`search`], the rows as rows.
+/// Runs `query` over `[start, end)` of the search domain `repo` (a repository or a view) on
+/// the whole cluster; the rows as rows.
 pub async fn search_rows(
     ctx: &NodeCtx,
     repo: &str,

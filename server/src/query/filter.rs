@@ -324,11 +324,12 @@ pub fn compare(v: Option<&str>, op: CmpOp, pattern: &str, num: Option<f64>) -> b
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::query::{compile, parse, PlanOptions, Zone};
 
-    fn leading(q: &str) -> CFilter {
+    /// The leading filter `q` compiles to.
+    pub(crate) fn leading(q: &str) -> CFilter {
         let opts = PlanOptions {
             start: 0,
             end: i64::MAX,

@@ -128,20 +128,9 @@ impl Source for EventView<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::query::{compile, parse, PlanOptions, Row, Zone};
+    use crate::query::filter::tests::leading;
+    use crate::query::Row;
     use strata_segment::EventId;
-
-    fn leading(q: &str) -> CFilter {
-        let opts = PlanOptions {
-            start: 0,
-            end: i64::MAX,
-            default_limit: 200,
-            zone: Zone::UTC,
-        };
-        compile(&parse(q).expect("parses"), opts)
-            .expect("compiles")
-            .leading
-    }
 
     #[test]
     fn the_floor_comes_from_top_level_ingest_time_stages_only() {
