@@ -86,6 +86,14 @@ pub struct ServeArgs {
     /// announcement may still be on its way [default: 3600].
     #[arg(long, env = "STRATA_BUCKET_GC_GRACE_SECS")]
     pub bucket_gc_grace_secs: Option<u64>,
+    /// Query jobs one user may hold on a node at once (running, finished and not yet
+    /// expired, live); past it creating one is a 429 [default: 100].
+    #[arg(long, env = "STRATA_MAX_QUERY_JOBS_PER_USER")]
+    pub max_query_jobs_per_user: Option<usize>,
+    /// Live queries (live query jobs and live streams) a node runs at once; past it a new one
+    /// is a 429 [default: 500].
+    #[arg(long, env = "STRATA_MAX_LIVE_QUERIES")]
+    pub max_live_queries: Option<usize>,
     /// Create missing Kafka topics at start [default: true].
     #[arg(long, env = "STRATA_CREATE_TOPICS")]
     pub create_topics: Option<bool>,
@@ -190,6 +198,8 @@ struct FileConfig {
     max_event_fields: Option<usize>,
     max_ingest_bytes_in_flight: Option<usize>,
     bucket_gc_grace_secs: Option<u64>,
+    max_query_jobs_per_user: Option<usize>,
+    max_live_queries: Option<usize>,
     create_topics: Option<bool>,
     snapshot_interval_secs: Option<u64>,
     query_cache_mb: Option<usize>,
@@ -282,6 +292,10 @@ pub struct Limits {
     pub max_ingest_bytes_in_flight: usize,
     /// See `--bucket-gc-grace-secs`.
     pub bucket_gc_grace_secs: u64,
+    /// See `--max-query-jobs-per-user`.
+    pub max_query_jobs_per_user: usize,
+    /// See `--max-live-queries`.
+    pub max_live_queries: usize,
 }
 
 impl Default for Limits {
@@ -295,6 +309,8 @@ impl Default for Limits {
             max_event_fields: 1_000,
             max_ingest_bytes_in_flight: 256 << 20,
             bucket_gc_grace_secs: 3600,
+            max_query_jobs_per_user: 100,
+            max_live_queries: 500,
         }
     }
 }
@@ -378,6 +394,16 @@ impl Config {
                 .bucket_gc_grace_secs
                 .or(file.bucket_gc_grace_secs)
                 .unwrap_or(d.bucket_gc_grace_secs),
+            max_query_jobs_per_user: args
+                .max_query_jobs_per_user
+                .or(file.max_query_jobs_per_user)
+                .unwrap_or(d.max_query_jobs_per_user)
+                .max(1),
+            max_live_queries: args
+                .max_live_queries
+                .or(file.max_live_queries)
+                .unwrap_or(d.max_live_queries)
+                .max(1),
         };
         let cluster_secret = args.cluster_secret.or(file.cluster_secret);
         if cluster_secret

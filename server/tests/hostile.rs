@@ -287,3 +287,71 @@ fn deleting_a_repository_with_open_buffers_frees_the_queue_and_its_events_stay_d
     assert_eq!(node.count("gone", ""), 1);
     assert_eq!(node.count("gone", "#host=old"), 0);
 }
+
+/// Query jobs per user and live queries per node are bounded: past either limit a new one is a
+/// 429 naming the limit and its flag; deleting a job frees its place; other users and static
+/// queries are not held back by one user's live queries.
+#[test]
+fn query_jobs_per_user_and_live_queries_past_their_limits_are_429() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(
+        &dir.path().join("n"),
+        &[
+            "--max-query-jobs-per-user",
+            "3",
+            "--max-live-queries",
+            "2",
+            "--audit-log",
+            "false",
+        ],
+    );
+    node.repo_with_token("q", "kv");
+    let create = |body: serde_json::Value| -> (u16, serde_json::Value) {
+        let r = node
+            .client
+            .post(node.url("/api/v1/repositories/q/queryjobs"))
+            .bearer_auth(common::ROOT)
+            .json(&body)
+            .send()
+            .unwrap();
+        let s = r.status().as_u16();
+        let t = r.text().unwrap_or_default();
+        (
+            s,
+            serde_json::from_str(&t).unwrap_or(serde_json::Value::String(t)),
+        )
+    };
+    let live = json!({"queryString": "count()", "start": "1h", "isLive": true});
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let (s, v) = create(live.clone());
+        assert_eq!(s, 200, "{v}");
+        ids.push(v["id"].as_str().unwrap().to_string());
+    }
+    // A third live query, as a job or as a stream: refused.
+    let (s, v) = create(live.clone());
+    assert_eq!(s, 429, "{v}");
+    assert!(v.to_string().contains("--max-live-queries 2"), "{v}");
+    let (s, t) = node.post(
+        "/api/v1/repositories/q/query",
+        common::ROOT,
+        json!({"queryString": "x", "isLive": true}).to_string(),
+    );
+    assert_eq!(s, 429, "{t}");
+    // A static job still fits (3 of 3); a fourth job of the same user does not.
+    let (s, v) = create(json!({"queryString": "count()"}));
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = create(json!({"queryString": "count()"}));
+    assert_eq!(s, 429, "{v}");
+    assert!(v.to_string().contains("--max-query-jobs-per-user 3"), "{v}");
+    // Deleting a live job frees a place for both limits.
+    let r = node
+        .client
+        .delete(node.url(&format!("/api/v1/repositories/q/queryjobs/{}", ids[0])))
+        .bearer_auth(common::ROOT)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    let (s, v) = create(live);
+    assert_eq!(s, 200, "{v}");
+}

@@ -206,3 +206,79 @@ fn files_api_and_match_in_searches() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 404);
 }
+
+/// A view holds lookup files of its own (uploaded, listed and deleted through the same API);
+/// a query on the view reads the view's file first, and each connected repository's search
+/// falls back to that repository's files — also in its connection filter.
+#[test]
+fn a_view_has_files_and_its_sources_read_their_repositories_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(&dir.path().join("n"), &[]);
+    for (repo, n) in [("web", 12), ("app", 9)] {
+        let tok = node.repo_with_token(repo, "json");
+        let lines: Vec<Value> = (0..n)
+            .map(|i| {
+                let svc = ["api", "db", "cache"][i % 3];
+                json!({"svc": svc, "msg": format!("{repo}-{i}")})
+            })
+            .collect();
+        let (s, t) = node.post("/api/v1/ingest/json", &tok, Value::Array(lines).to_string());
+        assert_eq!(s, 200, "{t}");
+        node.wait_until(30, "events searchable", || {
+            node.count(repo, "*") == n as u64
+        });
+    }
+    // app's connection keeps only services its own file lists.
+    let (s, t) = upload(&node, "app", "kept.csv", b"svc\ndb\n");
+    assert_eq!(s, 200, "{t}");
+    node.graphql(
+        r#"mutation { createView(name: "both", connections: [
+             {repositoryName: "web", filter: ""},
+             {repositoryName: "app", filter: "match(file=\"kept.csv\", field=svc)"}]) { name } }"#,
+    );
+    let (s, t) = upload(&node, "both", "owners.csv", b"svc,owner\napi,ann\ndb,bob\n");
+    assert_eq!(s, 200, "{t}");
+    let (s, t) = get(&node, "/api/v1/repositories/both/files");
+    assert_eq!(s, 200);
+    assert!(t.contains("owners.csv") && !t.contains("kept.csv"), "{t}");
+
+    let q = r#"match(file="owners.csv", field=svc, include=owner) | groupBy(owner)"#;
+    let (s, t) = query_status(&node, "both", q);
+    assert_eq!(s, 200, "{t}");
+    let rows: Vec<Value> = serde_json::from_str(&t).unwrap();
+    let mut got: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["owner"].as_str().unwrap().to_string(),
+                r["_count"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    got.sort();
+    // web: 4 api (ann) + 4 db (bob); app keeps its 3 db (bob); cache has no owner.
+    assert_eq!(
+        got,
+        [
+            ("ann".to_string(), "4".to_string()),
+            ("bob".into(), "7".into())
+        ]
+    );
+    // The view's file is not the repository's.
+    let (s, t) = query_status(&node, "web", q);
+    assert_eq!(s, 400, "{t}");
+    assert!(t.contains("owners.csv"), "{t}");
+    // A name in neither is refused by name, naming where it was looked for.
+    let (s, t) = query_status(&node, "both", r#"match(file="nope.csv", field=svc)"#);
+    assert_eq!(s, 400, "{t}");
+    assert!(t.contains("nope.csv") && t.contains("both"), "{t}");
+    let r = node
+        .client
+        .delete(node.url("/api/v1/repositories/both/files/owners.csv"))
+        .bearer_auth(ROOT)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    let (s, _) = query_status(&node, "both", q);
+    assert_eq!(s, 400, "gone with the delete");
+}

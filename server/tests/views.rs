@@ -116,7 +116,8 @@ fn msgs(rows: &[Value]) -> Vec<String> {
     m
 }
 
-fn ingest(node: &Node, repo: &str, n: usize) {
+/// Creates `repo` with a token and ingests `n` events; returns the token.
+fn ingest(node: &Node, repo: &str, n: usize) -> String {
     let tok = node.repo_with_token(repo, "json");
     let lines: Vec<Value> = (0..n)
         .map(|i| {
@@ -130,6 +131,7 @@ fn ingest(node: &Node, repo: &str, n: usize) {
     node.wait_until(30, &format!("{n} events in {repo}"), || {
         node.count(repo, "*") == n as u64
     });
+    tok
 }
 
 /// A user with a password in a group holding ReadAccess on `domain`; returns a session.
@@ -414,4 +416,129 @@ fn saved_searches_dashboards_and_filter_alerts_live_on_a_view() {
         .collect();
     got.sort();
     assert_eq!(got, ["app-kept", "web-kept"]);
+}
+
+/// Polls the live job `id` on `domain` until `done(events)` holds.
+fn poll_live_until(
+    node: &Node,
+    domain: &str,
+    id: &str,
+    what: &str,
+    done: impl Fn(&[Value]) -> bool,
+) {
+    let t = Instant::now();
+    loop {
+        let v: Value = node
+            .client
+            .get(node.url(&format!("/api/v1/repositories/{domain}/queryjobs/{id}")))
+            .bearer_auth(ROOT)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_eq!(v["done"], false, "a live job never finishes: {v}");
+        assert!(v["messages"].as_array().unwrap().is_empty(), "{v}");
+        if done(v["events"].as_array().unwrap()) {
+            return;
+        }
+        assert!(t.elapsed() < Duration::from_secs(30), "{what}: {v}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A live query job and a live stream on a view: history through each connection's filter,
+/// then every event ingested afterwards into either repository exactly when its connection's
+/// filter keeps it, each once.
+#[test]
+fn live_queries_and_live_streams_on_a_view_see_each_connection_filtered() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(&dir.path().join("n"), &[]);
+    let tokens: BTreeMap<&str, String> = [("web", 40), ("app", 30)]
+        .into_iter()
+        .map(|(r, n)| (r, ingest(&node, r, n)))
+        .collect();
+    node.graphql(
+        r#"mutation { createView(name: "both", connections: [
+             {repositoryName: "web", filter: "status>=500"},
+             {repositoryName: "app", filter: "svc=db"}]) { name } }"#,
+    );
+    let history = groups(&query_as(&node, ROOT, "both", "groupBy(svc)").1);
+    assert_eq!(history.values().sum::<u64>(), 30, "{history:?}");
+
+    let r: Value = node
+        .client
+        .post(node.url("/api/v1/repositories/both/queryjobs"))
+        .bearer_auth(ROOT)
+        .json(&json!({"queryString": "groupBy(svc)", "start": "1h", "isLive": true}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let id = r["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{r}"))
+        .to_string();
+    poll_live_until(&node, "both", &id, "the live job's history", |ev| {
+        groups(ev) == history
+    });
+    let stream = node
+        .client
+        .post(node.url("/api/v1/repositories/both/query"))
+        .bearer_auth(ROOT)
+        .header("accept", "application/x-ndjson")
+        .json(&json!({"queryString": "msg=*", "start": "1h", "isLive": true}))
+        .send()
+        .unwrap();
+    assert_eq!(stream.status().as_u16(), 200);
+    let mut reader = std::io::BufReader::new(stream);
+    let mut read = |n: usize| -> Vec<String> {
+        (0..n)
+            .map(|_| {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                let v: Value =
+                    serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+                v["msg"].as_str().unwrap().to_string()
+            })
+            .collect()
+    };
+    let mut seen = read(30);
+    seen.sort();
+    let mut want = msgs(&query_as(&node, ROOT, "web", "status>=500").1);
+    want.extend(msgs(&query_as(&node, ROOT, "app", "svc=db").1));
+    want.sort();
+    assert_eq!(seen, want, "the stream's history");
+
+    // New events: per repository, kept and dropped by its connection.
+    let send = |repo: &str, lines: Value| {
+        let (s, t) = node.post("/api/v1/ingest/json", &tokens[repo], lines.to_string());
+        assert_eq!(s, 200, "{t}");
+    };
+    send(
+        "web",
+        json!([{"svc": "api", "status": 503, "msg": "new-web-kept"},
+               {"svc": "db", "status": 200, "msg": "new-web-dropped"}]),
+    );
+    send(
+        "app",
+        json!([{"svc": "db", "status": 200, "msg": "new-app-kept"},
+               {"svc": "api", "status": 500, "msg": "new-app-dropped"}]),
+    );
+    let mut want = history.clone();
+    *want.entry("api".into()).or_default() += 1;
+    *want.entry("db".into()).or_default() += 1;
+    poll_live_until(&node, "both", &id, "the live job's new events", |ev| {
+        groups(ev) == want
+    });
+    let mut new = read(2);
+    new.sort();
+    assert_eq!(new, ["new-app-kept", "new-web-kept"]);
+    // Nothing else arrives in between: a last kept event is the next line.
+    send("app", json!([{"svc": "db", "msg": "last-app-kept"}]));
+    assert_eq!(read(1), ["last-app-kept"]);
+    want.entry("db".into()).and_modify(|n| *n += 1);
+    poll_live_until(&node, "both", &id, "the last event, once", |ev| {
+        groups(ev) == want
+    });
 }

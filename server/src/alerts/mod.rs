@@ -132,7 +132,8 @@ pub async fn search_rows(
             zone: crate::query::Zone::UTC,
         },
         live: None,
-        files: crate::query::lookup::FileSource(crate::lookup::files(&ctx.global, repo)),
+        files: crate::search::domain::domain_files(&ctx.global, repo),
+        view: None,
     };
     let plan = Arc::new(q.compile().map_err(|e| AlertError::Query(e.to_string()))?);
     crate::metrics::ALERT_SEARCHES.inc();

@@ -1,5 +1,7 @@
 //! Lookup files (LogScale's "Files": CSV and JSON tables per repository that `match()` and
-//! `readFile()` read, <https://library.humio.com/logscale-api/api-lookup.html>). A file is a
+//! `readFile()` read, <https://library.humio.com/logscale-api/api-lookup.html>). A view holds
+//! files of its own too (as in LogScale); a query on a view reads the view's files first, then
+//! those of the connected repository each source searches (see [`files_in`]). A file is a
 //! Global item of kind `LookupFile`, so every node has every file and a replacement reaches
 //! all nodes in log order; the content is stored gzip-compressed (base64 in the item's JSON
 //! body) and must fit one Global record. Parsed tables are cached per (repository, file,
@@ -42,9 +44,9 @@ pub enum LookupError {
     BadName(String),
     #[error("{name}: {message}")]
     BadContent { name: String, message: String },
-    #[error("no lookup file {name:?} in repository {repo:?}")]
+    #[error("no lookup file {name:?} in {repo:?}")]
     NotFound { repo: String, name: String },
-    #[error("repository {0:?} does not exist")]
+    #[error("repository or view {0:?} does not exist")]
     NoRepository(String),
     #[error("the stored file {0:?} is damaged: {1}")]
     Damaged(String, String),
@@ -254,21 +256,16 @@ pub fn content(name: &str, f: &StoredFile) -> Result<Vec<u8>, LookupError> {
 }
 
 fn item<'a>(s: &'a strata_global::State, repo: &str, name: &str) -> Option<&'a Item> {
-    s.repositories
-        .get(repo)?
-        .items
-        .get(&ItemKind::LookupFile)?
-        .get(name)
+    s.domain_items(repo)?.get(&ItemKind::LookupFile)?.get(name)
 }
 
 /// The files of `repo`, by name.
 pub fn list(global: &Global, repo: &str) -> Result<Vec<FileInfo>, LookupError> {
     global.read(|s| {
-        let r = s
-            .repositories
-            .get(repo)
+        let items = s
+            .domain_items(repo)
             .ok_or_else(|| LookupError::NoRepository(repo.to_string()))?;
-        r.items
+        items
             .get(&ItemKind::LookupFile)
             .into_iter()
             .flat_map(|m| m.values())
@@ -280,7 +277,7 @@ pub fn list(global: &Global, repo: &str) -> Result<Vec<FileInfo>, LookupError> {
 /// The stored file `name` of `repo`, with its version.
 pub fn get(global: &Global, repo: &str, name: &str) -> Result<(StoredFile, u64), LookupError> {
     global.read(|s| {
-        if !s.repositories.contains_key(repo) {
+        if s.domain_items(repo).is_none() {
             return Err(LookupError::NoRepository(repo.to_string()));
         }
         let i = item(s, repo, name).ok_or_else(|| LookupError::NotFound {
@@ -378,23 +375,45 @@ pub fn table(global: &Global, repo: &str, name: &str) -> Result<Arc<Table>, Look
     Ok(t)
 }
 
-/// The lookup files of one repository, as a query sees them.
+/// The lookup files a query sees: those of each search domain in turn (a view's, then its
+/// connected repository's), the first that has the name winning.
 pub struct RepoFiles {
     pub global: Global,
-    pub repo: String,
+    pub domains: Vec<String>,
 }
 
 impl Files for RepoFiles {
     fn get(&self, name: &str) -> Result<Arc<Table>, String> {
-        table(&self.global, &self.repo, name).map_err(|e| e.to_string())
+        for d in &self.domains {
+            match table(&self.global, d, name) {
+                Ok(t) => return Ok(t),
+                // Absent here: the next domain may have it.
+                Err(LookupError::NotFound { .. }) | Err(LookupError::NoRepository(_)) => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        Err(format!(
+            "no lookup file {name:?} in {}",
+            self.domains
+                .iter()
+                .map(|d| format!("{d:?}"))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        ))
     }
 }
 
-/// The file source of queries on `repo`.
+/// The file source of queries on `repo` (a repository or a view).
 pub fn files(global: &Global, repo: &str) -> Arc<dyn Files> {
+    files_in(global, &[repo])
+}
+
+/// The file source of a query that runs in `domains`, the first one's files first: a view's
+/// source searches its view's files, then its repository's.
+pub fn files_in(global: &Global, domains: &[&str]) -> Arc<dyn Files> {
     Arc::new(RepoFiles {
         global: global.clone(),
-        repo: repo.to_string(),
+        domains: domains.iter().map(|d| d.to_string()).collect(),
     })
 }
 

@@ -56,16 +56,17 @@ pub struct Job {
     pub plan: Arc<Plan>,
     /// The time range searched (end exclusive), for `metaData.queryStart`/`queryEnd`.
     pub range: SearchRange,
-    /// A live query's state, fed by digest after the historical search.
-    pub live_sub: Option<Arc<LiveSub>>,
+    /// A live query's feeds (one per repository searched: a view has several), fed by
+    /// digest after the historical search; empty for a static job.
+    pub live: Vec<Arc<LiveSub>>,
     /// When the job was created (`metaData.timeMillis` counts from here).
     pub created: Instant,
     finished: Mutex<Option<Instant>>,
     last_poll: Mutex<Instant>,
     progress: Arc<Progress>,
     state: Mutex<JobState>,
-    /// A live job: the other nodes holding a sub of it.
-    live_peers: Mutex<Vec<u32>>,
+    /// A live job: per feed, the other nodes holding a sub of it.
+    live_peers: Mutex<Vec<Vec<u32>>>,
 }
 
 /// Where a job is.
@@ -82,7 +83,7 @@ impl Job {
         owner: &str,
         plan: Arc<Plan>,
         range: SearchRange,
-        live_sub: Option<Arc<LiveSub>>,
+        live: Vec<Arc<LiveSub>>,
     ) -> Job {
         let now = Instant::now();
         Job {
@@ -90,7 +91,7 @@ impl Job {
             owner: owner.to_string(),
             plan,
             range,
-            live_sub,
+            live,
             created: now,
             finished: Mutex::new(None),
             last_poll: Mutex::new(now),
@@ -100,13 +101,19 @@ impl Job {
         }
     }
 
-    pub fn set_live_peers(&self, nodes: Vec<u32>) {
+    /// A live job.
+    pub fn is_live(&self) -> bool {
+        !self.live.is_empty()
+    }
+
+    /// Per feed (in [`Job::live`]'s order), the other nodes holding a sub of it.
+    pub fn set_live_peers(&self, nodes: Vec<Vec<u32>>) {
         if let Ok(mut p) = self.live_peers.lock() {
             *p = nodes;
         }
     }
 
-    pub fn live_peers(&self) -> Vec<u32> {
+    pub fn live_peers(&self) -> Vec<Vec<u32>> {
         self.live_peers
             .lock()
             .map(|p| p.clone())
@@ -134,7 +141,7 @@ impl Job {
 
     /// How long this job lives after its last poll.
     pub fn ttl(&self) -> Duration {
-        ttl(self.live_sub.is_some())
+        ttl(self.is_live())
     }
 
     /// True when the job was polled within its lifetime before `now`.
@@ -185,6 +192,22 @@ impl Jobs {
         }
     }
 
+    /// Jobs `owner` holds on this node (running, done but not expired, live).
+    pub fn count_owned(&self, owner: &str) -> usize {
+        self.jobs
+            .lock()
+            .map(|m| m.values().filter(|j| j.owner == owner).count())
+            .unwrap_or(0)
+    }
+
+    /// Live jobs on this node.
+    pub fn live_count(&self) -> usize {
+        self.jobs
+            .lock()
+            .map(|m| m.values().filter(|j| j.is_live()).count())
+            .unwrap_or(0)
+    }
+
     /// The job `id` of `repo` if `owner` created it. Another caller's job is as absent as one
     /// that never existed (its id tells them nothing).
     pub fn get_owned(&self, id: &str, repo: &str, owner: &str) -> Option<Arc<Job>> {
@@ -207,7 +230,7 @@ impl Jobs {
     fn expire_at(&self, now: Instant, ttl: impl Fn(bool) -> Duration) {
         if let Ok(mut m) = self.jobs.lock() {
             m.retain(|_, j| {
-                let alive = j.alive_at(now, ttl(j.live_sub.is_some()));
+                let alive = j.alive_at(now, ttl(j.is_live()));
                 if !alive {
                     j.cancel();
                 }
@@ -238,9 +261,10 @@ mod tests {
     fn static_jobs_expire_after_90s_live_jobs_after_an_hour() {
         let jobs = Jobs::default();
         let p = plan();
-        let st = Arc::new(Job::new("r", "alice", p.clone(), RANGE, None));
-        let sub = Arc::new(LiveSub::new("r", p.clone(), 1000, 1000));
-        let live = Arc::new(Job::new("r", "alice", p, RANGE, Some(sub)));
+        let st = Arc::new(Job::new("r", "alice", p.clone(), RANGE, vec![]));
+        let spec = crate::search::live::LiveSpec::new("l", 1000);
+        let sub = Arc::new(LiveSub::new(&spec, "r", p.clone()));
+        let live = Arc::new(Job::new("r", "alice", p, RANGE, vec![sub]));
         jobs.insert("s", st.clone());
         jobs.insert("l", live.clone());
         let t0 = Instant::now();
@@ -262,7 +286,7 @@ mod tests {
     #[test]
     fn a_job_is_only_its_owners() {
         let jobs = Jobs::default();
-        jobs.insert("j", Arc::new(Job::new("r", "alice", plan(), RANGE, None)));
+        jobs.insert("j", Arc::new(Job::new("r", "alice", plan(), RANGE, vec![])));
         assert!(jobs.get_owned("j", "r", "alice").is_some());
         assert!(jobs.get_owned("j", "r", "bob").is_none());
         assert!(jobs.get_owned("j", "other", "alice").is_none());

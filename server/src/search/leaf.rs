@@ -17,7 +17,13 @@ use crate::query::{self, Row};
 pub async fn sub_search(searcher: &Arc<Searcher>, q: SubQuery) -> Result<SubResult, SearchError> {
     let parsed = query::parse_with(&q.query_string, &q.arguments)
         .map_err(|e| SearchError::Query(e.to_string()))?;
-    let files = crate::lookup::files(searcher.global(), &q.repo);
+    let domains: Vec<&str> = q
+        .view
+        .iter()
+        .map(String::as_str)
+        .chain([q.repo.as_str()])
+        .collect();
+    let files = crate::lookup::files_in(searcher.global(), &domains);
     let mut plan = query::compile_with(&parsed, q.plan_options(), files)
         .map_err(|e| SearchError::Query(e.to_string()))?;
     if let Some(spec) = &q.live {
@@ -34,12 +40,7 @@ pub async fn sub_search(searcher: &Arc<Searcher>, q: SubQuery) -> Result<SubResu
             Box::new(move || s.live().cover_held_stream(&spec, &repo, &plan, from))
         }
         (Some(spec), _) => {
-            let sub = Arc::new(LiveSub::new(
-                &q.repo,
-                plan.clone(),
-                spec.window_ms,
-                spec.slice_ms,
-            ));
+            let sub = Arc::new(LiveSub::new(&spec, &q.repo, plan.clone()));
             let s = searcher.clone();
             Box::new(move || {
                 s.live().register(&sub);

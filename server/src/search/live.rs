@@ -204,6 +204,17 @@ impl LiveHub {
         }
     }
 
+    /// Live streams of this node's own clients (not those held for other nodes).
+    pub fn streams_len(&self) -> usize {
+        let all = self
+            .streams
+            .read()
+            .map(|v| v.iter().filter(|w| w.strong_count() > 0).count())
+            .unwrap_or(0);
+        let held = self.held_streams.lock().map(|h| h.len()).unwrap_or(0);
+        all.saturating_sub(held)
+    }
+
     /// Live queries currently registered.
     pub fn len(&self) -> usize {
         self.subs
@@ -217,8 +228,11 @@ impl LiveHub {
     }
 }
 
-/// One live query: its plan (whose aggregate is `Agg::Sliced`) and state.
+/// One live query's feed from one repository: its plan (whose aggregate is `Agg::Sliced`)
+/// and state. A live query on a view has one per source.
 pub struct LiveSub {
+    /// Its name on the other nodes (they hold theirs under it).
+    pub id: String,
     pub repo: String,
     pub plan: Arc<Plan>,
     pub window_ms: i64,
@@ -227,13 +241,14 @@ pub struct LiveSub {
 }
 
 impl LiveSub {
-    pub fn new(repo: &str, plan: Arc<Plan>, window_ms: i64, slice_ms: i64) -> LiveSub {
+    pub fn new(spec: &LiveSpec, repo: &str, plan: Arc<Plan>) -> LiveSub {
         let st = plan.agg.new_state();
         LiveSub {
+            id: spec.id.clone(),
             repo: repo.to_string(),
             plan,
-            window_ms,
-            slice_ms,
+            window_ms: spec.window_ms,
+            slice_ms: spec.slice_ms,
             state: Mutex::new(st),
         }
     }
@@ -318,6 +333,19 @@ impl LiveStream {
             overflowed: AtomicBool::new(false),
         };
         (Arc::new(s), rx)
+    }
+
+    /// Another stream into the same channel: a live stream on a view has one per source,
+    /// each fed by its repository through its source's plan.
+    pub fn sharing(&self, repo: &str, plan: Arc<Plan>) -> Arc<LiveStream> {
+        Arc::new(LiveStream {
+            repo: repo.to_string(),
+            plan,
+            covered_from: AtomicI64::new(i64::MAX),
+            start: self.start,
+            tx: self.tx.clone(),
+            overflowed: AtomicBool::new(false),
+        })
     }
 
     /// Called under the WIP read locks when a historical slice starting at `slice_start`

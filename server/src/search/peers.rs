@@ -55,6 +55,8 @@ pub struct SubQuery {
     /// A slice of a live stream: the receiver's own stream of that id takes its digest's
     /// events from this slice's start on (see `live.rs`), for [`Peers::live_rows`].
     pub live_stream: Option<LiveStreamSpec>,
+    /// The view this search is one source of: its lookup files come before the repository's.
+    pub view: Option<String>,
 }
 
 impl SubQuery {

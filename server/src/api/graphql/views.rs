@@ -145,7 +145,10 @@ pub(crate) fn visible_views(ctx: &Context<'_>) -> Result<Vec<String>, Error> {
 }
 
 /// Checks connections as given and converts them; `None` keeps the empty list.
-fn connections(input: Option<Vec<ViewConnectionInput>>) -> Result<Vec<ViewConnection>, Error> {
+fn connections(
+    global: &strata_global::Global,
+    input: Option<Vec<ViewConnectionInput>>,
+) -> Result<Vec<ViewConnection>, Error> {
     let input = input.unwrap_or_default();
     if input.len() > MAX_CONNECTIONS {
         return Err(Error::new(format!(
@@ -166,7 +169,8 @@ fn connections(input: Option<Vec<ViewConnectionInput>>) -> Result<Vec<ViewConnec
                 repository_name: c.repository_name,
                 filter: c.filter,
             };
-            check_filter(&c).map_err(Error::new)?;
+            check_filter(&c, crate::lookup::files(global, &c.repository_name))
+                .map_err(Error::new)?;
             Ok(c)
         })
         .collect()
@@ -262,7 +266,7 @@ impl ViewMutation {
     ) -> Result<View, Error> {
         require_org(ctx, OrganizationPermission::CreateRepository)?;
         valid_name("view", &name)?;
-        let connections = self::connections(connections)?;
+        let connections = self::connections(&node(ctx).global, connections)?;
         // Connecting a repository needs read access to it: a view must not widen access.
         for c in &connections {
             require_view(ctx, &c.repository_name, ViewPermission::ReadAccess)?;
@@ -299,7 +303,7 @@ impl ViewMutation {
             &view_name,
             ViewPermission::ChangeViewOrRepositoryDescription,
         )?;
-        let connections = self::connections(Some(connections))?;
+        let connections = self::connections(&node(ctx).global, Some(connections))?;
         let (version, description, _) = view_version(ctx, &view_name)?;
         for c in &connections {
             require_view(ctx, &c.repository_name, ViewPermission::ReadAccess)?;

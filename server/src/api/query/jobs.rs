@@ -17,6 +17,7 @@ use crate::ctx::NodeCtx;
 use crate::query::agg::Agg;
 use crate::query::ops::Op;
 use crate::query::Plan;
+use crate::search::domain::Run;
 use crate::search::jobs::{Job, JobState};
 use crate::search::live::LiveSub;
 use crate::search::{SearchRange, SearchResult};
@@ -33,49 +34,81 @@ pub(super) async fn create(
     let owner = caller_name(&node.authenticate(&headers)?);
     node.authorize_read(&headers, &repo)?;
     let req = parse_request(&body)?;
+    let limit = node.cfg.limits.max_query_jobs_per_user;
+    let held = node.jobs.count_owned(&owner);
+    if held >= limit {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "{owner} holds {held} query jobs on this node, the limit (--max-query-jobs-per-user {limit}): delete finished jobs (DELETE .../queryjobs/ID) or let them expire"
+            ),
+        ));
+    }
+    if req.is_live {
+        super::check_live_limit(&node)?;
+    }
     let id = format!("P{}-{:032x}", node.cfg.node_id, rand::random::<u128>());
     let live = req.is_live.then_some(id.as_str());
     let (plan, q) = plan(&node, &repo, &req, JOB_EVENT_LIMIT, live)?;
     let plan = Arc::new(plan);
-    let live_sub = q.live.as_ref().map(|spec| {
-        Arc::new(LiveSub::new(
-            &repo,
-            plan.clone(),
-            spec.window_ms,
-            spec.slice_ms,
-        ))
-    });
+    // A live job's feeds: one for a repository, one per source of a view (each with its
+    // connection's filter, under its own id on every node).
+    let sources = match q.live {
+        Some(_) => crate::search::domain::source_queries(&node.global, &q),
+        None => None,
+    };
+    let mut runs = Vec::new();
+    let mut live = Vec::new();
+    if let Some(spec) = &q.live {
+        match sources {
+            Some(sources) => {
+                for sq in sources {
+                    let run = Run::new(sq)?;
+                    if let Some(spec) = &run.q.live {
+                        live.push(Arc::new(LiveSub::new(spec, &run.q.repo, run.plan.clone())));
+                    }
+                    runs.push(run);
+                }
+            }
+            None => {
+                live.push(Arc::new(LiveSub::new(spec, &repo, plan.clone())));
+                runs.push(Run {
+                    q: q.clone(),
+                    plan: plan.clone(),
+                    register: Box::new(|| {}),
+                    stream: None,
+                });
+            }
+        }
+        // Each feed registers when this node snapshots its WIP for that feed's search.
+        for (run, sub) in runs.iter_mut().zip(&live) {
+            let (n, sub) = (node.clone(), sub.clone());
+            run.register = Box::new(move || n.wip.live.register(&sub));
+        }
+    }
     let range = SearchRange {
         start: q.options.start,
         end: q.options.end,
     };
-    let job = Arc::new(Job::new(
-        &repo,
-        &owner,
-        plan.clone(),
-        range,
-        live_sub.clone(),
-    ));
+    let job = Arc::new(Job::new(&repo, &owner, plan.clone(), range, live));
     node.jobs.insert(&id, job.clone());
     let n = node.clone();
     tokio::spawn(async move {
-        let register: Box<dyn FnOnce() + Send> = match &live_sub {
-            Some(sub) => {
-                let (n2, sub) = (n.clone(), sub.clone());
-                Box::new(move || n2.wip.live.register(&sub))
-            }
-            None => Box::new(|| {}),
-        };
         let progress = job.progress().clone();
-        let r = n
-            .root()
-            .search_domain(job.plan.clone(), &q, progress, register)
-            .await;
+        let root = n.root();
+        let r = if job.is_live() {
+            root.search_runs(&job.plan, runs, progress).await
+        } else {
+            root.search_domain(job.plan.clone(), &q, progress, Box::new(|| {}))
+                .await
+                .map(|g| (g, Vec::new()))
+        };
         job.finish(match r {
-            Ok(g) => match &live_sub {
+            Ok((g, answered)) => match job.live.first() {
                 Some(sub) => {
+                    // The feeds share the user's aggregate: the history goes into the first.
                     sub.merge(g.state);
-                    job.set_live_peers(g.answered);
+                    job.set_live_peers(answered);
                     JobState::Done(SearchResult {
                         warnings: g.warnings,
                         ..Default::default()
@@ -97,21 +130,20 @@ pub(super) async fn create(
         .into_response())
 }
 
-/// A live job's window now: this node's sub merged with the subs every other node holds for
-/// it. A node that cannot answer makes the result incomplete, and a warning says so.
-async fn live_result(
-    node: &NodeCtx,
-    job: &Job,
-    sub: &LiveSub,
-    id: &str,
-    first: SearchResult,
-) -> SearchResult {
-    let peers = job.live_peers();
+/// A live job's window now: this node's feeds merged with the subs every other node holds
+/// for them. A node that cannot answer makes the result incomplete, and a warning says so.
+async fn live_result(node: &NodeCtx, job: &Job, first: SearchResult) -> SearchResult {
+    let asks: Vec<(u32, &str)> = job
+        .live
+        .iter()
+        .zip(job.live_peers())
+        .flat_map(|(sub, peers)| peers.into_iter().map(move |n| (n, sub.id.as_str())))
+        .collect();
     let answers =
-        futures::future::join_all(peers.iter().map(|n| node.peers.live_state(*n, id))).await;
-    let mut states = Vec::new();
+        futures::future::join_all(asks.iter().map(|(n, id)| node.peers.live_state(*n, id))).await;
+    let mut states: Vec<_> = job.live.iter().skip(1).map(|s| s.state()).collect();
     let mut warnings = first.warnings;
-    for (n, a) in peers.iter().zip(answers) {
+    for ((n, _), a) in asks.iter().zip(answers) {
         match a {
             Ok(st) => states.push(st),
             Err(e) => warnings.push(format!(
@@ -119,7 +151,10 @@ async fn live_result(
             )),
         }
     }
-    let mut r = sub.result_with(states);
+    let mut r = match job.live.first() {
+        Some(sub) => sub.result_with(states),
+        None => SearchResult::default(),
+    };
     r.warnings.extend(warnings);
     r
 }
@@ -144,13 +179,13 @@ pub(super) async fn poll(
 ) -> Result<Response, ApiError> {
     let job = job_of(&node, &headers, &repo, &id)?;
     job.polled();
-    let cancelled = job.cancelled() && job.live_sub.is_none();
+    let cancelled = job.cancelled() && !job.is_live();
     let progress = job.progress().clone();
-    let (result, done) = match (job.state(), &job.live_sub) {
+    let (result, done) = match (job.state(), job.is_live()) {
         (JobState::Running, _) => (progress.partial(&job.plan), false),
         // A live job shows its sliding window and never finishes.
-        (JobState::Done(r), Some(sub)) => (live_result(&node, &job, sub, &id, r).await, false),
-        (JobState::Done(r), None) => (r, true),
+        (JobState::Done(r), true) => (live_result(&node, &job, r).await, false),
+        (JobState::Done(r), false) => (r, true),
         (JobState::Failed(e), _) => return Err(e.into()),
     };
     let total = progress.work_total.load(Ordering::Relaxed);
@@ -170,7 +205,7 @@ pub(super) async fn poll(
         .map(|w| json!({"severity": "warning", "text": w}))
         .collect();
     // A live job's range is its window ending now.
-    let (query_start, query_end) = match &job.live_sub {
+    let (query_start, query_end) = match job.live.first() {
         Some(sub) => {
             let now = crate::text::now_ms();
             (now - sub.window_ms, now)

@@ -202,6 +202,23 @@ pub fn parse_time(v: Option<&Value>, default: &str, now: i64) -> Result<i64, Api
 
 /// The query as the root runs it, and its compiled plan.
 /// `live`: the job id of a live query.
+/// Refuses a new live query (a live job or a live stream) past `--max-live-queries`: each
+/// holds a feed every digest batch is offered to, on every node.
+fn check_live_limit(node: &NodeCtx) -> Result<(), ApiError> {
+    let limit = node.cfg.limits.max_live_queries;
+    // A view's stream has a feed per source; count queries, not feeds.
+    let running = node.jobs.live_count() + node.wip.live.streams_len();
+    if running >= limit {
+        return Err(ApiError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "this node runs {running} live queries, the limit (--max-live-queries {limit}): stop one, or run the query without isLive"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn plan(
     node: &NodeCtx,
     repo: &str,
@@ -229,7 +246,8 @@ fn plan(
             zone: req.time_zone,
         },
         live: live.map(|id| LiveSpec::new(id, end - start)),
-        files: crate::query::lookup::FileSource(crate::lookup::files(&node.global, repo)),
+        files: crate::search::domain::domain_files(&node.global, repo),
+        view: None,
     };
     Ok((q.compile()?, q))
 }

@@ -8,7 +8,9 @@
 //! `isLive` streams a filter query's history, then every matching event digest adds, until
 //! the client goes away (aggregates live are for query jobs, as in LogScale). In a cluster
 //! every node's digest feeds the stream: each slice's sub-searches make each node hold a
-//! stream of its own, covered at its own WIP snapshot, and the root polls their rows.
+//! stream of its own, covered at its own WIP snapshot, and the root polls their rows. On a view
+//! there is one such feed per connected repository (its connection's filter applied), all
+//! writing into the one response.
 //!
 //! What the answer lacks is said in `X-Strata-Warnings`, sent with the first slice. A new kind
 //! of gap met later (a node failing mid-stream, a reader too slow for a live stream) cannot go
@@ -29,6 +31,7 @@ use crate::api::ApiError;
 use crate::ctx::NodeCtx;
 use crate::query::agg::Agg;
 use crate::query::{Plan, PlanOptions, Row};
+use crate::search::domain::Run;
 use crate::search::live::{LiveStream, LiveStreamSpec};
 use crate::search::root::RootQuery;
 use crate::search::stream::{sliceable, Slice, Slicer, SLICE_ROW_CAP};
@@ -52,14 +55,7 @@ pub(super) async fn query(
     let req = parse_request(&body)?;
     let (plan, q) = plan(&node, &repo, &req, SLICE_ROW_CAP, None)?;
     if req.is_live {
-        if node
-            .global
-            .read(|s| crate::search::domain::view_sources(s, &repo).is_some())
-        {
-            return Err(ApiError::bad_request(format!(
-                "{repo:?} is a view: live streaming over views is not supported yet; stream each repository"
-            )));
-        }
+        super::check_live_limit(&node)?;
         if !plan.implicit_list {
             return Err(ApiError::bad_request(
                 "a live streaming query takes a filter query only (no aggregate, head() or tail()); run aggregates live as a query job (isLive on /queryjobs)",
@@ -74,19 +70,11 @@ pub(super) async fn query(
         _ => None,
     };
     let (live, live_rx) = if req.is_live {
-        let (s, rx) = LiveStream::new(&repo, Arc::new(plan), q.options.start);
-        // Registered before the first slice snapshots WIP; it takes nothing until then.
-        node.wip.live.register_stream(&s);
-        (Some(s), Some(rx))
+        let (parts, rx) = live_parts(&node, &q, plan)?;
+        (parts, Some(rx))
     } else {
-        (None, None)
+        (Vec::new(), None)
     };
-    // Every other node digests too: each slice's sub-searches make each node hold a stream of
-    // its own under this id, whose rows `follow` takes.
-    let stream_spec = live.as_ref().map(|_| LiveStreamSpec {
-        id: format!("stream-{:032x}", rand::random::<u128>()),
-        start: q.options.start,
-    });
     let (tx, rx) = mpsc::channel::<Chunk>(CHUNKS_IN_FLIGHT);
     let (head_tx, head_rx) = oneshot::channel();
     let mut enc = Encoder::new(format);
@@ -102,7 +90,6 @@ pub(super) async fn query(
         tx,
         head: Some(head_tx),
         live,
-        stream_spec,
         stream_peers: Vec::new(),
     };
     tokio::spawn(producer.run(live_rx));
@@ -123,6 +110,62 @@ pub(super) async fn query(
         body,
     )
         .into_response())
+}
+
+/// One feed of a live stream: a repository's stream on this node, its id and start on the
+/// other nodes, and for a view's source the source's query (`None`: the stream's own).
+struct LivePart {
+    stream: Arc<LiveStream>,
+    spec: LiveStreamSpec,
+    q: Option<RootQuery>,
+}
+
+/// A live stream's feeds, registered before the first slice snapshots WIP (each takes nothing
+/// until a slice covers it), and the channel they all write into. Every other node digests
+/// too: each slice's sub-searches make each node hold a stream of its own per feed, under the
+/// feed's id, whose rows `follow` takes.
+fn live_parts(
+    node: &NodeCtx,
+    q: &RootQuery,
+    plan: Plan,
+) -> Result<(Vec<LivePart>, mpsc::Receiver<Vec<Row>>), ApiError> {
+    let id = format!("stream-{:032x}", rand::random::<u128>());
+    let spec = |id: String| LiveStreamSpec {
+        id,
+        start: q.options.start,
+    };
+    let (base, rx) = LiveStream::new(&q.repo, Arc::new(plan), q.options.start);
+    let parts = match crate::search::domain::source_queries(&node.global, q) {
+        None => vec![LivePart {
+            stream: base,
+            spec: spec(id),
+            q: None,
+        }],
+        Some(sources) => {
+            let mut parts = Vec::with_capacity(sources.len());
+            for (i, sq) in sources.into_iter().enumerate() {
+                let plan = Arc::new(sq.compile()?);
+                parts.push(LivePart {
+                    stream: base.sharing(&sq.repo, plan),
+                    spec: spec(crate::search::domain::source_id(&id, i)),
+                    q: Some(sq),
+                });
+            }
+            // A view without connections still streams (nothing): keep the channel open.
+            if parts.is_empty() {
+                parts.push(LivePart {
+                    stream: base,
+                    spec: spec(id),
+                    q: None,
+                });
+            }
+            parts
+        }
+    };
+    for p in &parts {
+        node.wip.live.register_stream(&p.stream);
+    }
+    Ok((parts, rx))
 }
 
 /// An aggregate (or a list with more after it): searched whole, then written.
@@ -188,8 +231,8 @@ fn shape(w: &str) -> String {
 }
 
 /// A searched slice: the slice, its result, what it lacks, and the other nodes that
-/// answered it.
-type SliceResult = Result<(Slice, SearchResult, Vec<String>, Vec<u32>), ApiError>;
+/// answered it (a live stream's: with the feed each holds).
+type SliceResult = Result<(Slice, SearchResult, Vec<String>, Vec<(u32, String)>), ApiError>;
 
 /// The next slice's search, stopped if the stream ends before it is used.
 struct Pending(Option<tokio::task::JoinHandle<SliceResult>>);
@@ -228,11 +271,11 @@ struct Producer {
     tx: mpsc::Sender<Chunk>,
     /// The response head waits for the first slice (its warnings go into a header).
     head: Option<oneshot::Sender<Result<String, ApiError>>>,
-    live: Option<Arc<LiveStream>>,
-    /// A live stream's id and start on the other nodes.
-    stream_spec: Option<LiveStreamSpec>,
-    /// The other nodes holding a stream of it: those that answered the first slice.
-    stream_peers: Vec<u32>,
+    /// A live stream's feeds (one per repository searched), all into one channel.
+    live: Vec<LivePart>,
+    /// The other nodes holding a stream of a feed, with the feed's id: those that answered
+    /// the first slice.
+    stream_peers: Vec<(u32, String)>,
 }
 
 /// How often a live stream takes the rows other nodes' digests added.
@@ -340,49 +383,68 @@ impl Producer {
 
     /// Starts the search of one slice: its rows (finished) and what they lack.
     fn search(&self, s: Slice) -> tokio::task::JoinHandle<SliceResult> {
+        let options = PlanOptions {
+            start: s.lo,
+            end: s.hi,
+            default_limit: s.cap,
+            zone: self.q.options.zone,
+        };
         let sq = RootQuery {
-            options: PlanOptions {
-                start: s.lo,
-                end: s.hi,
-                default_limit: s.cap,
-                zone: self.q.options.zone,
-            },
+            options,
             live: None,
             ..self.q.clone()
         };
-        let register: Box<dyn FnOnce() + Send> = match &self.live {
-            Some(l) => {
-                let l = l.clone();
-                Box::new(move || l.cover(s.lo))
-            }
-            None => Box::new(|| {}),
-        };
+        // A live stream's slice: each feed's search covers the slice in its stream on every
+        // node that snapshots its WIP (see `live.rs`).
+        let feeds: Vec<(RootQuery, Arc<LiveStream>, LiveStreamSpec)> = self
+            .live
+            .iter()
+            .map(|p| {
+                let q = RootQuery {
+                    options,
+                    live: None,
+                    ..p.q.clone().unwrap_or_else(|| self.q.clone())
+                };
+                (q, p.stream.clone(), p.spec.clone())
+            })
+            .collect();
         let node = self.node.clone();
-        let spec = self.stream_spec.clone();
         tokio::spawn(async move {
             let plan = Arc::new(sq.compile()?);
-            let g = match spec.as_ref() {
-                // A live stream's slice: views refuse live queries, so this is a repository.
-                Some(spec) => {
-                    node.root()
-                        .search_slice(
-                            plan.clone(),
-                            &sq,
-                            Arc::new(Progress::default()),
-                            register,
-                            Some(spec),
-                        )
-                        .await?
+            let root = node.root();
+            let (g, answered) = if feeds.is_empty() {
+                let g = root
+                    .search_domain(
+                        plan.clone(),
+                        &sq,
+                        Arc::new(Progress::default()),
+                        Box::new(|| {}),
+                    )
+                    .await?;
+                (g, Vec::new())
+            } else {
+                let mut runs = Vec::with_capacity(feeds.len());
+                let mut ids = Vec::with_capacity(feeds.len());
+                for (q, stream, spec) in feeds {
+                    let mut run = Run::new(q)?;
+                    run.register = Box::new(move || stream.cover(s.lo));
+                    ids.push(spec.id.clone());
+                    run.stream = Some(spec);
+                    runs.push(run);
                 }
-                None => {
-                    node.root()
-                        .search_domain(plan.clone(), &sq, Arc::new(Progress::default()), register)
-                        .await?
-                }
+                let (g, per_run) = root
+                    .search_runs(&plan, runs, Arc::new(Progress::default()))
+                    .await?;
+                let answered = ids
+                    .into_iter()
+                    .zip(per_run)
+                    .flat_map(|(id, nodes)| nodes.into_iter().map(move |n| (n, id.clone())))
+                    .collect();
+                (g, answered)
             };
             let r = finish(&plan, g.state);
             let warnings = g.warnings.into_iter().chain(r.warnings.clone()).collect();
-            Ok((s, r, warnings, g.answered))
+            Ok((s, r, warnings, answered))
         })
     }
 
@@ -391,9 +453,9 @@ impl Producer {
     /// that cannot answer ends the stream (said to be incomplete), since its events would be
     /// missing silently otherwise.
     async fn follow(&mut self, mut rx: mpsc::Receiver<Vec<Row>>) -> Result<(), Stop> {
-        let Some(live) = self.live.clone() else {
+        if self.live.is_empty() {
             return Ok(());
-        };
+        }
         let mut tick = tokio::time::interval(PEER_POLL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -410,7 +472,7 @@ impl Producer {
             }
             let chunks = self.encode(rows).await?;
             self.send(chunks).await?;
-            if live.overflowed() {
+            if self.live.iter().any(|p| p.stream.overflowed()) {
                 return Err(Stop::Failed(ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     format!("live stream aborted: the client read too slowly and more than {} batches of events waited, so some were dropped", crate::search::live::LIVE_STREAM_BATCHES),
@@ -421,18 +483,15 @@ impl Producer {
 
     /// The rows the other nodes' streams gathered since the last poll.
     async fn peer_rows(&self) -> Result<Vec<Row>, Stop> {
-        let Some(spec) = &self.stream_spec else {
-            return Ok(Vec::new());
-        };
         let peers = self.node.peers.clone();
         let answers = futures::future::join_all(
             self.stream_peers
                 .iter()
-                .map(|n| peers.live_rows(*n, &spec.id)),
+                .map(|(n, id)| peers.live_rows(*n, id)),
         )
         .await;
         let mut rows = Vec::new();
-        for (n, a) in self.stream_peers.iter().zip(answers) {
+        for ((n, _), a) in self.stream_peers.iter().zip(answers) {
             let gap = |why: String| {
                 Stop::Failed(ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,

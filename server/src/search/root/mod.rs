@@ -90,6 +90,8 @@ pub struct RootQuery {
     pub live: Option<LiveSpec>,
     /// The repository's lookup files (`match()`, `readFile()`).
     pub files: query::lookup::FileSource,
+    /// One source of a search on this view: every node reads the view's lookup files first.
+    pub view: Option<String>,
 }
 
 impl RootQuery {
@@ -204,6 +206,7 @@ impl Root<'_> {
             keys_only: keyed.is_some(),
             live: q.live.clone().filter(|_| wip),
             live_stream: stream.cloned().filter(|_| wip),
+            view: q.view.clone(),
         };
         let mine = placement.share.remove(&me).unwrap_or_default();
         if !placement.share.is_empty() {

@@ -146,6 +146,7 @@ impl Cluster {
             },
             live: None,
             files: Default::default(),
+            view: None,
         };
         let plan = Arc::new(rq.compile()?);
         let g = self
@@ -439,14 +440,10 @@ async fn a_live_query_sees_events_digested_on_every_node() {
         },
         live: Some(spec.clone()),
         files: Default::default(),
+        view: None,
     };
     let plan = Arc::new(rq.compile().unwrap());
-    let mine = Arc::new(LiveSub::new(
-        REPO,
-        plan.clone(),
-        spec.window_ms,
-        spec.slice_ms,
-    ));
+    let mine = Arc::new(LiveSub::new(&spec, REPO, plan.clone()));
     let (s1, m) = (c.searchers[&1].clone(), mine.clone());
     let g = c
         .root(1)
