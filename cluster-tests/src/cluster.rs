@@ -211,6 +211,19 @@ impl Cluster {
         i
     }
 
+    /// Raft clusters: starts one more node listing every raft port (its own included) as
+    /// `--raft-peers`, without waiting: it is ready only once the leader adds it as a learner
+    /// (`wait_ready` after that). Returns its index; its raft id is index + 1.
+    pub fn spawn_raft_node(&mut self) -> usize {
+        self.raft_ports
+            .as_mut()
+            .expect("a raft cluster")
+            .push(free_port());
+        let i = self.push_node();
+        self.spawn(i);
+        i
+    }
+
     fn push_node(&mut self) -> usize {
         let i = self.nodes.len();
         let data_dir = self._dir.path().join(format!("node{}", i + 1));
@@ -295,7 +308,8 @@ impl Cluster {
         n.child = Some(child);
     }
 
-    fn wait_ready(&mut self, i: usize) {
+    /// Waits until node `i` answers its status route (panics when it exits or takes 90 s).
+    pub fn wait_ready(&mut self, i: usize) {
         let t = Instant::now();
         loop {
             if let Ok(r) = self

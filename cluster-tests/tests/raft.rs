@@ -240,3 +240,128 @@ fn without_a_majority_ingest_is_503_never_200_and_resumes_without_loss() {
         assert_acked_once(&c, i, "m", &acked);
     }
 }
+
+/// Sends `batches` batches of `batch` round-robin over the running nodes, from `*next` on;
+/// records the acked sequence numbers. Never resends (a lost answer may still be stored).
+fn send(
+    c: &Cluster,
+    tok: &str,
+    batch: &str,
+    next: &mut usize,
+    acked: &mut BTreeSet<u64>,
+    n: usize,
+) {
+    for b in 0..n {
+        let running = c.running();
+        let node = running[b % running.len()];
+        if ingest_status(c, tok, node, batch, *next, BATCH) == 200 {
+            acked.extend((*next..*next + BATCH).map(|s| s as u64));
+        }
+        *next += BATCH;
+    }
+}
+
+#[test]
+fn wiped_disk_rejoins_by_snapshot_and_serves_every_event() {
+    let _g = serial();
+    // Snapshots every 50 entries (and the log purged behind them), so the wiped node's gap
+    // is not in the leader's log any more: it can only catch up by InstallSnapshot.
+    std::env::set_var("STRATA_RAFT_SNAPSHOT_EVERY", "50");
+    let mut c = raft_cluster();
+    let tok = token(&c);
+    let mut acked = BTreeSet::new();
+    let mut next = 0usize;
+    send(&c, &tok, "w", &mut next, &mut acked, 120);
+    assert_eq!(
+        acked.len(),
+        120 * BATCH,
+        "a healthy cluster acks every batch"
+    );
+    let l = leader(&c);
+    let x = (l + 1) % 3;
+    c.kill(x);
+    c.wipe(x);
+    // Written while X is away: X's replacement disk must get these too.
+    send(&c, &tok, "w", &mut next, &mut acked, 60);
+    c.restart(x);
+    std::env::remove_var("STRATA_RAFT_SNAPSHOT_EVERY");
+    let st = raft_status(&c, x).expect("the rejoined node answers raft status");
+    assert!(
+        st["snapshot"].is_u64(),
+        "the wiped node caught up by a snapshot: {st}"
+    );
+    assert_eq!(st["voters"].as_array().map(Vec::len), Some(3), "{st}");
+    assert_acked_once(&c, x, "w", &acked);
+    send(&c, &tok, "w", &mut next, &mut acked, 20);
+    for i in 0..3 {
+        assert_acked_once(&c, i, "w", &acked);
+    }
+}
+
+#[test]
+fn add_a_fourth_node_and_remove_one_under_ingest() {
+    let _g = serial();
+    let mut c = Cluster::with_args(3, &["--raft"]);
+    c.create_repo("web");
+    let tok = token(&c);
+    let mut acked = BTreeSet::new();
+    let mut next = 0usize;
+    send(&c, &tok, "g", &mut next, &mut acked, 20);
+    // Asked before the 4th node runs: until it is added it knows no leader.
+    let l0 = leader(&c);
+    let d = c.spawn_raft_node();
+    let url = c.nodes[d].url("");
+    let url = url.trim_end_matches('/').to_string();
+    std::thread::scope(|s| {
+        let c = &c;
+        let adder = s.spawn(move || {
+            let l = l0;
+            c.graphql(
+                l,
+                &format!(
+                    r#"mutation {{ addRaftLearner(nodeId: {}, url: "{url}") }}"#,
+                    d + 1
+                ),
+            );
+            c.graphql(
+                l,
+                &format!("mutation {{ promoteRaftLearner(nodeId: {}) }}", d + 1),
+            );
+        });
+        let (mut n, mut a) = (next, BTreeSet::new());
+        send(c, &tok, "g", &mut n, &mut a, 20);
+        adder.join().expect("membership thread");
+        next = n;
+        acked.extend(a);
+    });
+    c.wait_ready(d);
+    let l = leader(&c);
+    let m = c.graphql(
+        l,
+        "{ raftMembership { leaderId members { nodeId role isLeader } } }",
+    );
+    let members = m["raftMembership"]["members"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(members.len(), 4, "{m}");
+    assert!(members.iter().all(|x| x["role"] == "Voter"), "{m}");
+    // Remove a follower among the original three, then stop it; ingest goes on meanwhile.
+    let gone = (0..3).find(|i| *i != l).expect("a follower");
+    c.graphql(
+        l,
+        &format!("mutation {{ removeRaftMember(nodeId: {}) }}", gone + 1),
+    );
+    c.stop(gone);
+    send(&c, &tok, "g", &mut next, &mut acked, 20);
+    let l = leader(&c);
+    let m = c.graphql(l, "{ raftMembership { members { nodeId role } } }");
+    let ids: Vec<u64> = m["raftMembership"]["members"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x["nodeId"].as_u64()).collect())
+        .unwrap_or_default();
+    assert!(!ids.contains(&(gone as u64 + 1)) && ids.len() == 3, "{m}");
+    for i in c.running() {
+        assert_acked_once(&c, i, "g", &acked);
+    }
+}

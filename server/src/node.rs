@@ -42,6 +42,13 @@ async fn open_raft_queue(
         (INGEST_TOPIC.to_string(), cfg.ingest_partitions),
         (CHATTER_TOPIC.to_string(), 1),
     ];
+    // Entries between snapshots; tests lower it so a wiped node rejoins by InstallSnapshot.
+    if let Some(n) = std::env::var("STRATA_RAFT_SNAPSHOT_EVERY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        opts.snapshot_every = n;
+    }
     let dir = cfg.data_dir.join("raft");
     let q = Arc::new(
         crate::queue::raft::RaftQueue::open(&dir, opts)
@@ -51,6 +58,9 @@ async fn open_raft_queue(
     let early = api::internal_raft::EarlyServer::bind(cfg.http_addr, q.clone(), shutdown_signal())
         .await
         .with_context(|| format!("binding {}", cfg.http_addr))?;
+    if q.joining() {
+        q.wait_until_replicated().await;
+    }
     Ok((q, early))
 }
 

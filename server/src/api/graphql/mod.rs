@@ -12,6 +12,7 @@ mod audit_log;
 mod cluster;
 mod items;
 mod parsers;
+mod raft;
 mod repository;
 mod teams;
 mod tokens;
@@ -43,6 +44,7 @@ pub struct QueryRoot(
     ViewerQuery,
     repository::RepositoryQuery,
     cluster::ClusterQuery,
+    raft::RaftQuery,
     alerts::AlertQuery,
     users::UserQuery,
     teams::TeamQuery,
@@ -59,6 +61,7 @@ pub struct MutationRoot(
     teams::TeamMutation,
     tokens::TokenMutation,
     views::ViewMutation,
+    raft::RaftMutation,
 );
 
 pub fn schema() -> StrataSchema {

@@ -22,6 +22,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod log_store;
+pub mod membership;
 pub mod network;
 pub mod state_machine;
 
@@ -171,6 +172,8 @@ pub struct RaftQueue {
     net: network::Client,
     secret: String,
     write_timeout: Duration,
+    /// Started pristine next to peers that hold a log: waits to be replicated to.
+    joining: bool,
 }
 
 impl RaftQueue {
@@ -192,7 +195,7 @@ impl RaftQueue {
             election_timeout_min: opts.election_min_ms,
             election_timeout_max: opts.election_max_ms,
             snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(opts.snapshot_every),
-            max_in_snapshot_log_to_keep: 1_000,
+            max_in_snapshot_log_to_keep: opts.snapshot_every.min(1_000),
             // An entry is one append (up to an ingest request); fewer per RPC keeps bodies under
             // the internal API's body limit, and a 413 splits a batch further.
             max_payload_entries: 64,
@@ -214,12 +217,37 @@ impl RaftQueue {
             .iter()
             .map(|(id, url)| (*id, BasicNode::new(url)))
             .collect();
-        match raft.initialize(members).await {
-            Ok(()) => tracing::info!(id = opts.id, "raft queue: initialised a new cluster"),
-            Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {
-                tracing::info!(id = opts.id, "raft queue: rejoining its cluster")
+        // A pristine replica (a new node, or one whose disk was wiped) whose peers already
+        // hold a log joins their cluster: initialising would propose a membership of its own.
+        // It waits for the leader to replicate to it (log or snapshot) — as a voter it already
+        // is one, a new node once an operator adds it as a learner. When no peer answers
+        // (every node starting together) it initialises; all propose the same membership.
+        let pristine = !raft
+            .is_initialized()
+            .await
+            .map_err(|e| RaftQueueError::Raft(e.to_string()))?;
+        let mut joining = false;
+        if pristine {
+            for (id, url) in &opts.peers {
+                if *id != opts.id && net.peer_has_log(url).await {
+                    joining = true;
+                    break;
+                }
             }
-            Err(e) => return Err(RaftQueueError::Raft(e.to_string())),
+        }
+        if joining {
+            tracing::info!(
+                id = opts.id,
+                "raft queue: pristine replica joins its peers' cluster (waits to be replicated to)"
+            );
+        } else {
+            match raft.initialize(members).await {
+                Ok(()) => tracing::info!(id = opts.id, "raft queue: initialised a new cluster"),
+                Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {
+                    tracing::info!(id = opts.id, "raft queue: rejoining its cluster")
+                }
+                Err(e) => return Err(RaftQueueError::Raft(e.to_string())),
+            }
         }
         Ok(RaftQueue {
             id: opts.id,
@@ -229,7 +257,37 @@ impl RaftQueue {
             net,
             secret: opts.secret,
             write_timeout: opts.write_timeout,
+            joining,
         })
+    }
+
+    /// Whether this replica started pristine and joins an existing cluster.
+    pub fn joining(&self) -> bool {
+        self.joining
+    }
+
+    /// Waits until the leader has replicated to this replica (it knows a leader and has
+    /// applied some log). A joining node calls it once its raft routes answer: before the
+    /// leader adds it (a new node) or replicates to it (a wiped voter) it cannot write.
+    pub async fn wait_until_replicated(&self) {
+        let mut rx = self.raft.metrics();
+        let mut said = Instant::now();
+        loop {
+            {
+                let m = rx.borrow();
+                if m.current_leader.is_some() && m.last_applied.is_some() {
+                    return;
+                }
+            }
+            if said.elapsed() > Duration::from_secs(10) {
+                tracing::info!(
+                    id = self.id,
+                    "raft queue: still waiting for the leader to add or replicate to this node"
+                );
+                said = Instant::now();
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(1), rx.changed()).await;
+        }
     }
 
     pub fn id(&self) -> u64 {

@@ -123,6 +123,29 @@ impl Client {
     }
 }
 
+impl Client {
+    /// Whether the peer at `base` holds a Raft log already (its `/status` reports a last log
+    /// index): a pristine node that sees one joins that cluster instead of initialising one.
+    /// `false` when the peer does not answer.
+    pub async fn peer_has_log(&self, base: &str) -> bool {
+        let resp = self
+            .http
+            .get(format!("{base}/internal/v1/raft/status"))
+            .header(SECRET_HEADER, &self.secret)
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await;
+        match resp {
+            Ok(r) if r.status().is_success() => r
+                .json::<serde_json::Value>()
+                .await
+                .map(|v| v["lastLogIndex"].is_u64())
+                .unwrap_or(false),
+            _ => false,
+        }
+    }
+}
+
 impl RaftNetworkFactory<TypeConfig> for Client {
     type Network = Conn;
 
