@@ -359,7 +359,11 @@ impl Cluster {
             while c.try_wait().unwrap().is_none() {
                 if t.elapsed() > Duration::from_secs(60) {
                     let _ = c.kill();
-                    panic!("node {} did not stop on SIGTERM", self.nodes[i].id);
+                    panic!(
+                        "node {} did not stop on SIGTERM:\n{}",
+                        self.nodes[i].id,
+                        self.nodes[i].log_tail()
+                    );
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }

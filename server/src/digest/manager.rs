@@ -74,7 +74,21 @@ pub async fn run_digest_manager(
     for (tx, _) in running.values() {
         let _ = tx.send(Stop::Flush);
     }
-    for (_, (_, h)) in running {
-        let _ = h.await;
+    // Bounded: a node that cannot publish (removed from the raft group, Global unreachable)
+    // must still stop. Giving up loses nothing: the buffers' events stay in the queue past the
+    // committed offset, and the partition's next primary digests them again (as after SIGKILL).
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_FLUSH;
+    for (p, (_, mut h)) in running {
+        if tokio::time::timeout_at(deadline, &mut h).await.is_err() {
+            tracing::warn!(
+                partition = p,
+                "closing work in progress at shutdown timed out; its events stay in the queue \
+                 and are digested again by the partition's next primary"
+            );
+            h.abort();
+        }
     }
 }
+
+/// How long shutdown waits for the digests to close their work in progress.
+const SHUTDOWN_FLUSH: Duration = Duration::from_secs(20);

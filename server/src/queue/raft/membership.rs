@@ -1,11 +1,13 @@
-//! Membership changes of the raft group (add a learner, promote it to voter, remove a member)
-//! and a report of the current membership. Changes run on the leader only: on a follower they
+//! Membership changes of the raft group (add a learner, promote it to voter, remove a member),
+//! a report of the current membership, and the read barrier that makes a follower's reads of
+//! `global-events` see every write the leader had applied. Changes run on the leader only: on a follower they
 //! fail with `MembershipError::NotLeader` naming the leader's id and URL, so the caller (the
 //! GraphQL API, an operator) retries there. Why not forward: a membership change blocks until
 //! the learner caught up, possibly minutes, which an internal RPC's timeout would cut short and
 //! leave the caller not knowing whether it happened; the leader's URL is an honest answer.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use openraft::{BasicNode, ChangeMembers};
 
@@ -162,6 +164,52 @@ impl RaftQueue {
             self.not_leader()
         } else {
             MembershipError::Refused(msg)
+        }
+    }
+}
+
+/// How long a read barrier waits for this replica to apply what the leader had applied.
+const READ_BARRIER: Duration = Duration::from_secs(2);
+
+impl RaftQueue {
+    /// Waits (bounded by [`READ_BARRIER`]) until this replica has applied everything the leader
+    /// had applied when asked, so a read that follows a write acknowledged on another node sees
+    /// it (a token created on node 1 works on node 3 at once). On the leader, openraft's
+    /// linearizable-read check; on a follower, the leader's last applied index over the
+    /// internal API. Best effort: without a leader, or when it does not answer, returns at once
+    /// and the caller reads what this replica has.
+    pub async fn read_barrier(&self) {
+        let m = self.membership();
+        let Some(leader) = m.leader else { return };
+        let target = if leader == self.id() {
+            match self.raft().ensure_linearizable().await {
+                Ok(Some(l)) => l.index,
+                _ => return,
+            }
+        } else {
+            let Some(url) = m
+                .members
+                .iter()
+                .find(|x| x.id == leader)
+                .map(|x| x.url.clone())
+            else {
+                return;
+            };
+            match self.net.peer_applied(&url).await {
+                Some(i) => i,
+                None => return,
+            }
+        };
+        let mut rx = self.raft().metrics();
+        let deadline = tokio::time::Instant::now() + READ_BARRIER;
+        loop {
+            if rx.borrow().last_applied.map(|l| l.index) >= Some(target) {
+                return;
+            }
+            match tokio::time::timeout_at(deadline, rx.changed()).await {
+                Ok(Ok(())) => {}
+                _ => return,
+            }
         }
     }
 }

@@ -528,6 +528,10 @@ impl Queue for RaftQueue {
         let topic = topic.to_string();
         Box::pin(async move {
             self.check(&topic, partition)?;
+            if topic == super::GLOBAL_TOPIC {
+                // Global's catch-up reads this end: it must cover writes applied elsewhere.
+                self.read_barrier().await;
+            }
             let d = self.sm.read();
             Ok(d.parts
                 .get(&(topic, partition))

@@ -146,6 +146,24 @@ impl Client {
     }
 }
 
+impl Client {
+    /// The peer's last applied log index (its `/status`); `None` when it does not answer.
+    pub async fn peer_applied(&self, base: &str) -> Option<u64> {
+        let r = self
+            .http
+            .get(format!("{base}/internal/v1/raft/status"))
+            .header(SECRET_HEADER, &self.secret)
+            .timeout(Duration::from_secs(1))
+            .send()
+            .await
+            .ok()?;
+        if !r.status().is_success() {
+            return None;
+        }
+        r.json::<serde_json::Value>().await.ok()?["lastApplied"].as_u64()
+    }
+}
+
 impl RaftNetworkFactory<TypeConfig> for Client {
     type Network = Conn;
 
