@@ -124,43 +124,34 @@ impl Client {
 }
 
 impl Client {
-    /// Whether the peer at `base` holds a Raft log already (its `/status` reports a last log
-    /// index): a pristine node that sees one joins that cluster instead of initialising one.
-    /// `false` when the peer does not answer.
-    pub async fn peer_has_log(&self, base: &str) -> bool {
-        let resp = self
-            .http
-            .get(format!("{base}/internal/v1/raft/status"))
-            .header(SECRET_HEADER, &self.secret)
-            .timeout(Duration::from_secs(2))
-            .send()
-            .await;
-        match resp {
-            Ok(r) if r.status().is_success() => r
-                .json::<serde_json::Value>()
-                .await
-                .map(|v| v["lastLogIndex"].is_u64())
-                .unwrap_or(false),
-            _ => false,
-        }
-    }
-}
-
-impl Client {
-    /// The peer's last applied log index (its `/status`); `None` when it does not answer.
-    pub async fn peer_applied(&self, base: &str) -> Option<u64> {
+    /// The peer's `/internal/v1/raft/status` as JSON; `None` when it does not answer in `wait`.
+    async fn peer_status(&self, base: &str, wait: Duration) -> Option<serde_json::Value> {
         let r = self
             .http
             .get(format!("{base}/internal/v1/raft/status"))
             .header(SECRET_HEADER, &self.secret)
-            .timeout(Duration::from_secs(1))
+            .timeout(wait)
             .send()
             .await
             .ok()?;
         if !r.status().is_success() {
             return None;
         }
-        r.json::<serde_json::Value>().await.ok()?["lastApplied"].as_u64()
+        r.json().await.ok()
+    }
+
+    /// Whether the peer at `base` holds a Raft log already (its status reports a last log
+    /// index): a pristine node that sees one joins that cluster instead of initialising one.
+    /// `false` when the peer does not answer.
+    pub async fn peer_has_log(&self, base: &str) -> bool {
+        self.peer_status(base, Duration::from_secs(2))
+            .await
+            .is_some_and(|v| v["lastLogIndex"].is_u64())
+    }
+
+    /// The peer's last applied log index; `None` when it does not answer.
+    pub async fn peer_applied(&self, base: &str) -> Option<u64> {
+        self.peer_status(base, Duration::from_secs(1)).await?["lastApplied"].as_u64()
     }
 }
 
