@@ -180,7 +180,7 @@ impl Agg {
                     start,
                     end,
                     bucket_ms,
-                    offset_ms,
+                    zone,
                     unit,
                     ..
                 },
@@ -193,7 +193,7 @@ impl Agg {
                     start: *start,
                     end: *end,
                     bucket_ms: *bucket_ms,
-                    offset_ms: *offset_ms,
+                    zone: *zone,
                     factor: unit.as_ref().map(|u| u.factor(*bucket_ms)),
                 },
                 map,

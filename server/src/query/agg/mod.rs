@@ -128,8 +128,9 @@ pub enum Agg {
     /// `timeChart()` and `bucket()`: long rows (`_bucket`, the series fields, the functions'
     /// fields) for every bucket of `bucket_ms` in `[start, end)`, per series.
     Series {
-        /// Width of the stored buckets (UTC-aligned). Equal to `bucket_ms` unless a zone offset
-        /// needs finer storage buckets, which `finish` folds into zone-aligned output buckets.
+        /// Width of the stored buckets (UTC-aligned). Equal to `bucket_ms` unless the zone's
+        /// offsets need finer storage buckets (`Zone::storage_span`), which `finish` folds into
+        /// zone-aligned output buckets.
         span: i64,
         /// The first series field (kept for the column kernels, which only take none).
         series: Option<String>,
@@ -142,8 +143,8 @@ pub enum Agg {
         start: i64,
         end: i64,
         bucket_ms: i64,
-        /// The zone's offset from UTC (ms east) that output buckets align to.
-        offset_ms: i64,
+        /// The zone whose wall clock output buckets align to (`Zone::bucket_start`).
+        zone: crate::query::ops::Zone,
         /// `unit=` conversion factor applied to the functions' numeric outputs.
         unit: Option<Unit>,
     },

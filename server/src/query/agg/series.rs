@@ -1,10 +1,12 @@
 //! Finishing `timeChart()` / `bucket()` in LogScale's long shape: one row per bucket and series
 //! with `_bucket` (the bucket's start, epoch ms), the series fields, and the functions' fields
 //! (https://library.humio.com/data-analysis/functions-bucket.html). Buckets cover `[start, end)`
-//! aligned to the zone offset; every bucket of that range appears for every kept series, with
-//! each function's empty output where no event fell (count 0, no avg), the same for the count
-//! and the function forms. The kept series are the `limit` with the largest sum of the
-//! functions' numeric outputs (https://library.humio.com/data-analysis/functions-timechart.html).
+//! aligned to the zone; every bucket of that range appears for every kept series, with each
+//! function's empty output where no event fell (count 0, no avg), the same for the count and the
+//! function forms. Buckets follow the zone's wall clock (`Zone::bucket_start`): with an IANA zone
+//! a day bucket starts at local midnight and spans 23 or 25 hours across DST. The kept series are
+//! the `limit` with the largest sum of the functions' numeric outputs
+//! (https://library.humio.com/data-analysis/functions-timechart.html).
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -14,6 +16,7 @@ use rustc_hash::FxHashMap as HashMap;
 use super::finish::finish_all;
 use super::order::cmp_keys;
 use super::{Agg, SeriesState, State, MAX_BUCKETS};
+use crate::query::ops::Zone;
 use crate::query::row::Row;
 use crate::query::{fmt_num, number};
 
@@ -24,13 +27,13 @@ pub(super) struct SeriesOut<'a> {
     pub start: i64,
     pub end: i64,
     pub bucket_ms: i64,
-    pub offset_ms: i64,
+    pub zone: Zone,
     pub factor: Option<f64>,
 }
 
 impl SeriesOut<'_> {
     fn align(&self, t: i64) -> i64 {
-        (t + self.offset_ms).div_euclid(self.bucket_ms) * self.bucket_ms - self.offset_ms
+        self.zone.bucket_start(t, self.bucket_ms)
     }
 }
 
@@ -89,9 +92,9 @@ pub(super) fn finish_series(o: &SeriesOut<'_>, map: HashMap<String, SeriesState>
     let first = o.align(o.start);
     let grid: Vec<i64> =
         if o.end > o.start && (o.end - first + o.bucket_ms - 1) / o.bucket_ms <= MAX_BUCKETS {
-            (0..)
-                .map(|i| first + i * o.bucket_ms)
+            std::iter::successors(Some(first), |b| Some(o.zone.next_bucket(*b, o.bucket_ms)))
                 .take_while(|b| *b < o.end)
+                .take(MAX_BUCKETS as usize + 2)
                 .collect()
         } else {
             // Too many buckets to fill: only those with events.

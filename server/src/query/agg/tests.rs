@@ -63,7 +63,7 @@ fn states_survive_serialization_and_still_merge() {
         start: 0,
         end: 100,
         bucket_ms: 10,
-        offset_ms: 0,
+        zone: crate::query::Zone::UTC,
         unit: None,
     };
     let rows: Vec<Row> = (0..50)
@@ -208,7 +208,7 @@ fn every_new_aggregate_merges_across_parts() {
             start: 0,
             end: 500_000,
             bucket_ms: 86_400_000,
-            offset_ms: 7_200_000,
+            zone: crate::query::Zone::parse("+02:00").unwrap(),
             unit: None,
         },
     ];
@@ -342,4 +342,49 @@ fn geohash_matches_logscales_example() {
     assert!(super::add::geohash(51.507222, -0.1275, 4, &mut buf));
     assert_eq!(buf, "gcpv");
     assert!(!super::add::geohash(91.0, 0.0, 4, &mut buf));
+}
+
+#[test]
+fn timechart_days_in_an_iana_zone_span_dst() {
+    use crate::query::{compile, parse, PlanOptions, Zone};
+    // 2026-03-27T23:00Z (local midnight in Copenhagen, CET) to 2026-03-31T22:00Z: the day of
+    // 2026-03-29 is 23 hours long.
+    let (start, end) = (1_774_652_400_000, 1_774_994_400_000);
+    let q = parse("timeChart(span=1d, timezone=\"Europe/Copenhagen\")").unwrap();
+    let plan = compile(
+        &q,
+        PlanOptions {
+            start,
+            end,
+            default_limit: 200,
+            zone: Zone::UTC,
+        },
+    )
+    .unwrap();
+    let mut st = plan.agg.new_state();
+    // One event an hour: 24, 23, 24, 24 in the local days.
+    for i in 0..(end - start) / 3_600_000 {
+        plan.feed_row(&mut st, row(&[], start + i * 3_600_000));
+    }
+    let out = plan.finish(st).rows;
+    let got: Vec<(String, String)> = out
+        .iter()
+        .map(|r| {
+            (
+                r.get_str("_bucket").unwrap_or_default().to_string(),
+                r.get_str("_count").unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let h = 3_600_000i64;
+    let want: Vec<(String, String)> = [
+        (start, 24),
+        (start + 24 * h, 23),
+        (start + 47 * h, 24),
+        (start + 71 * h, 24),
+    ]
+    .iter()
+    .map(|(b, n)| (b.to_string(), n.to_string()))
+    .collect();
+    assert_eq!(got, want);
 }

@@ -3,7 +3,7 @@
 //! `session`, `sankey`, `worldMap`, `head`/`tail`, `sort`/`table`): their parameters, defaults and limits
 //! as LogScale documents them, and the sub-aggregates that `function=` accepts (any of these).
 
-use super::args::{parse_span, Args};
+use super::args::{parse_span, zone, Args};
 use super::{compile_call, err, Compiled, PlanOptions};
 use super::{GROUPBY_DEFAULT_LIMIT, GROUPBY_MAX_LIMIT, MAX_ROW_LIMIT};
 use crate::query::agg::{Agg, RowOrder, SortKey, SortType, StatKind, TopWeight, Unit};
@@ -91,53 +91,6 @@ fn count_default() -> Agg {
     }
 }
 
-/// A fixed-offset zone (`UTC`, `Z`, `+02:00`, `-0530`) as ms east of UTC. IANA names wait for
-/// the shared zone type (issue 16, time zones).
-fn fixed_zone(a: &Args, name: &str) -> Result<i64, ParseError> {
-    let Some(z) = a.str(name, false)? else {
-        return Ok(0);
-    };
-    let bad = || {
-        err(
-            a.get(name, false).map_or(a.call.pos, |x| x.pos),
-            format!(
-                "{}: {name} {z:?} is not supported here yet (use UTC or a fixed offset like +02:00)",
-                a.fname
-            ),
-        )
-    };
-    let t = z.trim();
-    if ["utc", "z", "gmt"]
-        .iter()
-        .any(|u| t.eq_ignore_ascii_case(u))
-    {
-        return Ok(0);
-    }
-    let t = t
-        .strip_prefix("UTC")
-        .or_else(|| t.strip_prefix("GMT"))
-        .unwrap_or(t);
-    let sign = match t.as_bytes().first() {
-        Some(b'+') => 1,
-        Some(b'-') => -1,
-        _ => return Err(bad()),
-    };
-    let digits: String = t[1..].chars().filter(|c| *c != ':').collect();
-    if !digits.chars().all(|c| c.is_ascii_digit()) || !matches!(digits.len(), 2 | 4) {
-        return Err(bad());
-    }
-    let h: i64 = digits[..2].parse().map_err(|_| bad())?;
-    let m: i64 = if digits.len() == 4 {
-        digits[2..].parse().map_err(|_| bad())?
-    } else {
-        0
-    };
-    if h > 18 || m > 59 {
-        return Err(bad());
-    }
-    Ok(sign * (h * 3_600_000 + m * 60_000))
-}
-
 fn span_arg(a: &Args, name: &str, positional: bool) -> Result<Option<i64>, ParseError> {
     match a.str(name, positional)? {
         None => Ok(None),
@@ -151,14 +104,6 @@ fn span_arg(a: &Args, name: &str, positional: bool) -> Result<Option<i64>, Parse
                 ),
             )
         }),
-    }
-}
-
-fn gcd(a: i64, b: i64) -> i64 {
-    if b == 0 {
-        a.abs()
-    } else {
-        gcd(b, a % b)
     }
 }
 
@@ -196,13 +141,10 @@ fn series(c: &Call, name: &str, opts: PlanOptions) -> Result<Agg, ParseError> {
         // LogScale: minSpan is at most the search interval.
         span = span.max(min.min(range));
     }
-    let offset_ms = fixed_zone(&a, "timezone")?;
+    // LogScale: timezone= overrides the query's zone (the API's timeZone/timeZoneOffsetMinutes).
+    let zone = zone(&a, "timezone", opts)?;
     // Stored buckets must nest in both the UTC grid the column kernels use and the zone's grid.
-    let storage = if offset_ms == 0 {
-        span
-    } else {
-        gcd(span, offset_ms)
-    };
+    let storage = zone.storage_span(opts.start, opts.end, span);
     if range / storage > 1_000_000 {
         return Err(err(
             c.pos,
@@ -233,7 +175,7 @@ fn series(c: &Call, name: &str, opts: PlanOptions) -> Result<Agg, ParseError> {
         start: opts.start,
         end: opts.end,
         bucket_ms: span,
-        offset_ms,
+        zone,
         unit,
     })
 }

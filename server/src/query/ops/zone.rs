@@ -100,6 +100,112 @@ impl Zone {
     }
 }
 
+/// Time buckets on a zone's wall clock (`timeChart()`/`bucket()` with `timezone=`): a bucket
+/// of `span` starts where the local time is a multiple of `span` since the local epoch, so day
+/// buckets start at local midnight and last 23 or 25 hours across DST changes, while buckets
+/// shorter than the change (hours) stay evenly spaced in UTC through it.
+impl Zone {
+    fn off_ms(&self, ms: i64) -> i64 {
+        i64::from(self.offset_at(ms).local_minus_utc()) * 1000
+    }
+
+    /// The instant at which the local time is `local` (epoch ms of the wall clock), taking the
+    /// offset `hint` when it holds there, else the offset in force at `local - hint`.
+    fn resolve(&self, local: i64, hint: i64) -> i64 {
+        let c = local - hint;
+        let off = self.off_ms(c);
+        if off == hint {
+            c
+        } else {
+            local - off
+        }
+    }
+
+    /// The start of the `span` bucket holding instant `t`.
+    pub fn bucket_start(&self, t: i64, span: i64) -> i64 {
+        let span = span.max(1);
+        let off = self.off_ms(t);
+        let local = (t + off).div_euclid(span) * span;
+        let b = self.resolve(local, off);
+        if b > t {
+            // A local bucket start inside a DST gap: the start at the event's offset.
+            local - off
+        } else {
+            b
+        }
+    }
+
+    /// The start of the bucket after the one starting at `b` (a [`bucket_start`] result).
+    pub fn next_bucket(&self, b: i64, span: i64) -> i64 {
+        let span = span.max(1);
+        let n = b.saturating_add(span);
+        let a = self.bucket_start(n, span);
+        if a > b {
+            return a;
+        }
+        // The bucket is longer than `span` (the clock went back): the next local start.
+        let local = (b + self.off_ms(b)).div_euclid(span) * span + span;
+        let g = self.resolve(local, self.off_ms(n));
+        if g > b {
+            g
+        } else {
+            n
+        }
+    }
+
+    /// The widest UTC-aligned bucket width that nests in both the UTC grid of `span` and this
+    /// zone's grid over `[start, end)`: the gcd of `span`, every offset the zone takes there
+    /// and every instant its offset changes at.
+    pub fn storage_span(&self, start: i64, end: i64, span: i64) -> i64 {
+        let span = span.max(1);
+        let mut g = span;
+        match self {
+            Zone::Fixed(f) => g = gcd(g, i64::from(f.local_minus_utc()) * 1000),
+            Zone::Named(_) => {
+                let (lo, hi) = (start.saturating_sub(span), end.saturating_add(span));
+                // Offsets change at most a few times a year: sample daily (fewer samples
+                // over very long ranges) and find each change by bisection.
+                let step = ((hi - lo) / 200_000).max(86_400_000);
+                let mut t = lo;
+                let mut off = self.off_ms(t);
+                g = gcd(g, off);
+                while t < hi && g > 1 {
+                    let n = t.saturating_add(step).min(hi);
+                    let o = self.off_ms(n);
+                    if o != off {
+                        g = gcd(gcd(g, o), self.change_at(t, n));
+                        off = o;
+                    }
+                    t = n;
+                }
+            }
+        }
+        g.max(1)
+    }
+
+    /// The first instant in `(a, b]` whose offset differs from `a`'s.
+    fn change_at(&self, mut a: i64, mut b: i64) -> i64 {
+        let off = self.off_ms(a);
+        while b - a > 1 {
+            let m = a + (b - a) / 2;
+            if self.off_ms(m) == off {
+                a = m;
+            } else {
+                b = m;
+            }
+        }
+        b
+    }
+}
+
+fn gcd(a: i64, b: i64) -> i64 {
+    if b == 0 {
+        a.abs()
+    } else {
+        gcd(b, a % b)
+    }
+}
+
 impl fmt::Display for Zone {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -193,5 +299,38 @@ mod tests {
             .and_hms_opt(2, 30, 0)
             .unwrap();
         assert_eq!(berlin.from_local(&overlap), Some(1_792_888_200_000));
+    }
+    #[test]
+    fn day_buckets_follow_local_midnight_across_dst() {
+        let cph = Zone::parse("Europe/Copenhagen").unwrap();
+        let day = 86_400_000;
+        // 2026-03-29T12:00Z is in the 23-hour day that starts 2026-03-28T23:00Z (local
+        // midnight, CET) and ends 2026-03-29T22:00Z (local midnight, CEST).
+        let b = cph.bucket_start(1_774_785_600_000, day);
+        assert_eq!(b, 1_774_738_800_000);
+        assert_eq!(cph.next_bucket(b, day), 1_774_738_800_000 + 23 * 3_600_000);
+        // 2026-10-25 lasts 25 hours: 2026-10-24T22:00Z to 2026-10-25T23:00Z.
+        let b = cph.bucket_start(1_792_929_600_000, day);
+        assert_eq!(b, 1_792_879_200_000);
+        assert_eq!(cph.next_bucket(b, day), 1_792_879_200_000 + 25 * 3_600_000);
+        // Hour buckets through the change stay one hour apart in UTC.
+        let h = 3_600_000;
+        let mut b = cph.bucket_start(1_792_879_200_000, h);
+        for _ in 0..6 {
+            let n = cph.next_bucket(b, h);
+            assert_eq!(n - b, h);
+            assert_eq!(cph.bucket_start(n + 1, h), n);
+            b = n;
+        }
+        // Storage buckets nest in both grids: gcd(1d, +1h, +2h, change instants) = 1h.
+        assert_eq!(
+            cph.storage_span(1_767_225_600_000, 1_798_761_600_000, day),
+            h
+        );
+        assert_eq!(Zone::UTC.storage_span(0, 10 * day, day), day);
+        let ist = Zone::parse("Asia/Kolkata").unwrap();
+        assert_eq!(ist.storage_span(0, 10 * day, day), 1_800_000);
+        let fixed = Zone::parse("+02:00").unwrap();
+        assert_eq!(fixed.bucket_start(0, day), -7_200_000);
     }
 }
