@@ -315,6 +315,9 @@ impl Agg {
                 }
                 rows
             }
+            (Agg::FieldStats { limit }, State::Fields { map, .. }) => {
+                super::fieldstats::finish(map, *limit)
+            }
             (a, s) => {
                 let mut row = Row::default();
                 a.finish_into(s, &mut row);

@@ -122,6 +122,17 @@ impl Agg {
                     }
                 }
             }
+            (
+                Agg::FieldStats { .. },
+                State::Fields { map, limited },
+                State::Fields {
+                    map: other,
+                    limited: l2,
+                },
+            ) => {
+                *limited |= l2;
+                super::fieldstats::merge(map, limited, other);
+            }
             (_, State::Last(x), State::Last(y)) => {
                 for (a, b) in x.iter_mut().zip(y) {
                     if let Some((t, v)) = b {

@@ -15,6 +15,7 @@
 //! the row and group orders those share in `order.rs`.
 
 mod add;
+mod fieldstats;
 mod finish;
 mod merge;
 mod order;
@@ -31,6 +32,7 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::row::{Row, RowKey};
 
+pub use fieldstats::MAX_FIELDS as FIELDSTATS_MAX_FIELDS;
 pub use order::cmp_values;
 pub use sketch::{Hll, Sketch, HLL_STD_ERROR};
 pub use unit::Unit;
@@ -191,6 +193,10 @@ pub enum Agg {
         limit: usize,
         select: Option<Vec<String>>,
     },
+    /// `fieldstats()`: per field, the events with it and its distinct values (`fieldstats.rs`).
+    FieldStats {
+        limit: usize,
+    },
     /// Live queries: the inner aggregate kept per time slice of `slice_ms`, so slices that
     /// leave the sliding window can be dropped ([`State::prune`]).
     Sliced {
@@ -261,6 +267,11 @@ pub enum State {
     },
     /// Per slice start (epoch ms): the inner aggregate's state.
     Slices(BTreeMap<i64, State>),
+    /// `fieldstats()`: per `#type` and field, its statistics.
+    Fields {
+        map: HashMap<String, fieldstats::FieldStat>,
+        limited: bool,
+    },
 }
 
 impl State {
@@ -291,7 +302,7 @@ impl Agg {
     pub fn max_rows(&self) -> u64 {
         let product = |fs: &[Agg]| fs.iter().fold(1u64, |p, f| p.saturating_mul(f.max_rows()));
         match self {
-            Agg::Rows { limit, .. } => *limit as u64,
+            Agg::Rows { limit, .. } | Agg::FieldStats { limit } => *limit as u64,
             Agg::Collect {
                 multival: false,
                 limit,
@@ -316,7 +327,8 @@ impl Agg {
 
     /// True for aggregates that keep whole rows (they need materialised events).
     pub fn needs_rows(&self) -> bool {
-        matches!(self, Agg::Rows { .. }) || self.children().iter().any(Agg::needs_rows)
+        matches!(self, Agg::Rows { .. } | Agg::FieldStats { .. })
+            || self.children().iter().any(Agg::needs_rows)
     }
 
     /// True when the aggregate reads event timestamps.
@@ -371,7 +383,7 @@ impl Agg {
                 out.push(lat.clone());
                 out.push(lon.clone());
             }
-            Agg::Rows { .. } => out.push("*".into()),
+            Agg::Rows { .. } | Agg::FieldStats { .. } => out.push("*".into()),
             Agg::Sliced { .. } => out.push("@timestamp".into()),
             Agg::Stats(_) | Agg::Session { .. } | Agg::Renamed { .. } => {}
         }
@@ -416,6 +428,7 @@ impl Agg {
                 threshold: None,
             },
             Agg::Sliced { .. } => State::Slices(BTreeMap::new()),
+            Agg::FieldStats { .. } => fieldstats::new_state(),
         }
     }
 
@@ -511,6 +524,10 @@ impl Agg {
             }
             (Agg::Collect { limit, .. }, State::Collect { limited: true, .. }) => out.push(format!(
                 "collect() kept {limit} values per field; further values were left out"
+            )),
+            (Agg::FieldStats { .. }, State::Fields { limited: true, .. }) => out.push(format!(
+                "fieldstats() counted {} fields; further fields were left out",
+                fieldstats::MAX_FIELDS
             )),
             (Agg::Count { .. }, State::Hll(_)) => out.push(format!(
                 "count(distinct=true) saw more than {EXACT_DISTINCT} distinct values; the count is a HyperLogLog estimate (standard error {:.2}%)",

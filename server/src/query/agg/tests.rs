@@ -388,3 +388,34 @@ fn timechart_days_in_an_iana_zone_span_dst() {
     .collect();
     assert_eq!(got, want);
 }
+
+#[test]
+fn fieldstats_merges_across_parts_and_estimates_past_the_exact_cap() {
+    let agg = Agg::FieldStats { limit: 10 };
+    let rows: Vec<Row> = (0..3000)
+        .map(|i| {
+            let mut pairs = vec![("#type", "t".to_string()), ("id", i.to_string())];
+            if i % 3 == 0 {
+                pairs.push(("h", format!("h{}", i % 7)));
+            }
+            let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            row(&pairs, i)
+        })
+        .collect();
+    let out = assert_merges(&agg, &rows, 4);
+    let get = |f: &str| {
+        out.iter().find(|r| r.get_str("field") == Some(f)).map(|r| {
+            (
+                r.get_str("_count").unwrap_or_default().to_string(),
+                r.get_str("distinct").unwrap_or_default().to_string(),
+            )
+        })
+    };
+    assert_eq!(get("h"), Some(("1000".into(), "7".into())));
+    let (n, d) = get("id").unwrap_or_default();
+    assert_eq!(n, "3000");
+    // Past 1,000 values the distinct count is a HyperLogLog estimate.
+    let d: f64 = d.parse().unwrap_or(0.0);
+    assert!((d - 3000.0).abs() < 3000.0 * 0.05, "{d}");
+    assert_eq!(out[0].get_str("#type"), Some("t"));
+}

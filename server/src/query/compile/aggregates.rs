@@ -483,6 +483,17 @@ pub(super) fn compile(
             }
         }
         "sort" | "table" => rows(c, name)?,
+        "fieldstats" => {
+            let a = Args::new(c, &["limit"], None)?;
+            Agg::FieldStats {
+                limit: a.limit(
+                    "limit",
+                    false,
+                    200,
+                    crate::query::agg::FIELDSTATS_MAX_FIELDS,
+                )?,
+            }
+        }
         _ => return Ok(None),
     };
     Ok(Some(Compiled::Agg(agg)))
