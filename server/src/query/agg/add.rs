@@ -147,7 +147,7 @@ impl Agg {
                     add_value(st, x, *accuracy);
                 }
             }
-            (Agg::Stats(fs), State::Multi(ss)) => {
+            (Agg::Stats(fs) | Agg::Window { functions: fs, .. }, State::Multi(ss)) => {
                 for (f, s) in fs.iter().zip(ss.iter_mut()) {
                     f.add_any(s, src, row, buf);
                 }

@@ -153,6 +153,13 @@ impl Agg {
                 rows
             }
             (Agg::Stats(fs), State::Multi(ss)) => finish_all(fs, ss, Row::default()),
+            (Agg::Window { functions, .. }, State::Multi(ss)) => {
+                if super::window::has_result(functions, &ss) {
+                    finish_all(functions, ss, Row::default())
+                } else {
+                    Vec::new()
+                }
+            }
             (
                 Agg::GroupBy {
                     fields, functions, ..

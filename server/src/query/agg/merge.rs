@@ -36,7 +36,11 @@ impl Agg {
             (Agg::Percentile { accuracy, .. }, a @ (State::Values(_) | State::Sketch(_)), b) => {
                 merge_values(a, b, *accuracy)
             }
-            (Agg::Stats(fs), State::Multi(xs), State::Multi(ys)) => {
+            (
+                Agg::Stats(fs) | Agg::Window { functions: fs, .. },
+                State::Multi(xs),
+                State::Multi(ys),
+            ) => {
                 for ((f, x), y) in fs.iter().zip(xs.iter_mut()).zip(ys) {
                     f.merge(x, y);
                 }

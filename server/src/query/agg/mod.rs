@@ -25,6 +25,7 @@ mod sketch;
 #[cfg(test)]
 mod tests;
 mod unit;
+mod window;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -193,6 +194,13 @@ pub enum Agg {
         limit: usize,
         select: Option<Vec<String>>,
     },
+    /// `window()` inside timeChart()/bucket(): `functions` over the `buckets` preceding buckets
+    /// (or `span` rounded to buckets), formed at finish (`window.rs`).
+    Window {
+        buckets: Option<usize>,
+        span: Option<i64>,
+        functions: Vec<Agg>,
+    },
     /// `fieldstats()`: per field, the events with it and its distinct values (`fieldstats.rs`).
     FieldStats {
         limit: usize,
@@ -288,6 +296,7 @@ impl Agg {
     pub fn children(&self) -> &[Agg] {
         match self {
             Agg::Stats(fs)
+            | Agg::Window { functions: fs, .. }
             | Agg::GroupBy { functions: fs, .. }
             | Agg::Series { functions: fs, .. }
             | Agg::Session { functions: fs, .. }
@@ -315,7 +324,7 @@ impl Agg {
             | Agg::WorldMap {
                 limit, functions, ..
             } => (*limit as u64).saturating_mul(product(functions)),
-            Agg::Stats(fs) => product(fs),
+            Agg::Stats(fs) | Agg::Window { functions: fs, .. } => product(fs),
             Agg::Session { functions, .. } => (MAX_KEYS as u64).saturating_mul(product(functions)),
             Agg::Series {
                 limit, functions, ..
@@ -385,7 +394,7 @@ impl Agg {
             }
             Agg::Rows { .. } | Agg::FieldStats { .. } => out.push("*".into()),
             Agg::Sliced { .. } => out.push("@timestamp".into()),
-            Agg::Stats(_) | Agg::Session { .. } | Agg::Renamed { .. } => {}
+            Agg::Stats(_) | Agg::Window { .. } | Agg::Session { .. } | Agg::Renamed { .. } => {}
         }
         for c in self.children() {
             c.fields(out);
@@ -402,7 +411,9 @@ impl Agg {
                 ..Default::default()
             }),
             Agg::Percentile { .. } => State::Values(Vec::new()),
-            Agg::Stats(fs) => State::Multi(fs.iter().map(Agg::new_state).collect()),
+            Agg::Stats(fs) | Agg::Window { functions: fs, .. } => {
+                State::Multi(fs.iter().map(Agg::new_state).collect())
+            }
             Agg::GroupBy { .. } | Agg::WorldMap { .. } => State::Groups {
                 map: HashMap::default(),
                 limited: false,
@@ -451,7 +462,7 @@ impl Agg {
                 v.iter()
                     .try_for_each(|(_, _, ss)| check_all(functions, ss))
             }
-            (Agg::Stats(fs), State::Multi(ss)) => check_all(fs, ss),
+            (Agg::Stats(fs) | Agg::Window { functions: fs, .. }, State::Multi(ss)) => check_all(fs, ss),
             (
                 Agg::GroupBy { functions, .. } | Agg::WorldMap { functions, .. },
                 State::Groups { map, .. },
@@ -516,7 +527,7 @@ impl Agg {
                     }
                 }
             }
-            (Agg::Stats(fs), State::Multi(ss)) => warn_all(fs, ss, out),
+            (Agg::Stats(fs) | Agg::Window { functions: fs, .. }, State::Multi(ss)) => warn_all(fs, ss, out),
             (Agg::Session { functions, .. }, State::Sessions(v)) => {
                 for (_, _, ss) in v {
                     warn_all(functions, ss, out);

@@ -41,9 +41,9 @@ impl SeriesOut<'_> {
 type Finished = (Vec<String>, BTreeMap<i64, Vec<Row>>);
 
 pub(super) fn finish_series(o: &SeriesOut<'_>, map: HashMap<String, SeriesState>) -> Vec<Row> {
-    let mut series: Vec<(f64, Finished)> = Vec::with_capacity(map.len());
+    // Fold the stored (UTC-aligned) buckets into the zone-aligned output buckets.
+    let mut folded: Vec<(String, BTreeMap<i64, Vec<State>>)> = Vec::with_capacity(map.len());
     for (key, (_, stored)) in map {
-        // Fold the stored (UTC-aligned) buckets into the zone-aligned output buckets.
         let mut buckets: BTreeMap<i64, Vec<State>> = BTreeMap::new();
         for (b, states) in stored {
             match buckets.entry(o.align(b)) {
@@ -57,6 +57,25 @@ pub(super) fn finish_series(o: &SeriesOut<'_>, map: HashMap<String, SeriesState>
                 }
             }
         }
+        folded.push((key, buckets));
+    }
+    let first = o.align(o.start);
+    let grid: Vec<i64> =
+        if o.end > o.start && (o.end - first + o.bucket_ms - 1) / o.bucket_ms <= MAX_BUCKETS {
+            std::iter::successors(Some(first), |b| Some(o.zone.next_bucket(*b, o.bucket_ms)))
+                .take_while(|b| *b < o.end)
+                .take(MAX_BUCKETS as usize + 2)
+                .collect()
+        } else {
+            // Too many buckets to fill: only those with events.
+            let mut v: Vec<i64> = folded.iter().flat_map(|s| s.1.keys().copied()).collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+    let mut series: Vec<(f64, Finished)> = Vec::with_capacity(folded.len());
+    for (key, mut buckets) in folded {
+        super::window::apply(o.functions, o.bucket_ms, &grid, &mut buckets);
         let mut score = 0.0;
         let rows: BTreeMap<i64, Vec<Row>> = buckets
             .into_iter()
@@ -89,20 +108,6 @@ pub(super) fn finish_series(o: &SeriesOut<'_>, map: HashMap<String, SeriesState>
         o.functions.iter().map(Agg::new_state).collect(),
         Row::default(),
     );
-    let first = o.align(o.start);
-    let grid: Vec<i64> =
-        if o.end > o.start && (o.end - first + o.bucket_ms - 1) / o.bucket_ms <= MAX_BUCKETS {
-            std::iter::successors(Some(first), |b| Some(o.zone.next_bucket(*b, o.bucket_ms)))
-                .take_while(|b| *b < o.end)
-                .take(MAX_BUCKETS as usize + 2)
-                .collect()
-        } else {
-            // Too many buckets to fill: only those with events.
-            let mut v: Vec<i64> = series.iter().flat_map(|s| s.1.keys().copied()).collect();
-            v.sort_unstable();
-            v.dedup();
-            v
-        };
     let mut out = Vec::new();
     for b in grid {
         for (vals, rows) in &series {

@@ -211,6 +211,23 @@ fn every_new_aggregate_merges_across_parts() {
             zone: crate::query::Zone::parse("+02:00").unwrap(),
             unit: None,
         },
+        Agg::Series {
+            span: 100_000,
+            series: Some("h".into()),
+            fields: vec!["h".into()],
+            functions: vec![Agg::Window {
+                buckets: Some(2),
+                span: None,
+                functions: vec![count()],
+            }],
+            limit: 3,
+            limit_explicit: false,
+            start: 0,
+            end: 500_000,
+            bucket_ms: 100_000,
+            zone: crate::query::Zone::UTC,
+            unit: None,
+        },
     ];
     for agg in &aggs {
         for parts in [2, 3, 7] {

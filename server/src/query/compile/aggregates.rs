@@ -6,7 +6,7 @@
 use super::args::{parse_span, zone, Args};
 use super::{compile_call, err, Compiled, PlanOptions};
 use super::{GROUPBY_DEFAULT_LIMIT, GROUPBY_MAX_LIMIT, MAX_ROW_LIMIT};
-use crate::query::agg::{Agg, RowOrder, SortKey, SortType, StatKind, TopWeight, Unit};
+use crate::query::agg::{Agg, RowOrder, SortKey, SortType, StatKind, TopWeight, Unit, MAX_BUCKETS};
 use crate::query::ast::{ArgValue, Call};
 use crate::query::{number, ParseError};
 
@@ -82,6 +82,14 @@ fn sub_aggs(
 
 /// Largest Cartesian product of several multi-row functions' outputs.
 const MAX_PRODUCT_ROWS: u64 = 100_000;
+
+/// LogScale: window() is only the function of timeChart() or bucket().
+pub(super) const WINDOW_ONLY_IN_SERIES: &str =
+    "window() can only be used as the function= of timeChart() or bucket()";
+
+pub(super) fn is_window(a: &Agg) -> bool {
+    matches!(a, Agg::Window { .. })
+}
 
 fn count_default() -> Agg {
     Agg::Count {
@@ -483,6 +491,25 @@ pub(super) fn compile(
             }
         }
         "sort" | "table" => rows(c, name)?,
+        "window" => {
+            let a = Args::new(c, &["function", "buckets", "span"], Some("function"))?;
+            let buckets = match a.get("buckets", false) {
+                Some(_) => Some(a.limit("buckets", false, 1, MAX_BUCKETS as usize)?),
+                None => None,
+            };
+            let span = span_arg(&a, "span", false)?;
+            if buckets.is_some() == span.is_some() {
+                return Err(err(
+                    c.pos,
+                    "window(): give exactly one of buckets= and span=",
+                ));
+            }
+            Agg::Window {
+                buckets,
+                span,
+                functions: sub_aggs(&a, "function", true, opts)?,
+            }
+        }
         "fieldstats" => {
             let a = Args::new(c, &["limit"], None)?;
             Agg::FieldStats {
@@ -496,5 +523,8 @@ pub(super) fn compile(
         }
         _ => return Ok(None),
     };
+    if !matches!(agg, Agg::Series { .. }) && agg.children().iter().any(is_window) {
+        return Err(err(c.pos, WINDOW_ONLY_IN_SERIES));
+    }
     Ok(Some(Compiled::Agg(agg)))
 }

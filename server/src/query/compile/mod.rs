@@ -319,7 +319,12 @@ fn compile_stage(s: &Stage, opts: PlanOptions) -> Result<Compiled, ParseError> {
                 Compiled::Op(Op::Eval(vec![(field.clone(), e.clone())]))
             }
         },
-        Stage::Call(c) => compile_call(c, opts)?,
+        Stage::Call(c) => match compile_call(c, opts)? {
+            Compiled::Agg(a) if aggregates::is_window(&a) => {
+                return Err(err(c.pos, aggregates::WINDOW_ONLY_IN_SERIES))
+            }
+            other => other,
+        },
         Stage::Case { branches, .. } => {
             let mut out = Vec::new();
             for b in branches {
