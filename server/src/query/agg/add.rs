@@ -347,6 +347,11 @@ impl Agg {
                     push_row(order, *limit, rows, threshold, Cow::Borrowed(r));
                 }
             }
+            (Agg::Sliding { .. }, State::Rows { rows, .. }) => {
+                if let Some(r) = row {
+                    rows.push(r.clone());
+                }
+            }
             (Agg::FieldStats { .. }, State::Fields { map, limited }) => {
                 if let Some(r) = row {
                     super::fieldstats::add(map, limited, r);

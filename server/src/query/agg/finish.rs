@@ -322,6 +322,14 @@ impl Agg {
                 }
                 rows
             }
+            (
+                Agg::Sliding {
+                    reach,
+                    current,
+                    functions,
+                },
+                State::Rows { rows, .. },
+            ) => super::sliding::finish(reach, *current, functions, rows),
             (Agg::FieldStats { limit }, State::Fields { map, .. }) => {
                 super::fieldstats::finish(map, *limit)
             }

@@ -137,6 +137,9 @@ impl Agg {
                 *limited |= l2;
                 super::fieldstats::merge(map, limited, other);
             }
+            (Agg::Sliding { .. }, State::Rows { rows, .. }, State::Rows { rows: r2, .. }) => {
+                rows.extend(r2)
+            }
             (_, State::Last(x), State::Last(y)) => {
                 for (a, b) in x.iter_mut().zip(y) {
                     if let Some((t, v)) = b {

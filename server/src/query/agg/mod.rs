@@ -22,6 +22,7 @@ mod order;
 mod series;
 mod session;
 mod sketch;
+mod sliding;
 #[cfg(test)]
 mod tests;
 mod unit;
@@ -36,6 +37,7 @@ use super::row::{Row, RowKey};
 pub use fieldstats::MAX_FIELDS as FIELDSTATS_MAX_FIELDS;
 pub use order::cmp_values;
 pub use sketch::{Hll, Sketch, HLL_STD_ERROR};
+pub use sliding::Reach;
 pub use unit::Unit;
 
 /// Distinct values `count(distinct=true)` counts exactly; past this it estimates with
@@ -201,6 +203,13 @@ pub enum Agg {
         span: Option<i64>,
         functions: Vec<Agg>,
     },
+    /// `slidingWindow()` / `slidingTimeWindow()` after an aggregate: `functions` over a moving
+    /// window of the rows before each row (`sliding.rs`); the state is the rows in order.
+    Sliding {
+        reach: Reach,
+        current: bool,
+        functions: Vec<Agg>,
+    },
     /// `fieldstats()`: per field, the events with it and its distinct values (`fieldstats.rs`).
     FieldStats {
         limit: usize,
@@ -297,6 +306,7 @@ impl Agg {
         match self {
             Agg::Stats(fs)
             | Agg::Window { functions: fs, .. }
+            | Agg::Sliding { functions: fs, .. }
             | Agg::GroupBy { functions: fs, .. }
             | Agg::Series { functions: fs, .. }
             | Agg::Session { functions: fs, .. }
@@ -336,8 +346,10 @@ impl Agg {
 
     /// True for aggregates that keep whole rows (they need materialised events).
     pub fn needs_rows(&self) -> bool {
-        matches!(self, Agg::Rows { .. } | Agg::FieldStats { .. })
-            || self.children().iter().any(Agg::needs_rows)
+        matches!(
+            self,
+            Agg::Rows { .. } | Agg::FieldStats { .. } | Agg::Sliding { .. }
+        ) || self.children().iter().any(Agg::needs_rows)
     }
 
     /// True when the aggregate reads event timestamps.
@@ -392,7 +404,7 @@ impl Agg {
                 out.push(lat.clone());
                 out.push(lon.clone());
             }
-            Agg::Rows { .. } | Agg::FieldStats { .. } => out.push("*".into()),
+            Agg::Rows { .. } | Agg::FieldStats { .. } | Agg::Sliding { .. } => out.push("*".into()),
             Agg::Sliced { .. } => out.push("@timestamp".into()),
             Agg::Stats(_) | Agg::Window { .. } | Agg::Session { .. } | Agg::Renamed { .. } => {}
         }
@@ -434,7 +446,7 @@ impl Agg {
             Agg::SelectExtreme { .. } => State::Extreme(None),
             Agg::Session { .. } => State::Sessions(Vec::new()),
             Agg::Renamed { inner, .. } => inner.new_state(),
-            Agg::Rows { .. } => State::Rows {
+            Agg::Rows { .. } | Agg::Sliding { .. } => State::Rows {
                 rows: Vec::new(),
                 threshold: None,
             },

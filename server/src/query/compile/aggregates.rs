@@ -6,7 +6,9 @@
 use super::args::{parse_span, zone, Args};
 use super::{compile_call, err, Compiled, PlanOptions};
 use super::{GROUPBY_DEFAULT_LIMIT, GROUPBY_MAX_LIMIT, MAX_ROW_LIMIT};
-use crate::query::agg::{Agg, RowOrder, SortKey, SortType, StatKind, TopWeight, Unit, MAX_BUCKETS};
+use crate::query::agg::{
+    Agg, Reach, RowOrder, SortKey, SortType, StatKind, TopWeight, Unit, MAX_BUCKETS,
+};
 use crate::query::ast::{ArgValue, Call};
 use crate::query::{number, ParseError};
 
@@ -89,6 +91,81 @@ pub(super) const WINDOW_ONLY_IN_SERIES: &str =
 
 pub(super) fn is_window(a: &Agg) -> bool {
     matches!(a, Agg::Window { .. })
+}
+
+/// LogScale: the sequence functions run over an aggregate's rows, as a later stage.
+pub(super) const SLIDING_AFTER_AGGREGATE: &str =
+    "slidingWindow() and slidingTimeWindow() must come after an aggregate function (like head() or sort()), as a stage of their own";
+
+pub(super) fn is_sliding(a: &Agg) -> bool {
+    matches!(a, Agg::Sliding { .. })
+}
+
+/// `slidingWindow()` and `slidingTimeWindow()`.
+fn sliding(c: &Call, name: &str, opts: PlanOptions) -> Result<Agg, ParseError> {
+    let by_time = name == "slidingtimewindow";
+    let params: &[&str] = if by_time {
+        &["function", "span", "current", "timestampfield"]
+    } else {
+        &["function", "events", "current"]
+    };
+    let a = Args::new(c, params, Some("function"))?;
+    if a.get("function", true).is_none() {
+        return Err(err(
+            c.pos,
+            format!("{}() needs the parameter function", c.name),
+        ));
+    }
+    let functions = sub_aggs(&a, "function", true, opts)?;
+    if let Some(f) = functions.iter().find(|f| f.max_rows() > 1) {
+        return Err(err(
+            c.pos,
+            format!(
+                "{}(): function= takes only functions with at most one output row, not {f:?}",
+                c.name
+            )
+            .chars()
+            .take(200)
+            .collect::<String>(),
+        ));
+    }
+    let current = match a.str("current", false)?.map(|s| s.to_ascii_lowercase()) {
+        None => true,
+        Some(s) if s == "include" => true,
+        Some(s) if s == "exclude" => false,
+        Some(s) => {
+            return Err(err(
+                a.get("current", false).map_or(c.pos, |x| x.pos),
+                format!(
+                    "{}(): current must be include or exclude, not {s:?}",
+                    c.name
+                ),
+            ))
+        }
+    };
+    let reach = if by_time {
+        let ms = span_arg(&a, "span", false)?
+            .ok_or_else(|| err(c.pos, format!("{}() needs the parameter span", c.name)))?;
+        Reach::Span {
+            ms,
+            field: a
+                .str("timestampfield", false)?
+                .unwrap_or_else(|| "@timestamp".into()),
+        }
+    } else {
+        if a.get("events", false).is_none() {
+            return Err(err(
+                c.pos,
+                format!("{}() needs the parameter events", c.name),
+            ));
+        }
+        Reach::Events(a.limit("events", false, 1, 1000)?)
+    };
+    Ok(Agg::Sliding {
+        reach,
+        current,
+        functions,
+    })
 }
 
 fn count_default() -> Agg {
@@ -510,6 +587,7 @@ pub(super) fn compile(
                 functions: sub_aggs(&a, "function", true, opts)?,
             }
         }
+        "slidingwindow" | "slidingtimewindow" => sliding(c, name, opts)?,
         "fieldstats" => {
             let a = Args::new(c, &["limit"], None)?;
             Agg::FieldStats {
@@ -525,6 +603,9 @@ pub(super) fn compile(
     };
     if !matches!(agg, Agg::Series { .. }) && agg.children().iter().any(is_window) {
         return Err(err(c.pos, WINDOW_ONLY_IN_SERIES));
+    }
+    if agg.children().iter().any(is_sliding) {
+        return Err(err(c.pos, SLIDING_AFTER_AGGREGATE));
     }
     Ok(Some(Compiled::Agg(agg)))
 }

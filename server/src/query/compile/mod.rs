@@ -262,6 +262,9 @@ pub fn compile(q: &Query, opts: PlanOptions) -> Result<Plan, ParseError> {
     let mut suffix = Vec::new();
     for s in &q.stages[i..] {
         match compile_stage(s, opts)? {
+            Compiled::Agg(a) if agg.is_none() && aggregates::is_sliding(&a) => {
+                return Err(err(stage_pos(s), aggregates::SLIDING_AFTER_AGGREGATE))
+            }
             Compiled::Agg(a) if agg.is_none() => agg = Some(a),
             Compiled::Agg(a) => suffix.push(Op::Agg(a)),
             Compiled::Op(op) if agg.is_none() => prefix.push(op),
