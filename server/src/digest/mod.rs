@@ -133,6 +133,8 @@ struct PartitionDigest {
     fenced: bool,
     /// Queue bytes read since this task started at the safe offset (the pin marks' clock).
     read_bytes: u64,
+    /// How the task is asked to stop; a flush stuck announcing gives up on `Stop::Abandon`.
+    stop: watch::Receiver<Stop>,
 }
 
 /// Runs the digest of `partition` until `stop` says otherwise: on [`Stop::Flush`] it closes
@@ -182,6 +184,7 @@ pub async fn run_partition(
         published_safe: safe,
         fenced: false,
         read_bytes: 0,
+        stop: stop.clone(),
     };
     tracing::info!(partition, from = d.next, "digest starting");
     let mut tick = tokio::time::interval(Duration::from_millis(500));
@@ -408,8 +411,10 @@ impl PartitionDigest {
         self.maybe_advance_safe().await;
     }
 
-    /// Closes one WIP buffer into a mini segment and announces it. On failure the buffer stays
-    /// (the events are still in the queue and in WIP) and the next tick retries.
+    /// Closes one WIP buffer into a mini segment and announces it. If writing the file fails
+    /// the buffer stays (the events are still in the queue and in WIP) and the next tick
+    /// retries; if the announcement fails, the same segment is announced again until Global
+    /// answers.
     async fn flush(&mut self, key: &str) {
         let (ds, mut events, last_offset, first_offset) = {
             let wip = self.wip.partitions[self.partition as usize].read().await;
@@ -478,15 +483,38 @@ impl PartitionDigest {
             .min()
             .unwrap_or(self.next)
             .min(self.next);
-        match self
-            .global
-            .publish(GlobalEvent::AddSegment {
-                segment: info,
-                safe_offset: Some(safe),
-            })
-            .await
-        {
-            Ok((_, o)) if o.is_applied() => {
+        let event = GlobalEvent::AddSegment {
+            segment: info,
+            safe_offset: Some(safe),
+        };
+        // An append that errs may still have been committed (a raft leader dying after
+        // replicating it, a Kafka produce in doubt). So an error is never answered with a new
+        // segment id, which would store the events twice and leave a segment with no file:
+        // the same announcement is retried, with the file kept, until Global has an answer.
+        // Only this task adds to the buffer, so it cannot change while we wait.
+        let mut backoff = Duration::from_millis(100);
+        let outcome = loop {
+            match self.global.publish(event.clone()).await {
+                Ok((_, o)) if !o.is_applied() && self.landed(key, &id, last_offset) => {
+                    break Ok(strata_global::Outcome::Applied)
+                }
+                Ok((_, o)) => break Ok(o),
+                Err(e) if *self.stop.borrow() != Stop::Abandon => {
+                    tracing::warn!(partition = self.partition, segment = %id, error = %e,
+                        "announcing segment failed; retrying the same segment");
+                    drop(wip);
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    wip = self.wip.partitions[self.partition as usize].write().await;
+                    if self.landed(key, &id, last_offset) {
+                        break Ok(strata_global::Outcome::Applied);
+                    }
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        match outcome {
+            Ok(o) if o.is_applied() => {
                 // Only this task adds to the buffer, so nothing arrived while the file was
                 // written: the whole buffer is now in the segment.
                 wip.buffers.remove(key);
@@ -494,7 +522,7 @@ impl PartitionDigest {
                 self.published_safe = self.published_safe.max(safe);
                 crate::metrics::DIGEST_SEGMENTS.inc();
             }
-            Ok((_, o)) => {
+            Ok(o) => {
                 let _ = self.cfg.store.delete(&id);
                 let moved = self.global.read(|s| {
                     s.partitions
@@ -532,9 +560,26 @@ impl PartitionDigest {
                 }
             }
             Err(e) => {
-                tracing::error!(partition = self.partition, error = %e, "announcing segment failed; will retry");
-                let _ = self.cfg.store.delete(&id);
+                // The partition moved while the announcement was in doubt. Keep the file: Global
+                // may yet apply it (before the move, so fencing lets it in); if it never does,
+                // the sweeper removes the orphan. The new primary skips whatever landed.
+                tracing::error!(partition = self.partition, segment = %id, error = %e,
+                    "announcing segment failed and the partition moved; leaving it to Global");
             }
         }
+    }
+
+    /// Whether Global already holds the events of a segment announced in doubt: the segment
+    /// itself, or (merged away since) its datasource's high-water offset at or past its last
+    /// event. This task is the only writer of its datasources on this partition, so nothing
+    /// else can have moved the mark there.
+    fn landed(&self, key: &str, id: &str, last_offset: u64) -> bool {
+        self.global.read(|s| {
+            s.segments.contains_key(id)
+                || s.datasources
+                    .get(key)
+                    .and_then(|d| d.high_water.get(&self.partition))
+                    .is_some_and(|hw| *hw >= last_offset)
+        })
     }
 }
